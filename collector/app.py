@@ -1,0 +1,125 @@
+"""Wire the collector together and run it: storage, writer, pipeline, receivers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from spendgate import __version__
+
+from .config import Config
+from .pipeline import TracesPipeline
+from .pricing import Pricer
+from .receiver import grpc_receiver, http_receiver
+from .storage import Storage, migrate, open_storage
+from .writer import SpanWriter
+
+log = logging.getLogger("spendgate.collector")
+_MIB = 1024 * 1024
+
+
+class Collector:
+    def __init__(self, config: Config, base_dir: Path | None = None) -> None:
+        self.config = config
+        self.base_dir = base_dir
+        self.storage: Storage | None = None
+        self.writer: SpanWriter | None = None
+        self.pipeline: TracesPipeline | None = None
+        self.grpc_port: int | None = None
+        self.http_port: int | None = None
+        self._stop = asyncio.Event()
+
+    def open(self) -> None:
+        exporter = self.config.exporters.clickhouse
+        self.storage = open_storage(exporter, self.base_dir)
+        applied = migrate(self.storage)
+        if applied:
+            log.info("schema migrations applied: %s", ", ".join(applied))
+        batch = self.config.processors.batch
+        self.writer = SpanWriter(self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout)
+        self.writer.start()
+        self.pipeline = TracesPipeline(Pricer(self.config.processors.pricing), self.writer)
+
+    def http_app(self) -> FastAPI:
+        assert self.pipeline is not None and self.writer is not None
+        protocols = self.config.receivers.otlp.protocols
+        app = FastAPI(title="spendgate collector", version=__version__)
+        if protocols.http is not None:
+            app.include_router(
+                http_receiver.build_router(
+                    self.pipeline,
+                    protocols.http.max_request_body_size_mib * _MIB,
+                    self.config.processors.batch.ack_timeout,
+                )
+            )
+        pipeline, writer = self.pipeline, self.writer
+
+        @app.get("/healthz")
+        def healthz() -> dict[str, Any]:
+            return {"status": "ok", "pipeline": pipeline.stats, "writer": writer.stats, "queued": writer.queued_spans}
+
+        return app
+
+    async def serve(self) -> None:
+        if self.pipeline is None:
+            self.open()
+        assert self.pipeline is not None
+        protocols = self.config.receivers.otlp.protocols
+        batch = self.config.processors.batch
+        grpc_server = None
+        if protocols.grpc is not None:
+            grpc_server, self.grpc_port = grpc_receiver.build_server(
+                self.pipeline, protocols.grpc.endpoint, protocols.grpc.max_recv_msg_size_mib * _MIB, batch.ack_timeout
+            )
+            await grpc_server.start()
+        http_server = None
+        http_task = None
+        if protocols.http is not None:
+            host, _, port = protocols.http.endpoint.rpartition(":")
+            http_server = uvicorn.Server(
+                uvicorn.Config(
+                    self.http_app(), host=host.strip("[]"), port=int(port), log_level="warning", access_log=False
+                )
+            )
+            http_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            http_task = asyncio.create_task(http_server.serve())
+            while not http_server.started:
+                if http_task.done():
+                    http_task.result()
+                    raise OSError(f"cannot listen for OTLP/HTTP on {protocols.http.endpoint}")
+                await asyncio.sleep(0.02)
+            self.http_port = http_server.servers[0].sockets[0].getsockname()[1]
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._stop.set)
+        assert self.storage is not None
+        print(
+            f"spendgate collector {__version__} ready: "
+            f"otlp/grpc={protocols.grpc.endpoint.rpartition(':')[0] + ':' + str(self.grpc_port) if protocols.grpc else 'off'} "
+            f"otlp/http={protocols.http.endpoint.rpartition(':')[0] + ':' + str(self.http_port) if protocols.http else 'off'} "
+            f"storage={self.storage.dsn}",
+            flush=True,
+        )
+        await self._stop.wait()
+        log.info("shutting down: finishing requests in flight")
+        if grpc_server is not None:
+            await grpc_server.stop(grace=5)
+        if http_server is not None and http_task is not None:
+            http_server.should_exit = True
+            await http_task
+        self.close()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
+        if self.storage is not None:
+            self.storage.close()

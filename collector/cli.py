@@ -1,0 +1,84 @@
+"""The ``spendgate`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .storage import StorageError
+
+DEFAULT_CONFIG = "otel-config.yaml"
+
+
+def _config_path(given: str | None) -> Path | None:
+    if given:
+        return Path(given)
+    default = Path(DEFAULT_CONFIG)
+    return default if default.is_file() else None
+
+
+def _cmd_collector(args: argparse.Namespace) -> int:
+    from .app import Collector
+
+    path = _config_path(args.config)
+    config = load_config(path)
+    logging.basicConfig(
+        level=config.service.telemetry.logs.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    collector = Collector(config, base_dir=path.parent.resolve() if path else None)
+    collector.open()
+    asyncio.run(collector.serve())
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    path = _config_path(args.config)
+    load_config(path)
+    print(f"{path or 'built-in defaults'}: ok")
+    return 0
+
+
+def _cmd_schema(args: argparse.Namespace) -> int:
+    from .storage import migration_statements, schema_options
+
+    config = load_config(_config_path(args.config))
+    for migration, statements in migration_statements(schema_options(config.exporters.clickhouse)):
+        print(f"-- {migration.name}")
+        for statement in statements:
+            print(statement + ";\n")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spendgate", description="Meter and cap what AI agents spend on LLM APIs.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    collector = commands.add_parser("collector", help="run the OTLP collector (embedded ClickHouse by default)")
+    collector.add_argument("--config", help=f"config file (default: ./{DEFAULT_CONFIG} if present)")
+    collector.set_defaults(func=_cmd_collector)
+    check = commands.add_parser("check-config", help="validate a config file")
+    check.add_argument("--config")
+    check.set_defaults(func=_cmd_check_config)
+    schema = commands.add_parser("schema", help="print the DDL the collector applies (for review on a cluster)")
+    schema.add_argument("--config")
+    schema.set_defaults(func=_cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, StorageError) as exc:
+        print(f"spendgate: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

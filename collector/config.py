@@ -1,0 +1,262 @@
+"""Load and validate ``otel-config.yaml``.
+
+The file is shaped like an OpenTelemetry Collector config (receivers,
+processors, exporters, service). ``${env:NAME}`` and ``${env:NAME:-default}``
+are substituted before parsing. Every error names the key at fault.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+_ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+
+
+class ConfigError(Exception):
+    """A configuration problem, with the key and what is wrong."""
+
+
+def _parse_duration(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 200ms, 5s or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"{value!r} is not a duration such as 200ms, 5s or 1h")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+    if seconds < 0:
+        raise ValueError("must not be negative")
+    return seconds
+
+
+Seconds = Annotated[float, BeforeValidator(_parse_duration)]
+Money = Annotated[Decimal, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_endpoint(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"{value!r} is not host:port")
+    return value
+
+
+class GrpcProtocol(_Strict):
+    endpoint: str = "127.0.0.1:4317"
+    max_recv_msg_size_mib: int = Field(default=16, gt=0, le=1024)
+    _check = field_validator("endpoint")(classmethod(lambda cls, v: _check_endpoint(v)))
+
+
+class HttpProtocol(_Strict):
+    endpoint: str = "127.0.0.1:4318"
+    max_request_body_size_mib: int = Field(default=16, gt=0, le=1024)
+    _check = field_validator("endpoint")(classmethod(lambda cls, v: _check_endpoint(v)))
+
+
+class OtlpProtocols(_Strict):
+    grpc: GrpcProtocol | None = GrpcProtocol()
+    http: HttpProtocol | None = HttpProtocol()
+
+
+class OtlpReceiver(_Strict):
+    protocols: OtlpProtocols = OtlpProtocols()
+
+
+class Receivers(_Strict):
+    otlp: OtlpReceiver = OtlpReceiver()
+
+
+class BatchProcessor(_Strict):
+    send_batch_size: int = Field(default=20000, gt=0)
+    timeout: Seconds = 0.05
+    max_pending_spans: int = Field(default=500000, gt=0)
+    ack_timeout: Seconds = 30.0
+
+
+class ModelPrice(_Strict):
+    """A custom price, per million tokens unless noted."""
+
+    model: str
+    provider: str | None = None
+    input_per_mtok: Money = Decimal(0)
+    output_per_mtok: Money = Decimal(0)
+    cache_read_per_mtok: Money | None = None
+    cache_write_per_mtok: Money | None = None
+    per_request: Money = Decimal(0)
+
+
+class FallbackPrice(_Strict):
+    input_per_mtok: Money
+    output_per_mtok: Money
+
+
+class PricingProcessor(_Strict):
+    models: list[ModelPrice] = []
+    # Contract discount per provider, as a fraction: 0.1 takes 10 % off.
+    discounts: dict[str, Annotated[Decimal, Field(ge=0, le=1)]] = {}
+    local_providers: list[str] = ["ollama", "lmstudio", "vllm", "llamacpp"]
+    # Fixed monthly infrastructure cost of local models, by provider (reported, not per call).
+    local_monthly_cost: dict[str, Money] = {}
+    fallback: FallbackPrice | None = FallbackPrice(input_per_mtok=Decimal(15), output_per_mtok=Decimal(75))
+
+
+class Processors(_Strict):
+    batch: BatchProcessor = BatchProcessor()
+    pricing: PricingProcessor = PricingProcessor()
+
+
+class Retention(_Strict):
+    detailed_days: int = Field(default=90, gt=0)
+    hourly_days: int = Field(default=400, gt=0)
+    daily_days: int = Field(default=365, gt=0)
+
+
+class ClickHouseExporter(_Strict):
+    endpoint: str = "chdb://./.spendgate/data"
+    database: str = Field(default="spendgate", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    cluster: str | None = None
+    retention: Retention = Retention()
+    dedup_window: Seconds = 3600.0
+    insert_timeout: Seconds = 30.0
+
+    @field_validator("endpoint")
+    @classmethod
+    def _scheme(cls, value: str) -> str:
+        if not value.startswith(("chdb:", "http://", "https://")):
+            raise ValueError(f"{value!r}: use chdb:///path, http://host:8123 or https://host:8443")
+        return value
+
+
+class Exporters(_Strict):
+    clickhouse: ClickHouseExporter = ClickHouseExporter()
+
+
+class Pipeline(_Strict):
+    receivers: list[str] = ["otlp"]
+    processors: list[str] = ["batch", "pricing"]
+    exporters: list[str] = ["clickhouse"]
+
+
+class Logs(_Strict):
+    level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error)$")
+
+
+class Telemetry(_Strict):
+    logs: Logs = Logs()
+
+
+class Service(_Strict):
+    pipelines: dict[str, Pipeline] = {"traces": Pipeline()}
+    telemetry: Telemetry = Telemetry()
+
+
+class Config(_Strict):
+    receivers: Receivers = Receivers()
+    processors: Processors = Processors()
+    exporters: Exporters = Exporters()
+    service: Service = Service()
+
+
+def substitute_env(text: str, environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"environment variable {name} is referenced as ${{env:{name}}} but not set")
+
+    return _ENV_REF.sub(replace, text)
+
+
+def _format_errors(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for item in error.errors():
+        key = ".".join(str(part) for part in item["loc"])
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        lines.append(f"  {key}: {message}")
+    return "\n".join(lines)
+
+
+def _substitute_tree(node: Any, environ: dict[str, str] | None) -> Any:
+    # Substituting parsed values (not the raw text) keeps comments inert and
+    # stops a variable's value from injecting YAML structure.
+    if isinstance(node, str):
+        return substitute_env(node, environ)
+    if isinstance(node, list):
+        return [_substitute_tree(item, environ) for item in node]
+    if isinstance(node, dict):
+        return {key: _substitute_tree(value, environ) for key, value in node.items()}
+    return node
+
+
+def parse_config(text: str, source: str = "<config>", environ: dict[str, str] | None = None) -> Config:
+    try:
+        data = _substitute_tree(yaml.safe_load(text), environ) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{source} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the top level must be a mapping")
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, source)) from None
+    _check_pipeline(config, source)
+    return config
+
+
+def _check_pipeline(config: Config, source: str) -> None:
+    known = {"receivers": {"otlp"}, "processors": {"batch", "pricing"}, "exporters": {"clickhouse"}}
+    for name, pipeline in config.service.pipelines.items():
+        if name != "traces":
+            raise ConfigError(f"{source}: service.pipelines.{name}: only the traces pipeline exists")
+        for part, allowed in known.items():
+            for component in getattr(pipeline, part):
+                if component not in allowed:
+                    raise ConfigError(
+                        f"{source}: service.pipelines.traces.{part}: unknown component {component!r} "
+                        f"(known: {', '.join(sorted(allowed))})"
+                    )
+
+
+def load_config(path: str | Path | None) -> Config:
+    """Read a config file; None means the built-in defaults."""
+    if path is None:
+        return Config()
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config {file}: {exc.strerror}") from None
+    return parse_config(text, str(file))
+
+
+def resolve_dsn(endpoint: str, base: Path | None = None) -> str:
+    """Make a chdb:// location absolute (relative paths are against ``base``)."""
+    if not endpoint.startswith("chdb:"):
+        return endpoint
+    location = endpoint.removeprefix("chdb:").removeprefix("//")
+    if location in ("", "memory") or location.startswith(":memory:"):
+        return "chdb://memory"
+    path = Path(location)
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    return "chdb://" + str(path.resolve())

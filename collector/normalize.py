@@ -1,0 +1,292 @@
+"""Turn decoded OTLP spans into usage records, one per billable LLM call.
+
+Reads every convention in :mod:`conventions`, applies each emitter's token
+inclusion rules, validates token counts and collects attribution from span
+and resource attributes. Spans that are not leaf model calls are counted and
+dropped; spans with invalid usage are rejected with a reason while the rest
+of the request is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import conventions as cv
+
+MAX_TOKENS_PER_SPAN = 10**10  # far above any context window; larger is corrupt data
+MAX_DIMENSION_CHARS = 256
+MAX_NAME_CHARS = 512
+_MAX_ERRORS_KEPT = 20
+
+_ALL_TOKEN_KEYS = (
+    cv.INPUT_TOKENS + cv.OUTPUT_TOKENS + cv.CACHE_READ_TOKENS + cv.CACHE_WRITE_TOKENS + cv.REASONING_TOKENS
+)
+_WANTED_SPAN_KEYS = frozenset(
+    _ALL_TOKEN_KEYS
+    + cv.PROVIDER
+    + cv.OPERATION
+    + cv.REQUEST_MODEL
+    + cv.RESPONSE_MODEL
+    + (cv.OPENINFERENCE_KIND, cv.VERCEL_OPERATION, cv.TRACELOOP_KIND, cv.ERROR_TYPE, cv.USAGE_ESTIMATED)
+    + tuple(key for keys in cv.ATTRIBUTION.values() for key in keys)
+)
+_WANTED_RESOURCE_KEYS = frozenset(
+    tuple(key for keys in cv.ATTRIBUTION.values() for key in keys) + ("telemetry.sdk.name",)
+)
+_STATUS = {0: "unset", 1: "ok", 2: "error"}
+
+
+class InvalidUsage(ValueError):
+    """A span's usage attributes cannot be trusted."""
+
+
+@dataclass(slots=True)
+class UsageRecord:
+    """One billable model call, before pricing."""
+
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes
+    start_time_ns: int
+    end_time_ns: int
+    span_name: str
+    status_code: str
+    error_type: str
+    emitter: str
+    provider: str
+    operation: str
+    request_model: str
+    response_model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    usage_estimated: bool
+    attribution: dict[str, str]
+
+    @property
+    def key(self) -> bytes:
+        """Identity of the span: the same span is stored once."""
+        return self.trace_id + self.span_id
+
+    @property
+    def model(self) -> str:
+        return self.response_model or self.request_model
+
+
+@dataclass
+class NormalizeResult:
+    records: list[UsageRecord] = field(default_factory=list)
+    non_llm_spans: int = 0
+    rejected_spans: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def reject(self, message: str) -> None:
+        self.rejected_spans += 1
+        if len(self.errors) < _MAX_ERRORS_KEPT:
+            self.errors.append(message)
+
+
+def _text(value: str | bytes) -> str:
+    # The lenient decoder hands out bytes for string fields with invalid UTF-8.
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def _scalar(any_value: Any) -> Any:
+    kind = any_value.WhichOneof("value")
+    if kind is None:
+        return None
+    value = getattr(any_value, kind)
+    if kind == "string_value":
+        return _text(value)
+    if kind in ("array_value", "kvlist_value", "bytes_value"):
+        return None
+    return value
+
+
+def _collect(attributes: Iterable[Any], wanted: frozenset[str]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for kv in attributes:
+        key = _text(kv.key)
+        if key in wanted:
+            found[key] = _scalar(kv.value)
+    return found
+
+
+def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
+    for key in keys:
+        value = attrs.get(key)
+        if value is not None and value != "":
+            return key, value
+    return None, None
+
+
+def _clip(value: Any, limit: int = MAX_DIMENSION_CHARS) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return text[:limit] if len(text) > limit else text
+
+
+def token_count(key: str, value: Any) -> int:
+    """Validate one token-count attribute value."""
+    if isinstance(value, bool):
+        raise InvalidUsage(f"{key} is a boolean, expected a token count")
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")) or not value.is_integer():
+            raise InvalidUsage(f"{key}={value!r} is not a whole number of tokens")
+        value = int(value)
+    elif isinstance(value, str):
+        stripped = value.strip()
+        if not stripped.isdigit():
+            raise InvalidUsage(f"{key}={_clip(value, 40)!r} is not a token count")
+        value = int(stripped)
+    elif not isinstance(value, int):
+        raise InvalidUsage(f"{key} has an unsupported type {type(value).__name__}")
+    if value < 0:
+        raise InvalidUsage(f"{key}={value} is negative")
+    if value > MAX_TOKENS_PER_SPAN:
+        raise InvalidUsage(f"{key}={value} exceeds the plausible maximum of {MAX_TOKENS_PER_SPAN}")
+    return value
+
+
+def _tokens(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, int]:
+    key, value = _first(attrs, keys)
+    if key is None:
+        return None, 0
+    return key, token_count(key, value)
+
+
+def classify_operation(attrs: dict[str, Any]) -> str | None:
+    """The leaf operation of a model-call span, or None for any other span."""
+    op = attrs.get("gen_ai.operation.name")
+    if isinstance(op, str) and op:
+        op = op.lower()
+        if op in cv.LEAF_OPERATIONS:
+            return cv.LEAF_OPERATIONS[op]
+        return None
+    kind = attrs.get(cv.TRACELOOP_KIND)
+    if isinstance(kind, str) and kind.lower() in cv.ROLLUP_OPERATIONS:
+        return None
+    oi_kind = attrs.get(cv.OPENINFERENCE_KIND)
+    if isinstance(oi_kind, str) and oi_kind:
+        return cv.OPENINFERENCE_LEAF.get(oi_kind.upper())
+    vercel_op = attrs.get(cv.VERCEL_OPERATION)
+    if isinstance(vercel_op, str) and vercel_op:
+        for suffix, operation in cv.VERCEL_LEAF_SUFFIXES.items():
+            if vercel_op.endswith(suffix):
+                return operation
+        return None  # ai.generateText and friends repeat their children's usage
+    legacy = attrs.get("llm.request.type")
+    if isinstance(legacy, str) and legacy:
+        return cv.LEAF_OPERATIONS.get(legacy.lower())
+    # No operation named: a span that carries a model and usage is a model call.
+    has_model = _first(attrs, cv.REQUEST_MODEL)[0] is not None
+    has_usage = any(key in attrs for key in cv.INPUT_TOKENS + cv.OUTPUT_TOKENS)
+    return "chat" if has_model and has_usage else None
+
+
+def _emitter(usage_key: str | None, sdk_name: str) -> str:
+    if sdk_name == "openlit":
+        return "openlit"
+    if usage_key is None:
+        return "semconv"
+    if usage_key.startswith("llm.token_count"):
+        return "openinference"
+    if usage_key.startswith("ai.usage"):
+        return "vercel"
+    if usage_key.startswith("llm.usage") or usage_key == "gen_ai.usage.prompt_tokens":
+        return "semconv-legacy"
+    return "semconv"
+
+
+def _usage(attrs: dict[str, Any], provider: str, sdk_name: str, scope_name: str) -> tuple[int, ...]:
+    input_key, input_tokens = _tokens(attrs, cv.INPUT_TOKENS)
+    _, output_tokens = _tokens(attrs, cv.OUTPUT_TOKENS)
+    _, cache_read = _tokens(attrs, cv.CACHE_READ_TOKENS)
+    _, cache_write = _tokens(attrs, cv.CACHE_WRITE_TOKENS)
+    _, reasoning = _tokens(attrs, cv.REASONING_TOKENS)
+    emitter = _emitter(input_key, sdk_name)
+    cache_exclusive = provider == "anthropic" and emitter in ("openlit", "vercel")
+    if cache_exclusive or cache_read + cache_write > input_tokens:
+        # These emitters report Anthropic's raw input count, which leaves cache
+        # reads and writes out; the convention (and pricing) counts them in.
+        input_tokens += cache_read + cache_write
+    if scope_name.startswith("opentelemetry.instrumentation.google_generativeai") and reasoning:
+        # OpenLLMetry's Gemini output leaves thinking tokens out.
+        output_tokens += reasoning
+    if reasoning > output_tokens:
+        output_tokens += reasoning
+    return input_tokens, output_tokens, cache_read, cache_write, reasoning
+
+
+def normalize_request(request: Any) -> NormalizeResult:
+    """Normalise an ExportTraceServiceRequest (strict or lenient message)."""
+    result = NormalizeResult()
+    for resource_spans in request.resource_spans:
+        resource_attrs = _collect(resource_spans.resource.attributes, _WANTED_RESOURCE_KEYS)
+        sdk_name = _text(resource_attrs.get("telemetry.sdk.name") or "")
+        resource_attribution = {
+            dim: _clip(value) for dim, keys in cv.ATTRIBUTION.items() if (value := _first(resource_attrs, keys)[1])
+        }
+        for scope_spans in resource_spans.scope_spans:
+            scope_name = _text(scope_spans.scope.name)
+            for span in scope_spans.spans:
+                _normalize_span(span, resource_attribution, sdk_name, scope_name, result)
+    return result
+
+
+def _normalize_span(
+    span: Any, resource_attribution: dict[str, str], sdk_name: str, scope_name: str, result: NormalizeResult
+) -> None:
+    attrs = _collect(span.attributes, _WANTED_SPAN_KEYS)
+    operation = classify_operation(attrs)
+    if operation is None:
+        result.non_llm_spans += 1
+        return
+    trace_id, span_id = bytes(span.trace_id), bytes(span.span_id)
+    if len(trace_id) != 16 or len(span_id) != 8 or not any(trace_id) or not any(span_id):
+        result.reject(f"span {_clip(_text(span.name), 60)!r}: trace_id/span_id missing or malformed")
+        return
+    provider = cv.normalize_provider(_clip(_first(attrs, cv.PROVIDER)[1] or ""))
+    try:
+        usage = _usage(attrs, provider, sdk_name, scope_name)
+    except InvalidUsage as exc:
+        result.reject(f"span {span_id.hex()}: {exc}")
+        return
+    attribution = dict(resource_attribution)
+    for dim, keys in cv.ATTRIBUTION.items():
+        value = _first(attrs, keys)[1]
+        if value is not None and dim != "service":
+            attribution[dim] = _clip(value)
+    parent = bytes(span.parent_span_id)
+    start_ns = span.start_time_unix_nano
+    end_ns = span.end_time_unix_nano or start_ns
+    estimated = attrs.get(cv.USAGE_ESTIMATED)
+    result.records.append(
+        UsageRecord(
+            trace_id=trace_id,
+            span_id=span_id,
+            parent_span_id=parent if len(parent) == 8 else b"\0" * 8,
+            start_time_ns=start_ns,
+            end_time_ns=max(end_ns, start_ns),
+            span_name=_clip(_text(span.name), MAX_NAME_CHARS),
+            status_code=_STATUS.get(span.status.code, "unset"),
+            error_type=_clip(attrs.get(cv.ERROR_TYPE) or ""),
+            emitter=_emitter(_first(attrs, cv.INPUT_TOKENS)[0], sdk_name),
+            provider=provider,
+            operation=operation,
+            request_model=_clip(_first(attrs, cv.REQUEST_MODEL)[1] or ""),
+            response_model=_clip(_first(attrs, cv.RESPONSE_MODEL)[1] or ""),
+            input_tokens=usage[0],
+            output_tokens=usage[1],
+            cache_read_tokens=usage[2],
+            cache_write_tokens=usage[3],
+            reasoning_tokens=usage[4],
+            usage_estimated=estimated is True or estimated == "true",
+            attribution=attribution,
+        )
+    )

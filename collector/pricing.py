@@ -1,0 +1,256 @@
+"""Price usage records from the genai-prices catalogue and config overrides.
+
+The catalogue lookup (provider + model -> model info) and the compilation of
+each price into a plan are cached, so pricing a span costs a few Decimal
+operations. The plan follows the catalogue's own unit decomposition: each
+priced unit is charged for its count minus the counts of the more specific
+priced units inside it (input minus cache reads, say), with tiered prices
+chosen by the total input tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from genai_prices import data_snapshot
+from genai_prices import types as gp
+from genai_prices.units import _get_registry  # the catalogue's unit definitions
+
+from . import conventions as cv
+from .config import PricingProcessor
+from .normalize import UsageRecord
+
+log = logging.getLogger(__name__)
+_ZERO = Decimal(0)
+_MTOK = Decimal(1_000_000)
+
+PRICED, OVERRIDE, FALLBACK, UNPRICED = "priced", "override", "fallback", "unpriced"
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    input: Decimal
+    cache_read: Decimal
+    cache_write: Decimal
+    output: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class PricedUsage:
+    priced_model: str
+    status: str
+    cost: Cost
+
+
+ZERO_COST = Cost(_ZERO, _ZERO, _ZERO, _ZERO, _ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class _Unit:
+    usage_key: str
+    price: Decimal | gp.TieredPrices
+    per: int
+    bucket: str  # which cost column the charge goes to
+    descendants: tuple[int, ...]  # indexes of more specific priced units
+
+
+class PricePlan:
+    """One resolved ModelPrice, compiled for fast repeated use."""
+
+    __slots__ = ("units", "tiered")
+
+    def __init__(self, model_price: gp.ModelPrice) -> None:
+        registry = _get_registry()
+        priced = []
+        for key, value in model_price.__dict__.items():
+            if value is None or key.startswith("_"):
+                continue
+            try:
+                unit = registry.unit_for_price_key(key)
+            except KeyError:
+                continue
+            priced.append((unit, value))
+        # Most specific units first, as their leaf counts are subtracted from broader ones.
+        priced.sort(key=lambda item: (-len(item[0].dimensions), item[0].usage_key))
+        units: list[_Unit] = []
+        for index, (unit, price) in enumerate(priced):
+            descendants = tuple(
+                other_index
+                for other_index, (other, _) in enumerate(priced[:index])
+                if other is not unit and unit.dimensions.items() <= other.dimensions.items()
+            )
+            units.append(_Unit(unit.usage_key, price, unit.per, _bucket(unit.dimensions), descendants))
+        self.units = tuple(units)
+        self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)
+
+    def cost(self, usage: dict[str, int]) -> Cost:
+        leaves: list[int] = []
+        buckets = {"input": _ZERO, "cache_read": _ZERO, "cache_write": _ZERO, "output": _ZERO, "other": _ZERO}
+        total_input = usage.get("input_tokens", 0) if self.tiered else 0
+        total = _ZERO
+        for unit in self.units:
+            count = 1 if unit.usage_key == "requests" else usage.get(unit.usage_key, 0)
+            leaf = count - sum(leaves[i] for i in unit.descendants)
+            if leaf < 0:
+                raise ValueError(f"usage for {unit.usage_key} ({count}) is smaller than its parts")
+            leaves.append(leaf)
+            price = unit.price
+            if isinstance(price, gp.TieredPrices):
+                applicable = price.base
+                for tier in reversed(price.tiers):
+                    if total_input > tier.start:
+                        applicable = tier.price
+                        break
+                price = applicable
+            charge = price * Decimal(leaf) / unit.per
+            buckets[unit.bucket] += charge
+            total += charge
+        return Cost(buckets["input"], buckets["cache_read"], buckets["cache_write"], buckets["output"], total)
+
+
+def _bucket(dimensions: dict[str, str]) -> str:
+    token_type = dimensions.get("token_type")
+    if token_type in ("cache_read", "cache_write"):
+        return token_type
+    direction = dimensions.get("direction")
+    return direction if direction in ("input", "output") else "other"
+
+
+def usage_dict(record: UsageRecord) -> dict[str, int]:
+    """The catalogue's usage keys for a record."""
+    usage = {
+        "input_tokens": record.input_tokens,
+        "output_tokens": record.output_tokens,
+        "cache_read_tokens": record.cache_read_tokens,
+        "cache_write_tokens": record.cache_write_tokens,
+    }
+    if record.reasoning_tokens:
+        usage["output_reasoning_tokens"] = record.reasoning_tokens
+    return usage
+
+
+class _Resolution:
+    """How one (provider, model) pair is priced."""
+
+    __slots__ = ("status", "priced_model", "model_info", "fixed_plan", "discount")
+
+    def __init__(
+        self,
+        status: str,
+        priced_model: str,
+        model_info: gp.ModelInfo | None = None,
+        fixed_plan: PricePlan | None = None,
+        discount: Decimal | None = None,
+    ) -> None:
+        self.status = status
+        self.priced_model = priced_model
+        self.model_info = model_info
+        self.fixed_plan = fixed_plan
+        self.discount = discount
+
+
+def _custom_plan(input_per_mtok: Decimal, output_per_mtok: Decimal, **extra: Decimal | None) -> PricePlan:
+    prices: dict[str, Any] = {"input_mtok": input_per_mtok, "output_mtok": output_per_mtok}
+    if extra.get("cache_read") is not None:
+        prices["cache_read_mtok"] = extra["cache_read"]
+    if extra.get("cache_write") is not None:
+        prices["cache_write_mtok"] = extra["cache_write"]
+    if extra.get("per_request"):
+        prices["requests_kcount"] = extra["per_request"] * 1000
+    return PricePlan(gp.ModelPrice(**prices))
+
+
+class Pricer:
+    """Prices usage records; cheap after the first span of each model."""
+
+    def __init__(self, config: PricingProcessor | None = None) -> None:
+        config = config or PricingProcessor()
+        self._snapshot = data_snapshot.get_snapshot()
+        self._local = {cv.normalize_provider(p) for p in config.local_providers}
+        self._discounts = {cv.normalize_provider(p): Decimal(1) - d for p, d in config.discounts.items()}
+        self._custom: dict[tuple[str | None, str], _Resolution] = {}
+        for entry in config.models:
+            provider = cv.normalize_provider(entry.provider) if entry.provider else None
+            plan = _custom_plan(
+                entry.input_per_mtok,
+                entry.output_per_mtok,
+                cache_read=entry.cache_read_per_mtok,
+                cache_write=entry.cache_write_per_mtok,
+                per_request=entry.per_request,
+            )
+            self._custom[(provider, entry.model.lower())] = _Resolution(OVERRIDE, entry.model, fixed_plan=plan)
+        self._fallback = (
+            _custom_plan(config.fallback.input_per_mtok, config.fallback.output_per_mtok) if config.fallback else None
+        )
+        self._resolutions: dict[tuple[str, str], _Resolution] = {}
+        self._plans: dict[int, tuple[gp.ModelPrice, PricePlan]] = {}
+
+    def resolve(self, provider: str, model: str) -> _Resolution:
+        key = (provider, model)
+        found = self._resolutions.get(key)
+        if found is None:
+            found = self._resolve(provider, model)
+            if len(self._resolutions) > 100_000:  # hostile model names must not grow memory forever
+                self._resolutions.clear()
+            self._resolutions[key] = found
+        return found
+
+    def _resolve(self, provider: str, model: str) -> _Resolution:
+        lowered = model.lower()
+        custom = self._custom.get((provider, lowered)) or self._custom.get((None, lowered))
+        if custom is not None:
+            return custom
+        if provider in self._local:
+            return _Resolution(OVERRIDE, model, fixed_plan=PricePlan(gp.ModelPrice()))
+        info = self._lookup(provider, lowered) if model else None
+        if info is not None:
+            discount = self._discounts.get(provider)
+            return _Resolution(OVERRIDE if discount is not None else PRICED, info.id, model_info=info, discount=discount)
+        if self._fallback is not None:
+            return _Resolution(FALLBACK, model, fixed_plan=self._fallback)
+        return _Resolution(UNPRICED, model)
+
+    def _lookup(self, provider: str, model: str) -> gp.ModelInfo | None:
+        catalogue_provider = cv.CATALOGUE_PROVIDER.get(provider)
+        attempts: list[str | None] = [catalogue_provider] if catalogue_provider else []
+        attempts.append(None)  # let the catalogue guess the provider from the model name
+        for provider_id in attempts:
+            try:
+                _, info = self._snapshot.find_provider_model(model, None, provider_id, None)
+                return info
+            except LookupError:
+                continue
+        return None
+
+    def plan_for(self, info: gp.ModelInfo, start: datetime) -> PricePlan:
+        model_price = info.get_prices(start)
+        cached = self._plans.get(id(model_price))
+        if cached is None or cached[0] is not model_price:
+            cached = (model_price, PricePlan(model_price))
+            self._plans[id(model_price)] = cached
+        return cached[1]
+
+    def price(self, record: UsageRecord) -> PricedUsage:
+        resolution = self.resolve(record.provider, record.model)
+        if resolution.status == UNPRICED:
+            return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
+        if resolution.fixed_plan is not None:
+            plan = resolution.fixed_plan
+        else:
+            assert resolution.model_info is not None
+            start = datetime.fromtimestamp(record.start_time_ns / 1e9, tz=UTC)
+            plan = self.plan_for(resolution.model_info, start)
+        try:
+            cost = plan.cost(usage_dict(record))
+        except ValueError as exc:
+            log.warning("cannot price span %s: %s", record.span_id.hex(), exc)
+            return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
+        if resolution.discount is not None:
+            d = resolution.discount
+            cost = Cost(cost.input * d, cost.cache_read * d, cost.cache_write * d, cost.output * d, cost.total * d)
+        return PricedUsage(resolution.priced_model, resolution.status, cost)

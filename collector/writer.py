@@ -1,0 +1,251 @@
+"""Batched, deduplicated, acknowledged inserts into ClickHouse.
+
+Requests hand their priced rows to :class:`SpanWriter` and wait for the
+returned future. A single writer thread groups the rows of concurrent
+requests into one insert (small inserts are slow and make many parts) and
+resolves every future only after ClickHouse has accepted the insert, so an
+acknowledged span is stored.
+
+Each span is stored once. Spans already stored (or being stored) are skipped
+by their identity (trace id + span id), tracked for ``dedup_window``; the set
+is reloaded from ClickHouse at start-up, so a span inserted just before a
+crash is not stored again when the exporter retries. An insert that fails is
+retried with the same ``insert_deduplication_token``, and the rollup tables
+are set up to deduplicate those retries too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import BatchProcessor
+from .storage import Storage
+
+log = logging.getLogger(__name__)
+
+COLUMNS = (
+    "trace_id", "span_id", "parent_span_id", "start_time", "end_time", "received_at", "span_name",
+    "status_code", "error_type", "emitter", "service", "environment", "project", "ticket", "task", "phase",
+    "agent", "agent_type", "run", "user", "team", "provider", "operation", "request_model", "response_model",
+    "priced_model", "pricing_status", "usage_estimated", "input_tokens", "output_tokens", "cache_read_tokens",
+    "cache_write_tokens", "reasoning_tokens", "input_cost", "cache_read_cost", "cache_write_cost",
+    "output_cost", "total_cost",
+)  # fmt: skip
+_INSERT_SETTINGS = {
+    # Retries of one batch carry the same token: stored once in llm_spans ...
+    "insert_deduplicate": 1,
+    # ... and, with non_replicated_deduplication_window on the targets, once in the rollups.
+    "deduplicate_blocks_in_dependent_materialized_views": 1,
+}
+
+
+class Backpressure(Exception):
+    """Too many rows are waiting for storage: the client should retry later."""
+
+    retry_after = 1
+
+
+class StorageUnavailable(Exception):
+    """ClickHouse did not accept the rows; nothing from this request was stored."""
+
+    retry_after = 2
+
+
+@dataclass
+class _Pending:
+    keys: list[bytes]
+    rows: list[tuple[Any, ...]]
+    future: Future[None] = field(default_factory=Future)
+
+
+class _SeenSpans:
+    """Span identities stored recently, bounded by age and by count."""
+
+    def __init__(self, window_seconds: float, max_keys: int) -> None:
+        self.window = window_seconds
+        self.max_keys = max_keys
+        self._keys: set[bytes] = set()
+        self._batches: deque[tuple[float, list[bytes]]] = deque()
+
+    def __contains__(self, key: bytes) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(self, keys: list[bytes], now: float) -> None:
+        self._keys.update(keys)
+        self._batches.append((now, keys))
+        cutoff = now - self.window
+        while self._batches and (self._batches[0][0] < cutoff or len(self._keys) > self.max_keys):
+            _, old = self._batches.popleft()
+            self._keys.difference_update(old)
+
+
+class SpanWriter:
+    def __init__(
+        self,
+        storage: Storage,
+        batch: BatchProcessor,
+        dedup_window: float,
+        max_seen_spans: int = 2_000_000,
+        retry_for: float = 30.0,
+    ) -> None:
+        self._storage = storage
+        self._table = f"{storage.options.database}.llm_spans"
+        self._batch = batch
+        self._retry_for = retry_for
+        self._lock = threading.Condition()
+        self._queue: deque[_Pending] = deque()
+        self._queued_rows = 0
+        self._in_flight: dict[bytes, Future[None]] = {}
+        self._seen = _SeenSpans(dedup_window, max_seen_spans)
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0}
+
+    # -- lifecycle ---------------------------------------------------------
+    def start(self) -> None:
+        self._load_recent_keys()
+        self._thread = threading.Thread(target=self._run, name="spendgate-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Flush what is queued, then stop."""
+        with self._lock:
+            self._stopping = True
+            self._lock.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _load_recent_keys(self) -> None:
+        result = self._storage.client.query(
+            self._storage.sql("collector/recent_span_keys.sql"),
+            parameters={"window_seconds": int(self._seen.window)},
+        )
+        keys = [bytes(trace) + bytes(span) for trace, span in result.result_rows]
+        if keys:
+            self._seen.add(keys, time.monotonic())
+        log.info("loaded %d recently stored span ids for deduplication", len(keys))
+
+    # -- submission --------------------------------------------------------
+    def submit(self, keys: list[bytes], rows: list[tuple[Any, ...]]) -> list[Future[None]]:
+        """Queue rows for insert; the returned futures resolve once all are stored.
+
+        Spans already stored are skipped; spans already queued by another
+        request are waited for instead of queued twice.
+        """
+        waits: dict[int, Future[None]] = {}
+        new_keys: list[bytes] = []
+        new_rows: list[tuple[Any, ...]] = []
+        with self._lock:
+            if self._stopping:
+                raise StorageUnavailable("the collector is shutting down")
+            if self._queued_rows + len(rows) > self._batch.max_pending_spans and self._queued_rows:
+                raise Backpressure(f"{self._queued_rows} spans are waiting for storage")
+            batch_keys: set[bytes] = set()
+            for key, row in zip(keys, rows, strict=True):
+                if key in self._seen or key in batch_keys:
+                    self.stats["duplicate_spans"] += 1
+                    continue
+                in_flight = self._in_flight.get(key)
+                if in_flight is not None:
+                    self.stats["duplicate_spans"] += 1
+                    waits[id(in_flight)] = in_flight
+                    continue
+                batch_keys.add(key)
+                new_keys.append(key)
+                new_rows.append(row)
+            if new_rows:
+                pending = _Pending(new_keys, new_rows)
+                for key in new_keys:
+                    self._in_flight[key] = pending.future
+                self._queue.append(pending)
+                self._queued_rows += len(new_rows)
+                waits[id(pending.future)] = pending.future
+                self._lock.notify_all()
+        return list(waits.values())
+
+    # -- the writer thread -------------------------------------------------
+    def _take(self) -> list[_Pending]:
+        with self._lock:
+            while not self._queue and not self._stopping:
+                self._lock.wait()
+            if not self._queue:
+                return []
+            # Give concurrent requests a moment to join this insert.
+            deadline = time.monotonic() + self._batch.timeout
+            while self._queued_rows < self._batch.send_batch_size and not self._stopping:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            taken: list[_Pending] = []
+            count = 0
+            while self._queue and (not taken or count + len(self._queue[0].rows) <= self._batch.send_batch_size):
+                item = self._queue.popleft()
+                taken.append(item)
+                count += len(item.rows)
+            self._queued_rows -= count
+            return taken
+
+    def _run(self) -> None:
+        while True:
+            taken = self._take()
+            if not taken:
+                return
+            try:
+                self._insert(taken)
+            except Exception as exc:
+                log.error("insert of %d spans failed: %s", sum(len(p.rows) for p in taken), exc)
+                self._finish(taken, StorageUnavailable(f"ClickHouse did not accept the spans: {exc}"))
+            else:
+                self._finish(taken, None)
+
+    def _insert(self, taken: list[_Pending]) -> None:
+        rows = [row for pending in taken for row in pending.rows]
+        keys = [key for pending in taken for key in pending.keys]
+        token = hashlib.blake2b(b"".join(keys), digest_size=16).hexdigest()
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        settings = dict(_INSERT_SETTINGS, insert_deduplication_token=token)
+        deadline = time.monotonic() + self._retry_for
+        delay = 0.1
+        while True:
+            try:
+                self._storage.client.insert(
+                    self._table, columns, column_names=COLUMNS, column_oriented=True, settings=settings
+                )
+                self.stats["inserts"] += 1
+                return
+            except Exception as exc:
+                self.stats["insert_failures"] += 1
+                if time.monotonic() + delay > deadline or self._stopping:
+                    raise
+                log.warning("insert failed (%s); retrying the same batch in %.1fs", exc, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _finish(self, taken: list[_Pending], error: Exception | None) -> None:
+        with self._lock:
+            for pending in taken:
+                for key in pending.keys:
+                    self._in_flight.pop(key, None)
+                if error is None:
+                    self._seen.add(pending.keys, time.monotonic())
+                    self.stats["inserted_spans"] += len(pending.keys)
+        for pending in taken:
+            if error is None:
+                pending.future.set_result(None)
+            else:
+                pending.future.set_exception(error)
+
+    @property
+    def queued_spans(self) -> int:
+        return self._queued_rows

@@ -1,0 +1,1 @@
+"""Agent-side instrumentation of LLM SDKs (see the instrumentation issue)."""

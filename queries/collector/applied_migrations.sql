@@ -1,0 +1,3 @@
+SELECT version, name, checksum
+FROM {db}.schema_migrations FINAL
+ORDER BY version
