@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class Collector:
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self._stop = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def open(self) -> None:
         exporter = self.config.exporters.clickhouse
@@ -95,9 +97,10 @@ class Collector:
                     raise OSError(f"cannot listen for OTLP/HTTP on {protocols.http.endpoint}")
                 await asyncio.sleep(0.02)
             self.http_port = http_server.servers[0].sockets[0].getsockname()[1]
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._stop.set)
+        self._loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._loop.add_signal_handler(sig, self._stop.set)
         assert self.storage is not None
         print(
             f"spendgate collector {__version__} ready: "
@@ -116,7 +119,9 @@ class Collector:
         self.close()
 
     def request_stop(self) -> None:
-        self._stop.set()
+        """Ask a serving collector to shut down; safe from any thread."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
 
     def close(self) -> None:
         if self.writer is not None:

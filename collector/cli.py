@@ -54,6 +54,23 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sql(args: argparse.Namespace) -> int:
+    import json
+
+    from .storage import open_storage
+
+    config = load_config(_config_path(args.config))
+    path = _config_path(args.config)
+    storage = open_storage(config.exporters.clickhouse, path.parent.resolve() if path else None)
+    try:
+        result = storage.client.query(args.query)
+        for row in result.result_rows:
+            print(json.dumps(list(row), default=str))
+    finally:
+        storage.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spendgate", description="Meter and cap what AI agents spend on LLM APIs.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the DDL the collector applies (for review on a cluster)")
     schema.add_argument("--config")
     schema.set_defaults(func=_cmd_schema)
+    sql = commands.add_parser(
+        "sql", help="run a read query on the configured storage (embedded: only while no collector owns it)"
+    )
+    sql.add_argument("query")
+    sql.add_argument("--config")
+    sql.set_defaults(func=_cmd_sql)
     return parser
 
 

@@ -1,0 +1,127 @@
+"""Shared fixtures: an in-process collector on the embedded engine, span builders.
+
+chDB allows one data path per process, so every in-process collector of the
+test session shares one path and gets a database of its own.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import clickhouse_connect
+import pytest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+
+from spendgate.collector.app import Collector
+from spendgate.collector.config import parse_config
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def collector_yaml(dsn: str, database: str, grpc_port: int, http_port: int, extra: str = "") -> str:
+    return f"""
+receivers:
+  otlp:
+    protocols:
+      grpc: {{endpoint: "127.0.0.1:{grpc_port}"}}
+      http: {{endpoint: "127.0.0.1:{http_port}", max_request_body_size_mib: 4}}
+processors:
+  batch: {{timeout: 20ms, ack_timeout: 20s}}
+exporters:
+  clickhouse:
+    endpoint: "{dsn}"
+    database: {database}
+{extra}
+"""
+
+
+@pytest.fixture(scope="session")
+def chdb_dsn(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return "chdb://" + str(tmp_path_factory.mktemp("chdb") / "data")
+
+
+class RunningCollector:
+    def __init__(self, collector: Collector, dsn: str, database: str) -> None:
+        self.collector = collector
+        self.database = database
+        self.client = clickhouse_connect.get_client(dsn=dsn)
+
+    @property
+    def grpc_endpoint(self) -> str:
+        return f"127.0.0.1:{self.collector.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.collector.http_port}"
+
+    def rows(self, sql: str, **parameters: Any) -> list[tuple[Any, ...]]:
+        return list(self.client.query(sql.replace("{db}", self.database), parameters=parameters).result_rows)
+
+    def scalar(self, sql: str, **parameters: Any) -> Any:
+        return self.rows(sql, **parameters)[0][0]
+
+
+def start_collector(dsn: str, extra: str = "") -> tuple[Collector, threading.Thread, str]:
+    database = "t_" + uuid.uuid4().hex[:10]
+    config = parse_config(collector_yaml(dsn, database, free_port(), free_port(), extra))
+    collector = Collector(config)
+    collector.open()
+    thread = threading.Thread(target=lambda: __import__("asyncio").run(collector.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while collector.http_port is None or collector.grpc_port is None:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("collector did not start")
+        time.sleep(0.02)
+    return collector, thread, database
+
+
+@pytest.fixture
+def running(chdb_dsn: str) -> Iterator[RunningCollector]:
+    collector, thread, database = start_collector(chdb_dsn)
+    yield RunningCollector(collector, chdb_dsn, database)
+    collector.request_stop()
+    thread.join(30)
+
+
+def make_spans(items: list[dict[str, Any]], resource: dict[str, Any] | None = None) -> list[ReadableSpan]:
+    """Finished SDK spans with the given names and attributes."""
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create(resource or {"service.name": "agent-svc"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("tests")
+    for item in items:
+        span = tracer.start_span(item.get("name", "chat gpt-4o"), kind=SpanKind.CLIENT)
+        span.set_attributes(item["attributes"])
+        span.end()
+    provider.shutdown()
+    return list(memory.get_finished_spans())
+
+
+def chat_attributes(model: str = "gpt-4o", provider: str = "openai", **extra: Any) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": provider,
+        "gen_ai.request.model": model,
+        "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": 200,
+    }
+    attributes.update(extra)
+    return attributes
+
+
+REPO = Path(__file__).resolve().parent.parent
