@@ -1,0 +1,175 @@
+"""Bad input gets a defined response, the server keeps serving, valid spans are kept."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
+from opentelemetry.sdk.trace.export import SpanExportResult
+
+from spendgate.collector.otlp import decode_protobuf
+
+from .conftest import RunningCollector, chat_attributes, make_spans
+
+PROTO = {"content-type": "application/x-protobuf"}
+
+
+def _post(running: RunningCollector, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(running.http_url + "/v1/traces", content=body, headers=headers, timeout=30)
+
+
+def _healthy(running: RunningCollector) -> None:
+    good = encode_spans(make_spans([{"attributes": chat_attributes()}])).SerializeToString()
+    assert _post(running, good, PROTO).status_code == 200
+
+
+def _count(running: RunningCollector) -> int:
+    return int(running.scalar("SELECT count() FROM {db}.llm_spans"))
+
+
+def test_truncated_and_garbage_protobuf(running: RunningCollector) -> None:
+    body = encode_spans(make_spans([{"attributes": chat_attributes()}])).SerializeToString()
+    for bad in (body[: len(body) // 2], b"\xff\xff\xff\xff garbage", b"\x0a\xff\xff\xff\xff\x0f"):
+        reply = _post(running, bad, PROTO)
+        assert reply.status_code == 400
+        assert reply.headers["content-type"] == "application/x-protobuf"
+    _healthy(running)
+    assert _count(running) == 1
+
+
+def test_invalid_json_and_wrong_shapes(running: RunningCollector) -> None:
+    for bad in (b"{not json", b"[1,2,3]", b'"text"'):
+        reply = _post(running, bad, {"content-type": "application/json"})
+        assert reply.status_code == 400
+        assert "JSON" in reply.json()["message"]
+    _healthy(running)
+
+
+def test_wrong_content_type_and_encoding(running: RunningCollector) -> None:
+    assert _post(running, b"x", {"content-type": "text/plain"}).status_code == 415
+    assert _post(running, b"x", {}).status_code == 415
+    reply = _post(running, b"x", {"content-type": "application/x-protobuf", "content-encoding": "br"})
+    assert reply.status_code == 415
+    _healthy(running)
+
+
+def test_gzip_body_and_gzip_bomb(running: RunningCollector) -> None:
+    body = encode_spans(make_spans([{"attributes": chat_attributes()} for _ in range(3)])).SerializeToString()
+    assert _post(running, gzip.compress(body), {**PROTO, "content-encoding": "gzip"}).status_code == 200
+    bomb = gzip.compress(b"\0" * (64 * 1024 * 1024))  # 64 MiB of zeros in ~64 KiB
+    reply = _post(running, bomb, {**PROTO, "content-encoding": "gzip"})
+    assert reply.status_code == 413
+    assert _post(running, b"not gzip", {**PROTO, "content-encoding": "gzip"}).status_code == 400
+    assert _count(running) == 3
+    _healthy(running)
+
+
+def test_oversized_body_is_413(running: RunningCollector) -> None:
+    reply = _post(running, b"\0" * (5 * 1024 * 1024), PROTO)  # limit is 4 MiB in the test config
+    assert reply.status_code == 413
+    assert "limit" in reply.text
+    _healthy(running)
+
+
+def test_huge_attribute_values_are_clipped(running: RunningCollector) -> None:
+    huge = "x" * (10 * 1000 * 1000)  # 10 MB, under the 16 MiB gRPC message limit
+    spans = make_spans([{"attributes": chat_attributes(**{"spendgate.project": huge})}])
+    exporter = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True)
+    assert exporter.export(spans) == SpanExportResult.SUCCESS
+    assert running.scalar("SELECT max(length(project)) FROM {db}.llm_spans") == 256
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [(-5, "negative"), (12.5, "whole number"), ("lots", "not a token count"), (10**15, "plausible maximum")],
+)
+def test_bad_token_counts_reject_only_that_span(running: RunningCollector, value: object, reason: str) -> None:
+    spans = make_spans(
+        [
+            {"attributes": chat_attributes(**{"gen_ai.usage.input_tokens": value})},
+            {"attributes": chat_attributes("gpt-4o-mini")},
+        ]
+    )
+    reply = _post(running, encode_spans(spans).SerializeToString(), PROTO)
+    assert reply.status_code == 200
+    answer = trace_service_pb2.ExportTraceServiceResponse.FromString(reply.content)
+    assert answer.partial_success.rejected_spans == 1
+    assert reason in answer.partial_success.error_message
+    assert running.rows("SELECT request_model FROM {db}.llm_spans") == [("gpt-4o-mini",)]
+
+
+def test_string_and_integral_float_counts_are_accepted(running: RunningCollector) -> None:
+    spans = make_spans([{"attributes": chat_attributes(**{"gen_ai.usage.input_tokens": 300.0})}])
+    request = encode_spans(spans)
+    # A string-typed count, as some emitters send.
+    for kv in request.resource_spans[0].scope_spans[0].spans[0].attributes:
+        if kv.key == "gen_ai.usage.output_tokens":
+            kv.value.CopyFrom(common_pb2.AnyValue(string_value="77"))
+    assert _post(running, request.SerializeToString(), PROTO).status_code == 200
+    assert running.rows("SELECT input_tokens, output_tokens FROM {db}.llm_spans") == [(300, 77)]
+
+
+def test_missing_model_and_unknown_provider_are_stored_with_fallback_price(running: RunningCollector) -> None:
+    attributes = chat_attributes("", "made-up-cloud")
+    del attributes["gen_ai.request.model"]
+    attributes["gen_ai.operation.name"] = "chat"
+    spans = make_spans([{"attributes": attributes}])
+    assert _post(running, encode_spans(spans).SerializeToString(), PROTO).status_code == 200
+    row = running.rows("SELECT provider, request_model, pricing_status, total_cost > 0 FROM {db}.llm_spans")
+    assert row == [("made-up-cloud", "", "fallback", True)]
+
+
+def test_non_utf8_strings_keep_the_request(running: RunningCollector) -> None:
+    spans = make_spans([{"attributes": chat_attributes(**{"spendgate.agent": "AGENT-MARK"})} for _ in range(2)])
+    body = encode_spans(spans).SerializeToString().replace(b"AGENT-MARK", b"AGENT\xff\xfeARK")
+    with pytest.raises(Exception):  # noqa: B017 - proving the strict parser refuses it
+        trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+    assert decode_protobuf(body).resource_spans  # the lenient twin reads it
+    assert _post(running, body, PROTO).status_code == 200
+    assert running.rows("SELECT DISTINCT agent FROM {db}.llm_spans") == [("AGENT\ufffd\ufffdARK",)]
+
+
+def test_sql_looking_strings_are_plain_data(running: RunningCollector) -> None:
+    hostile = "x'); DROP TABLE llm_spans; -- {db} ${env:HOME} \\' \" `"
+    spans = make_spans([{"attributes": chat_attributes(hostile, **{"spendgate.project": hostile})}])
+    assert _post(running, encode_spans(spans).SerializeToString(), PROTO).status_code == 200
+    assert running.rows("SELECT project, request_model FROM {db}.llm_spans") == [(hostile, hostile)]
+
+
+def test_json_span_with_wrong_types_is_rejected_alone(running: RunningCollector) -> None:
+    good = make_spans([{"attributes": chat_attributes()}])[0]
+    document = {
+        "resourceSpans": [
+            {
+                "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "svc"}}]},
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {"traceId": "zz", "spanId": "01" * 8, "name": "chat", "startTimeUnixNano": "abc"},
+                            {
+                                "traceId": format(good.context.trace_id, "032x"),
+                                "spanId": format(good.context.span_id, "016x"),
+                                "name": "chat gpt-4o",
+                                "startTimeUnixNano": str(good.start_time),
+                                "endTimeUnixNano": str(good.end_time),
+                                "attributes": [
+                                    {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
+                                    for k, v in chat_attributes().items()
+                                ],
+                            },
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    reply = _post(running, json.dumps(document).encode(), {"content-type": "application/json"})
+    assert reply.status_code == 200
+    assert reply.json()["partialSuccess"]["rejectedSpans"] == "1"
+    assert _count(running) == 1
