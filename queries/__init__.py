@@ -98,7 +98,7 @@ def migrations() -> list[Migration]:
         found.append(
             Migration(
                 version=int(version_text),
-                name=path.stem,
+                name=path.name.removesuffix(".sql").removesuffix(".cluster"),
                 sql=path.read_text(encoding="utf-8"),
                 cluster_only=rest.endswith(".cluster.sql"),
             )

@@ -1,0 +1,100 @@
+"""Config errors name the key; migrations are idempotent; cluster DDL is right."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from spendgate import queries
+from spendgate.collector.config import ConfigError, load_config, parse_config, resolve_dsn
+from spendgate.collector.storage import migration_statements
+
+from .conftest import REPO, RunningCollector
+
+
+def test_shipped_config_parses_with_defaults() -> None:
+    config = load_config(REPO / "otel-config.yaml")
+    assert config.exporters.clickhouse.endpoint == "chdb://./.spendgate/data"
+    assert config.processors.batch.timeout == 0.05
+    assert config.exporters.clickhouse.dedup_window == 3600
+
+
+def test_env_substitution_with_default_and_missing_variable() -> None:
+    text = "exporters:\n  clickhouse:\n    endpoint: ${env:DSN}\n    database: ${env:DB:-metering}\n"
+    config = parse_config(text, environ={"DSN": "http://u:p@ch:8123"})
+    assert config.exporters.clickhouse.endpoint == "http://u:p@ch:8123"
+    assert config.exporters.clickhouse.database == "metering"
+    with pytest.raises(ConfigError, match="DSN"):
+        parse_config(text, environ={})
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: nowhere\n", "receivers.otlp.protocols.grpc.endpoint"),
+        ("processors:\n  batch:\n    timeout: soon\n", "processors.batch.timeout"),
+        ("exporters:\n  clickhouse:\n    endpoint: mysql://x\n", "exporters.clickhouse.endpoint"),
+        ("exporters:\n  clickhouse:\n    databse: x\n", "exporters.clickhouse.databse: unknown key"),
+        ("processors:\n  pricing:\n    discounts: {openai: 1.5}\n", "processors.pricing.discounts.openai"),
+        ("service:\n  pipelines:\n    traces:\n      exporters: [kafka]\n", "unknown component 'kafka'"),
+        ("[1, 2", "not valid YAML"),
+    ],
+)
+def test_config_errors_name_the_key(text: str, needle: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_config(text)
+    assert needle in str(error.value)
+
+
+def test_bad_config_exits_nonzero_without_traceback(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("processors:\n  batch:\n    send_batch_size: -1\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "spendgate.collector", "collector", "--config", str(path)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2
+    assert "processors.batch.send_batch_size" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_relative_chdb_paths_resolve_against_the_config_dir(tmp_path: Path) -> None:
+    assert resolve_dsn("chdb://./data", tmp_path) == f"chdb://{tmp_path.resolve()}/data"
+    assert resolve_dsn("chdb:///abs/x") == "chdb:///abs/x"
+    assert resolve_dsn("http://h:8123") == "http://h:8123"
+
+
+def test_cluster_ddl_text() -> None:
+    options = queries.SchemaOptions(database="metering", cluster="prod")
+    ddl = {m.name: statements for m, statements in migration_statements(options)}
+    spans = ddl["0001_llm_spans"][0]
+    assert "CREATE TABLE IF NOT EXISTS `metering`.llm_spans_local ON CLUSTER `prod`" in spans
+    assert "ENGINE = ReplicatedMergeTree()" in spans
+    rollup, view = ddl["0002_spend_by_scope_hourly"]
+    assert "ENGINE = ReplicatedSummingMergeTree()" in rollup
+    assert "TO `metering`.spend_by_scope_hourly_local" in view and "FROM `metering`.llm_spans_local" in view
+    distributed = ddl["0005_distributed"]
+    assert len(distributed) == 4
+    assert "ENGINE = Distributed('prod', `metering`, llm_spans_local, cityHash64(trace_id))" in distributed[0]
+    single = {m.name: s for m, s in migration_statements(queries.SchemaOptions())}
+    assert "0005_distributed" not in single
+    assert "ON CLUSTER" not in "".join(single["0001_llm_spans"]) and "ENGINE = MergeTree()" in single["0001_llm_spans"][0]
+
+
+def test_identifiers_are_checked() -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        queries.render("{db}", queries.SchemaOptions(database="x; DROP"))
+
+
+def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> None:
+    from spendgate.collector.storage import migrate
+
+    assert running.collector.storage is not None
+    assert migrate(running.collector.storage) == []
+    versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
+    assert versions == [(1,), (2,), (3,), (4,)]
+    ttl = running.scalar("SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'", d=running.database)
+    assert "toIntervalDay(90)" in ttl and "toYYYYMM(start_time)" in ttl
