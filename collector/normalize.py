@@ -36,6 +36,7 @@ _WANTED_RESOURCE_KEYS = frozenset(
     tuple(key for keys in cv.ATTRIBUTION.values() for key in keys) + ("telemetry.sdk.name",)
 )
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
+_PLAIN_KINDS = frozenset({"int_value", "double_value", "bool_value"})
 
 
 class InvalidUsage(ValueError):
@@ -112,9 +113,13 @@ def _scalar(any_value: Any) -> Any:
 def _collect(attributes: Iterable[Any], wanted: frozenset[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for kv in attributes:
-        key = _text(kv.key)
-        if key in wanted:
-            found[key] = _scalar(kv.value)
+        key = kv.key
+        if key in wanted:  # str keys: the strict (common) path
+            value = kv.value
+            kind = value.WhichOneof("value")
+            found[key] = getattr(value, kind) if kind in _PLAIN_KINDS else _scalar(value)
+        elif type(key) is bytes and (text := _text(key)) in wanted:
+            found[text] = _scalar(kv.value)
     return found
 
 

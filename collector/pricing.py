@@ -89,6 +89,8 @@ class PricePlan:
         self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)
 
     def cost(self, usage: dict[str, int]) -> Cost:
+        if not self.units:
+            return ZERO_COST
         leaves: list[int] = []
         buckets = {"input": _ZERO, "cache_read": _ZERO, "cache_write": _ZERO, "output": _ZERO, "other": _ZERO}
         total_input = usage.get("input_tokens", 0) if self.tiered else 0
@@ -210,7 +212,10 @@ class Pricer:
         info = self._lookup(provider, lowered) if model else None
         if info is not None:
             discount = self._discounts.get(provider)
-            return _Resolution(OVERRIDE if discount is not None else PRICED, info.id, model_info=info, discount=discount)
+            status = OVERRIDE if discount is not None else PRICED
+            # A model without dated or time-of-day prices needs no per-span lookup.
+            fixed = PricePlan(info.prices) if isinstance(info.prices, gp.ModelPrice) else None
+            return _Resolution(status, info.id, model_info=info, fixed_plan=fixed, discount=discount)
         if self._fallback is not None:
             return _Resolution(FALLBACK, model, fixed_plan=self._fallback)
         return _Resolution(UNPRICED, model)
