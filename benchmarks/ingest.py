@@ -56,7 +56,9 @@ def raw_requests(count: int, spans: int) -> list[bytes]:
     for r in range(count):
         request = trace_service_pb2.ExportTraceServiceRequest()
         rs = request.resource_spans.add()
-        rs.resource.attributes.extend([_kv("service.name", "agent-fleet"), _kv("deployment.environment.name", "bench")])
+        rs.resource.attributes.extend(
+            [_kv("service.name", "agent-fleet"), _kv("deployment.environment.name", "bench")]
+        )
         ss = rs.scope_spans.add()
         ss.scope.name = "spendgate.instrumentation"
         for i in range(spans):
@@ -206,14 +208,21 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=120)
     parser.add_argument("--spans-per-request", type=int, default=1000)
     parser.add_argument("--senders", type=int, default=4)
-    parser.add_argument("--exporter-batches", type=int, default=40, help="batches of 512 spans for the SDK exporter")
+    parser.add_argument(
+        "--exporter-batches", type=int, default=40, help="batches of 512 spans for the SDK exporter"
+    )
     args = parser.parse_args()
     spans = args.spans_per_request
-    print(f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}", flush=True)
+    print(
+        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
+        flush=True,
+    )
     print(f"building {args.requests} requests x {spans} LLM spans ...", flush=True)
     bodies = raw_requests(args.requests, spans)
     warmup = raw_requests(4, spans)
@@ -222,16 +231,16 @@ def main() -> None:
         process, port, config = start_collector(Path(tmp))
         try:
             baseline = bench_decode(bodies, spans)
-            print(f"baseline  protobuf decode only           {baseline:12,.0f} spans/s   1.000x")
+            print(f"baseline  protobuf decode only        {baseline:12,.0f} spans/s   1.000x")
             bench_raw(port, warmup, spans, args.senders)
             rate, lat = bench_raw(port, bodies, spans, args.senders)
             print(
-                f"raw gRPC  -> priced -> chDB, acked       {rate:12,.0f} spans/s   {rate / baseline:.3f}x   "
+                f"raw gRPC  -> priced -> chDB, acked    {rate:12,.0f} spans/s   {rate / baseline:.3f}x   "
                 f"export p50 {pct(lat, 50):.0f} ms  p99 {pct(lat, 99):.0f} ms  ({len(bodies) * spans:,} spans)"
             )
             rate2, lat2 = bench_exporter(port, batches, args.senders)
             print(
-                f"OTLP exporter (SDK) -> chDB, acked       {rate2:12,.0f} spans/s   {rate2 / baseline:.3f}x   "
+                f"OTLP exporter (SDK) -> chDB, acked    {rate2:12,.0f} spans/s   {rate2 / baseline:.3f}x   "
                 f"export p50 {pct(lat2, 50):.0f} ms  p99 {pct(lat2, 99):.0f} ms  ({sum(map(len, batches)):,} spans)"
             )
         finally:

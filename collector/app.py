@@ -25,6 +25,10 @@ log = logging.getLogger("spendgate.collector")
 _MIB = 1024 * 1024
 
 
+def _listening(endpoint: str, port: int | None) -> str:
+    return f"{endpoint.rpartition(':')[0]}:{port}"
+
+
 class Collector:
     def __init__(self, config: Config, base_dir: Path | None = None) -> None:
         self.config = config
@@ -44,7 +48,9 @@ class Collector:
         if applied:
             log.info("schema migrations applied: %s", ", ".join(applied))
         batch = self.config.processors.batch
-        self.writer = SpanWriter(self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout)
+        self.writer = SpanWriter(
+            self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout
+        )
         self.writer.start()
         self.pipeline = TracesPipeline(Pricer(self.config.processors.pricing), self.writer)
 
@@ -64,7 +70,12 @@ class Collector:
 
         @app.get("/healthz")
         def healthz() -> dict[str, Any]:
-            return {"status": "ok", "pipeline": pipeline.stats, "writer": writer.stats, "queued": writer.queued_spans}
+            return {
+                "status": "ok",
+                "pipeline": pipeline.stats,
+                "writer": writer.stats,
+                "queued": writer.queued_spans,
+            }
 
         return app
 
@@ -77,7 +88,10 @@ class Collector:
         grpc_server = None
         if protocols.grpc is not None:
             grpc_server, self.grpc_port = grpc_receiver.build_server(
-                self.pipeline, protocols.grpc.endpoint, protocols.grpc.max_recv_msg_size_mib * _MIB, batch.ack_timeout
+                self.pipeline,
+                protocols.grpc.endpoint,
+                protocols.grpc.max_recv_msg_size_mib * _MIB,
+                batch.ack_timeout,
             )
             await grpc_server.start()
         http_server = None
@@ -86,10 +100,13 @@ class Collector:
             host, _, port = protocols.http.endpoint.rpartition(":")
             http_server = uvicorn.Server(
                 uvicorn.Config(
-                    self.http_app(), host=host.strip("[]"), port=int(port), log_level="warning", access_log=False
+                    self.http_app(),
+                    host=host.strip("[]"),
+                    port=int(port),
+                    log_level="warning",
+                    access_log=False,
                 )
             )
-            http_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
             http_task = asyncio.create_task(http_server.serve())
             while not http_server.started:
                 if http_task.done():
@@ -102,11 +119,11 @@ class Collector:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._loop.add_signal_handler(sig, self._stop.set)
         assert self.storage is not None
+        grpc_at = _listening(protocols.grpc.endpoint, self.grpc_port) if protocols.grpc else "off"
+        http_at = _listening(protocols.http.endpoint, self.http_port) if protocols.http else "off"
         print(
             f"spendgate collector {__version__} ready: "
-            f"otlp/grpc={protocols.grpc.endpoint.rpartition(':')[0] + ':' + str(self.grpc_port) if protocols.grpc else 'off'} "
-            f"otlp/http={protocols.http.endpoint.rpartition(':')[0] + ':' + str(self.http_port) if protocols.http else 'off'} "
-            f"storage={self.storage.dsn}",
+            f"otlp/grpc={grpc_at} otlp/http={http_at} storage={self.storage.dsn}",
             flush=True,
         )
         await self._stop.wait()

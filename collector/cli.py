@@ -72,15 +72,21 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spendgate", description="Meter and cap what AI agents spend on LLM APIs.")
+    parser = argparse.ArgumentParser(
+        prog="spendgate", description="Meter and cap what AI agents spend on LLM APIs."
+    )
     commands = parser.add_subparsers(dest="command", required=True)
-    collector = commands.add_parser("collector", help="run the OTLP collector (embedded ClickHouse by default)")
+    collector = commands.add_parser(
+        "collector", help="run the OTLP collector (embedded ClickHouse by default)"
+    )
     collector.add_argument("--config", help=f"config file (default: ./{DEFAULT_CONFIG} if present)")
     collector.set_defaults(func=_cmd_collector)
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("--config")
     check.set_defaults(func=_cmd_check_config)
-    schema = commands.add_parser("schema", help="print the DDL the collector applies (for review on a cluster)")
+    schema = commands.add_parser(
+        "schema", help="print the DDL the collector applies (for review on a cluster)"
+    )
     schema.add_argument("--config")
     schema.set_defaults(func=_cmd_schema)
     sql = commands.add_parser(

@@ -235,7 +235,9 @@ def normalize_request(request: Any) -> NormalizeResult:
         resource_attrs = _collect(resource_spans.resource.attributes, _WANTED_RESOURCE_KEYS)
         sdk_name = _text(resource_attrs.get("telemetry.sdk.name") or "")
         resource_attribution = {
-            dim: _clip(value) for dim, keys in cv.ATTRIBUTION.items() if (value := _first(resource_attrs, keys)[1])
+            dim: _clip(value)
+            for dim, keys in cv.ATTRIBUTION.items()
+            if (value := _first(resource_attrs, keys)[1])
         }
         for scope_spans in resource_spans.scope_spans:
             scope_name = _text(scope_spans.scope.name)

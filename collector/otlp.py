@@ -68,7 +68,9 @@ def decode_protobuf(body: bytes) -> Any:
     try:
         return _LenientRequest.FromString(body)
     except DecodeError:
-        raise BadRequest("the body is not a valid OTLP ExportTraceServiceRequest (truncated or not protobuf)") from None
+        raise BadRequest(
+            "the body is not a valid OTLP ExportTraceServiceRequest (truncated or not protobuf)"
+        ) from None
 
 
 def _hex_ids_to_base64(node: dict[str, Any]) -> None:
@@ -109,7 +111,9 @@ def decode_json(body: bytes) -> tuple[Any, list[str]]:
             continue
         resource_spans = request.resource_spans.add()
         try:
-            json_format.ParseDict(rs_json.get("resource") or {}, resource_spans.resource, ignore_unknown_fields=True)
+            json_format.ParseDict(
+                rs_json.get("resource") or {}, resource_spans.resource, ignore_unknown_fields=True
+            )
         except json_format.ParseError as exc:
             errors.append(f"resource: {_short(exc)}")
         for ss_json in _list(rs_json, "scopeSpans", "scope_spans"):
@@ -118,7 +122,9 @@ def decode_json(body: bytes) -> tuple[Any, list[str]]:
                 continue
             scope_spans = resource_spans.scope_spans.add()
             try:
-                json_format.ParseDict(ss_json.get("scope") or {}, scope_spans.scope, ignore_unknown_fields=True)
+                json_format.ParseDict(
+                    ss_json.get("scope") or {}, scope_spans.scope, ignore_unknown_fields=True
+                )
             except json_format.ParseError as exc:
                 errors.append(f"scope: {_short(exc)}")
             for span_json in _list(ss_json, "spans"):
@@ -155,4 +161,3 @@ def response_json(rejected: int, errors: list[str]) -> dict[str, Any]:
         return {}
     # int64 fields are strings in OTLP/JSON.
     return {"partialSuccess": {"rejectedSpans": str(rejected), "errorMessage": "; ".join(errors)[:2000]}}
-

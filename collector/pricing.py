@@ -11,6 +11,7 @@ chosen by the total input tokens.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -115,7 +116,7 @@ class PricePlan:
         return Cost(buckets["input"], buckets["cache_read"], buckets["cache_write"], buckets["output"], total)
 
 
-def _bucket(dimensions: dict[str, str]) -> str:
+def _bucket(dimensions: Mapping[str, str]) -> str:
     token_type = dimensions.get("token_type")
     if token_type in ("cache_read", "cache_write"):
         return token_type
@@ -163,7 +164,7 @@ def _custom_plan(input_per_mtok: Decimal, output_per_mtok: Decimal, **extra: Dec
     if extra.get("cache_write") is not None:
         prices["cache_write_mtok"] = extra["cache_write"]
     if extra.get("per_request"):
-        prices["requests_kcount"] = extra["per_request"] * 1000
+        prices["requests_kcount"] = extra["per_request"] * 1000  # type: ignore[operator]
     return PricePlan(gp.ModelPrice(**prices))
 
 
@@ -185,9 +186,13 @@ class Pricer:
                 cache_write=entry.cache_write_per_mtok,
                 per_request=entry.per_request,
             )
-            self._custom[(provider, entry.model.lower())] = _Resolution(OVERRIDE, entry.model, fixed_plan=plan)
+            self._custom[(provider, entry.model.lower())] = _Resolution(
+                OVERRIDE, entry.model, fixed_plan=plan
+            )
         self._fallback = (
-            _custom_plan(config.fallback.input_per_mtok, config.fallback.output_per_mtok) if config.fallback else None
+            _custom_plan(config.fallback.input_per_mtok, config.fallback.output_per_mtok)
+            if config.fallback
+            else None
         )
         self._resolutions: dict[tuple[str, str], _Resolution] = {}
         self._plans: dict[int, tuple[gp.ModelPrice, PricePlan]] = {}
@@ -257,5 +262,7 @@ class Pricer:
             return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
         if resolution.discount is not None:
             d = resolution.discount
-            cost = Cost(cost.input * d, cost.cache_read * d, cost.cache_write * d, cost.output * d, cost.total * d)
+            cost = Cost(
+                cost.input * d, cost.cache_read * d, cost.cache_write * d, cost.output * d, cost.total * d
+            )
         return PricedUsage(resolution.priced_model, resolution.status, cost)

@@ -57,7 +57,9 @@ def open_storage(config: ClickHouseExporter, base: Path | None = None) -> Storag
     if dsn.startswith("chdb://") and dsn != "chdb://memory":
         Path(dsn.removeprefix("chdb://")).mkdir(parents=True, exist_ok=True)
     try:
-        extra = {} if dsn.startswith("chdb:") else {"send_receive_timeout": max(1, int(config.insert_timeout))}
+        extra: dict[str, Any] = (
+            {} if dsn.startswith("chdb:") else {"send_receive_timeout": max(1, int(config.insert_timeout))}
+        )
         client = clickhouse_connect.get_client(dsn=dsn, **extra)
     except Exception as exc:
         text = str(exc)
@@ -66,7 +68,9 @@ def open_storage(config: ClickHouseExporter, base: Path | None = None) -> Storag
                 f"the embedded database at {dsn} is already open in another process; "
                 "only one collector may own it (use the collector's API from other processes)"
             ) from None
-        raise StorageError(f"cannot connect to ClickHouse at {_redact(dsn)}: {text.splitlines()[0]}") from None
+        raise StorageError(
+            f"cannot connect to ClickHouse at {_redact(dsn)}: {text.splitlines()[0]}"
+        ) from None
     return Storage(client, schema_options(config), dsn)
 
 
@@ -98,7 +102,8 @@ def migrate(storage: Storage) -> list[str]:
     for statement in bootstrap[1]:
         storage.client.command(statement)
     applied = {
-        row[0]: row[2] for row in storage.client.query(storage.sql("collector/applied_migrations.sql")).result_rows
+        row[0]: row[2]
+        for row in storage.client.query(storage.sql("collector/applied_migrations.sql")).result_rows
     }
     done = []
     for migration, statements in rest:

@@ -189,7 +189,9 @@ class SpanWriter:
                 self._lock.wait(remaining)
             taken: list[_Pending] = []
             count = 0
-            while self._queue and (not taken or count + len(self._queue[0].rows) <= self._batch.send_batch_size):
+            while self._queue and (
+                not taken or count + len(self._queue[0].rows) <= self._batch.send_batch_size
+            ):
                 item = self._queue.popleft()
                 taken.append(item)
                 count += len(item.rows)

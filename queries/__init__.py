@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-_PLACEHOLDER = re.compile(r"\{(db|on_cluster|local|cluster|detailed_days|hourly_days|daily_days|engine_[A-Za-z]+)\}")
+_PLACEHOLDER = re.compile(
+    r"\{(db|on_cluster|local|cluster|detailed_days|hourly_days|daily_days|engine_[A-Za-z]+)\}"
+)
 
 
 @dataclass(frozen=True)

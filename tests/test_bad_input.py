@@ -12,7 +12,6 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
-
 from spendgate.collector.otlp import decode_protobuf
 
 from .conftest import RunningCollector, chat_attributes, make_spans
@@ -89,7 +88,9 @@ def test_huge_attribute_values_are_clipped(running: RunningCollector) -> None:
     ("value", "reason"),
     [(-5, "negative"), (12.5, "whole number"), ("lots", "not a token count"), (10**15, "plausible maximum")],
 )
-def test_bad_token_counts_reject_only_that_span(running: RunningCollector, value: object, reason: str) -> None:
+def test_bad_token_counts_reject_only_that_span(
+    running: RunningCollector, value: object, reason: str
+) -> None:
     spans = make_spans(
         [
             {"attributes": chat_attributes(**{"gen_ai.usage.input_tokens": value})},
@@ -126,7 +127,9 @@ def test_missing_model_and_unknown_provider_are_stored_with_fallback_price(runni
 
 
 def test_non_utf8_strings_keep_the_request(running: RunningCollector) -> None:
-    spans = make_spans([{"attributes": chat_attributes(**{"spendgate.agent": "AGENT-MARK"})} for _ in range(2)])
+    spans = make_spans(
+        [{"attributes": chat_attributes(**{"spendgate.agent": "AGENT-MARK"})} for _ in range(2)]
+    )
     body = encode_spans(spans).SerializeToString().replace(b"AGENT-MARK", b"AGENT\xff\xfeARK")
     with pytest.raises(Exception):  # noqa: B017 - proving the strict parser refuses it
         trace_service_pb2.ExportTraceServiceRequest.FromString(body)
@@ -159,7 +162,12 @@ def test_json_span_with_wrong_types_is_rejected_alone(running: RunningCollector)
                                 "startTimeUnixNano": str(good.start_time),
                                 "endTimeUnixNano": str(good.end_time),
                                 "attributes": [
-                                    {"key": k, "value": {"intValue": str(v)} if isinstance(v, int) else {"stringValue": v}}
+                                    {
+                                        "key": k,
+                                        "value": {"intValue": str(v)}
+                                        if isinstance(v, int)
+                                        else {"stringValue": v},
+                                    }
                                     for k, v in chat_attributes().items()
                                 ],
                             },

@@ -7,10 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from spendgate import queries
 from spendgate.collector.config import ConfigError, load_config, parse_config, resolve_dsn
 from spendgate.collector.storage import migration_statements
+
+from spendgate import queries
 
 from .conftest import REPO, RunningCollector
 
@@ -34,7 +34,10 @@ def test_env_substitution_with_default_and_missing_variable() -> None:
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
-        ("receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: nowhere\n", "receivers.otlp.protocols.grpc.endpoint"),
+        (
+            "receivers:\n  otlp:\n    protocols:\n      grpc:\n        endpoint: nowhere\n",
+            "receivers.otlp.protocols.grpc.endpoint",
+        ),
         ("processors:\n  batch:\n    timeout: soon\n", "processors.batch.timeout"),
         ("exporters:\n  clickhouse:\n    endpoint: mysql://x\n", "exporters.clickhouse.endpoint"),
         ("exporters:\n  clickhouse:\n    databse: x\n", "exporters.clickhouse.databse: unknown key"),
@@ -81,7 +84,10 @@ def test_cluster_ddl_text() -> None:
     assert "ENGINE = Distributed('prod', `metering`, llm_spans_local, cityHash64(trace_id))" in distributed[0]
     single = {m.name: s for m, s in migration_statements(queries.SchemaOptions())}
     assert "0005_distributed" not in single
-    assert "ON CLUSTER" not in "".join(single["0001_llm_spans"]) and "ENGINE = MergeTree()" in single["0001_llm_spans"][0]
+    assert (
+        "ON CLUSTER" not in "".join(single["0001_llm_spans"])
+        and "ENGINE = MergeTree()" in single["0001_llm_spans"][0]
+    )
 
 
 def test_identifiers_are_checked() -> None:
@@ -96,5 +102,8 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
     assert migrate(running.collector.storage) == []
     versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
     assert versions == [(1,), (2,), (3,), (4,)]
-    ttl = running.scalar("SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'", d=running.database)
+    ttl = running.scalar(
+        "SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'",
+        d=running.database,
+    )
     assert "toIntervalDay(90)" in ttl and "toYYYYMM(start_time)" in ttl

@@ -86,7 +86,10 @@ def test_sigkill_mid_load_loses_nothing_acknowledged_and_counts_nothing_twice(tm
 
     assert not failed, f"exports gave up: {failed}"
     assert acked_before_kill < len(batches) * 50, "the kill came after the load ended"
-    stored = {row[0]: row[1] for row in _sql(config, "SELECT hex(span_id), count() FROM spendgate.llm_spans GROUP BY 1")}
+    stored = {
+        row[0]: row[1]
+        for row in _sql(config, "SELECT hex(span_id), count() FROM spendgate.llm_spans GROUP BY 1")
+    }
     assert len(acknowledged) == len(batches) * 50
     missing = [span for span in acknowledged if span not in stored]
     assert not missing, f"{len(missing)} acknowledged spans were lost"
@@ -97,7 +100,9 @@ def test_sigkill_mid_load_loses_nothing_acknowledged_and_counts_nothing_twice(tm
         ("spend_daily", ""),
         ("spend_monthly", ""),
     ):
-        rolled = _sql(config, f"SELECT toString(sum(total_cost)), sum(calls) FROM spendgate.{table} {extra}")[0]
+        rolled = _sql(config, f"SELECT toString(sum(total_cost)), sum(calls) FROM spendgate.{table} {extra}")[
+            0
+        ]
         assert rolled == raw, table
     assert "Traceback" not in log.read_text()
     assert os.path.isdir(tmp_path / "data")

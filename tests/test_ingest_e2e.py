@@ -36,13 +36,21 @@ def _rollups_match_raw(running: RunningCollector) -> None:
 def test_grpc_exporter_spans_are_priced_and_rolled_up(running: RunningCollector) -> None:
     spans = make_spans(
         [
-            {"attributes": chat_attributes("gpt-4o", "openai", **{"spendgate.project": "web", "spendgate.agent": "coder"})},
+            {
+                "attributes": chat_attributes(
+                    "gpt-4o", "openai", **{"spendgate.project": "web", "spendgate.agent": "coder"}
+                )
+            },
             {
                 "name": "chat claude-sonnet-4-5",
                 "attributes": chat_attributes(
                     "claude-sonnet-4-5",
                     "anthropic",
-                    **{"gen_ai.usage.cache_read.input_tokens": 400, "spendgate.project": "web", "spendgate.ticket": "T-1"},
+                    **{
+                        "gen_ai.usage.cache_read.input_tokens": 400,
+                        "spendgate.project": "web",
+                        "spendgate.ticket": "T-1",
+                    },
                 ),
             },
             {"name": "invoke_agent coder", "attributes": {"gen_ai.operation.name": "invoke_agent"}},
@@ -67,9 +75,12 @@ def test_grpc_exporter_spans_are_priced_and_rolled_up(running: RunningCollector)
     assert anthropic[5] == expected
     assert openai[:3] == ("openai", "gpt-4o", "priced")
     assert openai[6:10] == ("web", "coder", "", "agent-svc")
-    assert running.scalar(
-        "SELECT sum(total_cost) FROM {db}.spend_by_scope_hourly WHERE scope_type='project' AND scope_id='web'"
-    ) == anthropic[5] + openai[5]
+    assert (
+        running.scalar(
+            "SELECT sum(total_cost) FROM {db}.spend_by_scope_hourly WHERE scope_type='project' AND scope_id='web'"
+        )
+        == anthropic[5] + openai[5]
+    )
     assert running.scalar("SELECT count() FROM {db}.spend_by_scope_hourly WHERE scope_type='ticket'") == 1
     _rollups_match_raw(running)
     stats = httpx.get(running.http_url + "/healthz").json()
@@ -116,13 +127,18 @@ def test_http_json_body(running: RunningCollector) -> None:
     assert row[2] == "search"
 
 
-def test_same_request_three_times_and_same_span_in_other_requests_count_once(running: RunningCollector) -> None:
+def test_same_request_three_times_and_same_span_in_other_requests_count_once(
+    running: RunningCollector,
+) -> None:
     spans = make_spans([{"attributes": chat_attributes("gpt-4o")} for _ in range(20)])
     exporter = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True)
     for _ in range(3):
         assert exporter.export(spans) == SpanExportResult.SUCCESS
     http = HttpExporter(endpoint=running.http_url + "/v1/traces")
-    assert http.export(spans[5:12] + make_spans([{"attributes": chat_attributes("gpt-4o")}])) == SpanExportResult.SUCCESS
+    assert (
+        http.export(spans[5:12] + make_spans([{"attributes": chat_attributes("gpt-4o")}]))
+        == SpanExportResult.SUCCESS
+    )
     assert running.scalar("SELECT count() FROM {db}.llm_spans") == 21
     assert running.scalar("SELECT uniqExact(trace_id, span_id) FROM {db}.llm_spans") == 21
     _rollups_match_raw(running)
@@ -130,7 +146,9 @@ def test_same_request_three_times_and_same_span_in_other_requests_count_once(run
 
 def test_unknown_model_uses_fallback_price_and_is_visible(running: RunningCollector) -> None:
     spans = make_spans([{"attributes": chat_attributes("totally-new-model-9000", "acme")}])
-    assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans) == SpanExportResult.SUCCESS
+    assert (
+        GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans) == SpanExportResult.SUCCESS
+    )
     status, cost = running.rows("SELECT pricing_status, total_cost FROM {db}.llm_spans")[0]
     assert status == "fallback"
     # default fallback: $15 / $75 per million tokens

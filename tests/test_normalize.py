@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-
 from spendgate.collector.normalize import normalize_request
 
 from .conftest import make_spans
@@ -56,8 +55,15 @@ def test_openinference() -> None:
         "llm.token_count.prompt": 100, "llm.token_count.completion": 20,
         "llm.token_count.prompt_details.cache_read": 50, "llm.token_count.completion_details.reasoning": 7,
     })  # fmt: skip
-    assert (r.emitter, r.input_tokens, r.cache_read_tokens, r.reasoning_tokens) == ("openinference", 100, 50, 7)
-    assert one({"openinference.span.kind": "AGENT", "llm.model_name": "x", "llm.token_count.prompt": 1}) is None
+    assert (r.emitter, r.input_tokens, r.cache_read_tokens, r.reasoning_tokens) == (
+        "openinference",
+        100,
+        50,
+        7,
+    )
+    assert (
+        one({"openinference.span.kind": "AGENT", "llm.model_name": "x", "llm.token_count.prompt": 1}) is None
+    )
 
 
 def test_vercel_ai_sdk_leaf_and_root_and_anthropic_exclusive_input() -> None:
@@ -93,7 +99,11 @@ def test_sanity_rule_when_cache_exceeds_input() -> None:
 
 @pytest.mark.parametrize("operation", ["invoke_agent", "create_agent", "invoke_workflow", "execute_tool"])
 def test_rollup_spans_are_not_priced(operation: str) -> None:
-    attributes = {"gen_ai.operation.name": operation, "gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 9}
+    attributes = {
+        "gen_ai.operation.name": operation,
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": 9,
+    }
     result = normalize_request(encode_spans(make_spans([{"attributes": attributes}])))
     assert (len(result.records), result.non_llm_spans) == (0, 1)
 

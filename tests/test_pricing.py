@@ -9,7 +9,6 @@ from decimal import Decimal
 import pytest
 from genai_prices import Usage, calc_price, data_snapshot
 from genai_prices import types as gp
-
 from spendgate.collector.config import FallbackPrice, ModelPrice, PricingProcessor
 from spendgate.collector.normalize import UsageRecord
 from spendgate.collector.pricing import Pricer
@@ -42,7 +41,8 @@ def _catalogue_cases(count: int) -> list[tuple[str, str, datetime, dict[str, int
         (provider, model)
         for provider in snapshot.providers
         for model in provider.models
-        if provider.id in ("openai", "anthropic", "google", "mistral", "groq", "deepseek", "x-ai", "aws", "cohere")
+        if provider.id
+        in ("openai", "anthropic", "google", "mistral", "groq", "deepseek", "x-ai", "aws", "cohere")
         and _finds_itself(snapshot, provider.id, model)
     ]
     tiered = [(p, m) for p, m in models if "TieredPrices" in repr(m.prices)]
@@ -82,12 +82,16 @@ def test_the_cases_cover_tiers_caches_reasoning_and_history() -> None:
 
 
 @pytest.mark.parametrize(("provider_id", "model_id", "when", "usage"), CASES)
-def test_price_equals_calc_price(provider_id: str, model_id: str, when: datetime, usage: dict[str, int]) -> None:
+def test_price_equals_calc_price(
+    provider_id: str, model_id: str, when: datetime, usage: dict[str, int]
+) -> None:
     catalogue_usage = dict(usage)
     if "reasoning_tokens" in catalogue_usage:
         catalogue_usage["output_reasoning_tokens"] = catalogue_usage.pop("reasoning_tokens")
     try:
-        expected = calc_price(Usage(**catalogue_usage), model_id, provider_id=provider_id, genai_request_timestamp=when)
+        expected = calc_price(
+            Usage(**catalogue_usage), model_id, provider_id=provider_id, genai_request_timestamp=when
+        )
     except ValueError:
         pytest.skip("the catalogue cannot price this usage either")
     pricer = Pricer(PricingProcessor(fallback=None))
@@ -118,7 +122,9 @@ def test_price_history_uses_the_span_start_time() -> None:
                     pricer.price(record("", model.id, when, **usage)).cost.total for when in (before, after)
                 ]
                 expected = [
-                    calc_price(Usage(**usage), model.id, provider_id=provider.id, genai_request_timestamp=when).total_price
+                    calc_price(
+                        Usage(**usage), model.id, provider_id=provider.id, genai_request_timestamp=when
+                    ).total_price
                     for when in (before, after)
                 ]
                 if prices == expected and prices[0] != prices[1]:
@@ -128,22 +134,39 @@ def test_price_history_uses_the_span_start_time() -> None:
 
 def test_custom_model_discount_local_and_fallback() -> None:
     config = PricingProcessor(
-        models=[ModelPrice(model="ft:acme-support", provider="openai", input_per_mtok=Decimal(2), output_per_mtok=Decimal(8))],
+        models=[
+            ModelPrice(
+                model="ft:acme-support",
+                provider="openai",
+                input_per_mtok=Decimal(2),
+                output_per_mtok=Decimal(8),
+            )
+        ],
         discounts={"anthropic": Decimal("0.25")},
         fallback=FallbackPrice(input_per_mtok=Decimal(1), output_per_mtok=Decimal(2)),
     )
     pricer = Pricer(config)
     now = datetime.now(UTC)
-    custom = pricer.price(record("openai", "ft:acme-support", now, input_tokens=1_000_000, output_tokens=500_000))
+    custom = pricer.price(
+        record("openai", "ft:acme-support", now, input_tokens=1_000_000, output_tokens=500_000)
+    )
     assert (custom.status, custom.cost.total) == ("override", Decimal(6))
-    full = calc_price(Usage(input_tokens=10_000, output_tokens=1_000), "claude-sonnet-4-5", provider_id="anthropic")
-    discounted = pricer.price(record("anthropic", "claude-sonnet-4-5", now, input_tokens=10_000, output_tokens=1_000))
+    full = calc_price(
+        Usage(input_tokens=10_000, output_tokens=1_000), "claude-sonnet-4-5", provider_id="anthropic"
+    )
+    discounted = pricer.price(
+        record("anthropic", "claude-sonnet-4-5", now, input_tokens=10_000, output_tokens=1_000)
+    )
     assert (discounted.status, discounted.cost.total) == ("override", full.total_price * Decimal("0.75"))
     local = pricer.price(record("ollama", "llama3.1:8b", now, input_tokens=50_000, output_tokens=9_000))
     assert (local.status, local.cost.total) == ("override", Decimal(0))
-    unknown = pricer.price(record("acme", "brand-new-model", now, input_tokens=1_000_000, output_tokens=1_000_000))
+    unknown = pricer.price(
+        record("acme", "brand-new-model", now, input_tokens=1_000_000, output_tokens=1_000_000)
+    )
     assert (unknown.status, unknown.cost.total) == ("fallback", Decimal(3))
-    no_fallback = Pricer(PricingProcessor(fallback=None)).price(record("acme", "brand-new-model", now, input_tokens=5))
+    no_fallback = Pricer(PricingProcessor(fallback=None)).price(
+        record("acme", "brand-new-model", now, input_tokens=5)
+    )
     assert (no_fallback.status, no_fallback.cost.total) == ("unpriced", Decimal(0))
 
 

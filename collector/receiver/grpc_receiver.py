@@ -7,7 +7,6 @@ RESOURCE_EXHAUSTED (queue full), both of which OTLP exporters retry.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -45,7 +44,7 @@ class TraceServiceHandler:
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         try:
             await wait_stored(result.waits, self.ack_timeout)
-        except (StorageUnavailable, asyncio.TimeoutError) as exc:
+        except (TimeoutError, StorageUnavailable) as exc:
             _retry_after(context, StorageUnavailable.retry_after)
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"spans not stored yet: {exc or 'timed out'}")
         return otlp.response(result.rejected_spans, result.errors)
@@ -64,7 +63,9 @@ def build_server(pipeline: TracesPipeline, endpoint: str, max_message_bytes: int
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
         ]
     )
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(otlp.SERVICE_NAME, {"Export": method}),))
+    server.add_generic_rpc_handlers(
+        (grpc.method_handlers_generic_handler(otlp.SERVICE_NAME, {"Export": method}),)
+    )
     port = server.add_insecure_port(endpoint)
     if port == 0:
         raise OSError(f"cannot listen for OTLP/gRPC on {endpoint}")

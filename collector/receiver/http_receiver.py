@@ -8,7 +8,6 @@ partial_success, 400 for undecodable bodies, 415 for other content types,
 
 from __future__ import annotations
 
-import asyncio
 import json
 import zlib
 from typing import Any
@@ -72,7 +71,9 @@ def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: flo
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         reply_type = PROTOBUF if content_type == PROTOBUF else JSON
         if content_type not in (PROTOBUF, JSON):
-            return _reply(415, JSON, f"unsupported content type {content_type or '(none)'!r}: use {PROTOBUF} or {JSON}")
+            return _reply(
+                415, JSON, f"unsupported content type {content_type or '(none)'!r}: use {PROTOBUF} or {JSON}"
+            )
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
             return _reply(415, reply_type, f"unsupported content encoding {encoding!r}: use gzip or none")
@@ -81,7 +82,7 @@ def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: flo
             if encoding == "gzip":
                 body = _gunzip(body, max_body_bytes)
             if content_type == PROTOBUF:
-                decoded, decode_errors = otlp.decode_protobuf(body), []
+                decoded, decode_errors = otlp.decode_protobuf(body), list[str]()
             else:
                 decoded, decode_errors = otlp.decode_json(body)
             result = pipeline.consume(decoded, decode_errors)
@@ -95,8 +96,10 @@ def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: flo
             return _reply(503, reply_type, str(exc), exc.retry_after)
         try:
             await wait_stored(result.waits, ack_timeout)
-        except (StorageUnavailable, asyncio.TimeoutError) as exc:
-            return _reply(503, reply_type, f"spans not stored yet: {exc or 'timed out'}", StorageUnavailable.retry_after)
+        except (TimeoutError, StorageUnavailable) as exc:
+            return _reply(
+                503, reply_type, f"spans not stored yet: {exc or 'timed out'}", StorageUnavailable.retry_after
+            )
         if reply_type == PROTOBUF:
             body_out = otlp.response(result.rejected_spans, result.errors).SerializeToString()
             return Response(body_out, media_type=PROTOBUF)
