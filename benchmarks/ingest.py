@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import grpc
@@ -125,21 +126,23 @@ def bench_decode(bodies: list[bytes], spans: int) -> float:
     return len(bodies) * spans / (time.perf_counter() - start)
 
 
-def bench_raw(port: int, bodies: list[bytes], spans: int, senders: int) -> tuple[float, list[float]]:
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)])
-    export = channel.unary_unary(METHOD)
+def drive(
+    items: list, senders: int, make_send: Callable[[], Callable[[object], object]]
+) -> tuple[float, list[float]]:
+    """Send every item from ``senders`` threads (each with its own ``make_send()``); returns seconds and latencies."""
     latencies: list[float] = []
     lock = threading.Lock()
-    queue = list(bodies)
+    queue = list(items)
 
     def worker() -> None:
+        send = make_send()
         while True:
             with lock:
                 if not queue:
                     return
-                body = queue.pop()
+                item = queue.pop()
             begin = time.perf_counter()
-            export(body, timeout=120)
+            send(item)
             with lock:
                 latencies.append(time.perf_counter() - begin)
 
@@ -149,7 +152,13 @@ def bench_raw(port: int, bodies: list[bytes], spans: int, senders: int) -> tuple
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - start
+    return time.perf_counter() - start, latencies
+
+
+def bench_raw(port: int, bodies: list[bytes], spans: int, senders: int) -> tuple[float, list[float]]:
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 64 << 20)])
+    export = channel.unary_unary(METHOD)
+    elapsed, latencies = drive(bodies, senders, lambda: lambda body: export(body, timeout=120))
     channel.close()
     return len(bodies) * spans / elapsed, latencies
 
@@ -178,29 +187,16 @@ def sdk_batches(count: int, spans: int) -> list[list]:
 
 
 def bench_exporter(port: int, batches: list[list], senders: int) -> tuple[float, list[float]]:
-    latencies: list[float] = []
-    lock = threading.Lock()
-    queue = list(batches)
-
-    def worker() -> None:
+    def make_send() -> Callable[[object], object]:
         exporter = OTLPSpanExporter(endpoint=f"127.0.0.1:{port}", insecure=True, timeout=120)
-        while True:
-            with lock:
-                if not queue:
-                    return
-                batch = queue.pop()
-            begin = time.perf_counter()
-            assert exporter.export(batch) == SpanExportResult.SUCCESS
-            with lock:
-                latencies.append(time.perf_counter() - begin)
 
-    start = time.perf_counter()
-    threads = [threading.Thread(target=worker) for _ in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return sum(len(b) for b in batches) / (time.perf_counter() - start), latencies
+        def send(batch: object) -> None:
+            assert exporter.export(batch) == SpanExportResult.SUCCESS  # type: ignore[arg-type]
+
+        return send
+
+    elapsed, latencies = drive(batches, senders, make_send)
+    return sum(len(b) for b in batches) / elapsed, latencies
 
 
 def pct(values: list[float], q: float) -> float:

@@ -139,6 +139,8 @@ class Collector:
         """Ask a serving collector to shut down; safe from any thread."""
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._stop.set)
+        else:
+            self._stop.set()
 
     def close(self) -> None:
         if self.writer is not None:

@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from .config import ConfigError, load_config
+from .config import Config, ConfigError, load_config
 from .storage import StorageError
 
 DEFAULT_CONFIG = "otel-config.yaml"
@@ -21,24 +21,28 @@ def _config_path(given: str | None) -> Path | None:
     return default if default.is_file() else None
 
 
+def _load(args: argparse.Namespace) -> tuple[Config, Path | None, Path | None]:
+    """The config, its file (None: built-in defaults) and the directory relative paths start from."""
+    path = _config_path(args.config)
+    return load_config(path), path, path.parent.resolve() if path else None
+
+
 def _cmd_collector(args: argparse.Namespace) -> int:
     from .app import Collector
 
-    path = _config_path(args.config)
-    config = load_config(path)
+    config, _, base_dir = _load(args)
     logging.basicConfig(
         level=config.service.telemetry.logs.level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    collector = Collector(config, base_dir=path.parent.resolve() if path else None)
+    collector = Collector(config, base_dir=base_dir)
     collector.open()
     asyncio.run(collector.serve())
     return 0
 
 
 def _cmd_check_config(args: argparse.Namespace) -> int:
-    path = _config_path(args.config)
-    load_config(path)
+    _, path, _ = _load(args)
     print(f"{path or 'built-in defaults'}: ok")
     return 0
 
@@ -46,7 +50,7 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
 def _cmd_schema(args: argparse.Namespace) -> int:
     from .storage import migration_statements, schema_options
 
-    config = load_config(_config_path(args.config))
+    config, _, _ = _load(args)
     for migration, statements in migration_statements(schema_options(config.exporters.clickhouse)):
         print(f"-- {migration.name}")
         for statement in statements:
@@ -59,9 +63,8 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
     from .storage import open_storage
 
-    config = load_config(_config_path(args.config))
-    path = _config_path(args.config)
-    storage = open_storage(config.exporters.clickhouse, path.parent.resolve() if path else None)
+    config, _, base_dir = _load(args)
+    storage = open_storage(config.exporters.clickhouse, base_dir)
     try:
         result = storage.client.query(args.query)
         for row in result.result_rows:

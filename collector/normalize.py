@@ -36,7 +36,7 @@ _WANTED_RESOURCE_KEYS = frozenset(
     tuple(key for keys in cv.ATTRIBUTION.values() for key in keys) + ("telemetry.sdk.name",)
 )
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
-_PLAIN_KINDS = frozenset({"int_value", "double_value", "bool_value"})
+_UNREAD_KINDS = frozenset({"array_value", "kvlist_value", "bytes_value"})
 
 
 class InvalidUsage(ValueError):
@@ -100,26 +100,20 @@ def _text(value: str | bytes) -> str:
 
 def _scalar(any_value: Any) -> Any:
     kind = any_value.WhichOneof("value")
-    if kind is None:
+    if kind is None or kind in _UNREAD_KINDS:
         return None
     value = getattr(any_value, kind)
-    if kind == "string_value":
-        return _text(value)
-    if kind in ("array_value", "kvlist_value", "bytes_value"):
-        return None
-    return value
+    return _text(value) if kind == "string_value" else value
 
 
 def _collect(attributes: Iterable[Any], wanted: frozenset[str]) -> dict[str, Any]:
     found: dict[str, Any] = {}
     for kv in attributes:
         key = kv.key
-        if key in wanted:  # str keys: the strict (common) path
-            value = kv.value
-            kind = value.WhichOneof("value")
-            found[key] = getattr(value, kind) if kind in _PLAIN_KINDS else _scalar(value)
-        elif type(key) is bytes and (text := _text(key)) in wanted:
-            found[text] = _scalar(kv.value)
+        if type(key) is bytes:  # lenient decode: keys are bytes too
+            key = _text(key)
+        if key in wanted:
+            found[key] = _scalar(kv.value)
     return found
 
 
@@ -208,7 +202,10 @@ def _emitter(usage_key: str | None, sdk_name: str) -> str:
     return "semconv"
 
 
-def _usage(attrs: dict[str, Any], provider: str, sdk_name: str, scope_name: str) -> tuple[int, ...]:
+def _usage(
+    attrs: dict[str, Any], provider: str, sdk_name: str, scope_name: str
+) -> tuple[str, tuple[int, ...]]:
+    """The emitter and the (input, output, cache read, cache write, reasoning) counts."""
     input_key, input_tokens = _tokens(attrs, cv.INPUT_TOKENS)
     _, output_tokens = _tokens(attrs, cv.OUTPUT_TOKENS)
     _, cache_read = _tokens(attrs, cv.CACHE_READ_TOKENS)
@@ -225,7 +222,7 @@ def _usage(attrs: dict[str, Any], provider: str, sdk_name: str, scope_name: str)
         output_tokens += reasoning
     if reasoning > output_tokens:
         output_tokens += reasoning
-    return input_tokens, output_tokens, cache_read, cache_write, reasoning
+    return emitter, (input_tokens, output_tokens, cache_read, cache_write, reasoning)
 
 
 def normalize_request(request: Any) -> NormalizeResult:
@@ -260,7 +257,7 @@ def _normalize_span(
         return
     provider = cv.normalize_provider(_clip(_first(attrs, cv.PROVIDER)[1] or ""))
     try:
-        usage = _usage(attrs, provider, sdk_name, scope_name)
+        emitter, usage = _usage(attrs, provider, sdk_name, scope_name)
     except InvalidUsage as exc:
         result.reject(f"span {span_id.hex()}: {exc}")
         return
@@ -283,7 +280,7 @@ def _normalize_span(
             span_name=_clip(_text(span.name), MAX_NAME_CHARS),
             status_code=_STATUS.get(span.status.code, "unset"),
             error_type=_clip(attrs.get(cv.ERROR_TYPE) or ""),
-            emitter=_emitter(_first(attrs, cv.INPUT_TOKENS)[0], sdk_name),
+            emitter=emitter,
             provider=provider,
             operation=operation,
             request_model=_clip(_first(attrs, cv.REQUEST_MODEL)[1] or ""),

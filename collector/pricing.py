@@ -163,8 +163,9 @@ def _custom_plan(input_per_mtok: Decimal, output_per_mtok: Decimal, **extra: Dec
         prices["cache_read_mtok"] = extra["cache_read"]
     if extra.get("cache_write") is not None:
         prices["cache_write_mtok"] = extra["cache_write"]
-    if extra.get("per_request"):
-        prices["requests_kcount"] = extra["per_request"] * 1000  # type: ignore[operator]
+    per_request = extra.get("per_request")
+    if per_request:
+        prices["requests_kcount"] = per_request * 1000
     return PricePlan(gp.ModelPrice(**prices))
 
 
@@ -194,6 +195,7 @@ class Pricer:
             if config.fallback
             else None
         )
+        self._free = PricePlan(gp.ModelPrice())  # local models: no per-token charge
         self._resolutions: dict[tuple[str, str], _Resolution] = {}
         self._plans: dict[int, tuple[gp.ModelPrice, PricePlan]] = {}
 
@@ -213,7 +215,7 @@ class Pricer:
         if custom is not None:
             return custom
         if provider in self._local:
-            return _Resolution(OVERRIDE, model, fixed_plan=PricePlan(gp.ModelPrice()))
+            return _Resolution(OVERRIDE, model, fixed_plan=self._free)
         info = self._lookup(provider, lowered) if model else None
         if info is not None:
             discount = self._discounts.get(provider)

@@ -96,13 +96,14 @@ def migrations() -> list[Migration]:
     """Migration files in version order."""
     found = []
     for path in sorted((_root() / "migrations").glob("*.sql")):
-        version_text, _, rest = path.name.partition("_")
+        stem = path.name.removesuffix(".sql")
+        version_text = stem.partition("_")[0]
         found.append(
             Migration(
                 version=int(version_text),
-                name=path.name.removesuffix(".sql").removesuffix(".cluster"),
+                name=stem.removesuffix(".cluster"),
                 sql=path.read_text(encoding="utf-8"),
-                cluster_only=rest.endswith(".cluster.sql"),
+                cluster_only=stem.endswith(".cluster"),
             )
         )
     return found

@@ -6,6 +6,7 @@ test session shares one path and gets a database of its own.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -79,7 +80,7 @@ def start_collector(dsn: str, extra: str = "") -> tuple[Collector, threading.Thr
     config = parse_config(collector_yaml(dsn, database, free_port(), free_port(), extra))
     collector = Collector(config)
     collector.open()
-    thread = threading.Thread(target=lambda: __import__("asyncio").run(collector.serve()), daemon=True)
+    thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while collector.http_port is None or collector.grpc_port is None:

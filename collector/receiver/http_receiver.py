@@ -81,8 +81,9 @@ def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: flo
             body = await _read_body(request, max_body_bytes)
             if encoding == "gzip":
                 body = _gunzip(body, max_body_bytes)
+            decode_errors: list[str] = []
             if content_type == PROTOBUF:
-                decoded, decode_errors = otlp.decode_protobuf(body), list[str]()
+                decoded = otlp.decode_protobuf(body)
             else:
                 decoded, decode_errors = otlp.decode_json(body)
             result = pipeline.consume(decoded, decode_errors)
