@@ -7,3 +7,15 @@ The distribution ships three packages under this namespace:
 """
 
 __version__ = "0.1.0"
+
+# ``spendgate.scope(...)`` and ``spendgate.BudgetExceeded`` for agents; imported
+# lazily so the collector does not load the instrumentation.
+_AGENT_API = {"scope", "BudgetExceeded", "instrument", "uninstrument", "flush"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _AGENT_API:
+        from . import instrumentation
+
+        return getattr(instrumentation, name)
+    raise AttributeError(f"module 'spendgate' has no attribute {name!r}")

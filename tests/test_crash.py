@@ -3,11 +3,8 @@ every acknowledged span is stored exactly once and the rollups match the raw row
 
 from __future__ import annotations
 
-import json
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,35 +13,11 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.sdk.trace.export import SpanExportResult
 
+from .collector_process import collector_sql as _sql
+from .collector_process import start_collector_process as _start
 from .conftest import chat_attributes, collector_yaml, free_port, make_spans
 
 pytestmark = pytest.mark.slow
-
-
-def _start(config: Path, log: Path) -> subprocess.Popen[bytes]:
-    ready_before = log.read_bytes().count(b" ready: ") if log.exists() else 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "spendgate.collector", "collector", "--config", str(config)],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
-    while log.read_bytes().count(b" ready: ") <= ready_before:
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError("collector did not start:\n" + log.read_text())
-        time.sleep(0.05)
-    return process
-
-
-def _sql(config: Path, query: str) -> list[list[object]]:
-    out = subprocess.run(
-        [sys.executable, "-m", "spendgate.collector", "sql", "--config", str(config), query],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    ).stdout
-    return [json.loads(line) for line in out.splitlines()]
 
 
 def test_sigkill_mid_load_loses_nothing_acknowledged_and_counts_nothing_twice(tmp_path: Path) -> None:

@@ -1,0 +1,157 @@
+"""One-call set-up: ``instrument()`` wires a tracer provider and every installed SDK patch.
+
+If the application already configured OpenTelemetry, its tracer provider is
+used as is. Otherwise a provider is created with an OTLP exporter that spools
+to disk while the collector is unreachable (see :mod:`spool`). Standard
+``OTEL_*`` variables fill in what the arguments leave out.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib
+import importlib.util
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from .recorder import RECORDER
+from .spool import OtlpSender, SpoolingSpanExporter
+
+logger = logging.getLogger("spendgate.instrumentation")
+
+# SDK import name -> the instrumentor for it. Entry points in pyproject.toml list the same.
+INSTRUMENTORS = {
+    "openai": "spendgate.instrumentation.openai:OpenAIInstrumentor",
+    "anthropic": "spendgate.instrumentation.anthropic:AnthropicInstrumentor",
+    "google.genai": "spendgate.instrumentation.google_genai:GoogleGenAIInstrumentor",
+    "mistralai": "spendgate.instrumentation.mistralai:MistralInstrumentor",
+    "groq": "spendgate.instrumentation.groq:GroqInstrumentor",
+    "ollama": "spendgate.instrumentation.ollama:OllamaInstrumentor",
+    "botocore": "spendgate.instrumentation.bedrock:BedrockInstrumentor",
+}
+DEFAULT_ENDPOINT = "http://localhost:4317"
+
+_active: list[Any] = []
+_owned_provider: TracerProvider | None = None
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def _load(path: str) -> Any:
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _parse_headers(raw: str) -> dict[str, str]:
+    headers = {}
+    for pair in raw.split(","):
+        key, sep, value = pair.partition("=")
+        if sep and key.strip():
+            headers[key.strip()] = value.strip()
+    return headers
+
+
+def _default_spool_dir(service_name: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in service_name) or "agent"
+    return Path(tempfile.gettempdir()) / f"spendgate-spool-{os.getuid()}" / safe
+
+
+def make_tracer_provider(
+    service_name: str | None = None,
+    endpoint: str | None = None,
+    headers: dict[str, str] | None = None,
+    protocol: str | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    spool_max_bytes: int = 256 << 20,
+    schedule_delay_millis: int = 500,
+) -> TracerProvider:
+    """A tracer provider exporting OTLP to the spendgate collector, spooling while it is down."""
+    attributes = {SERVICE_NAME: service_name} if service_name else {}
+    resource = Resource.create(attributes)
+    name = str(resource.attributes.get(SERVICE_NAME, "agent"))
+    protocol = protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    endpoint = endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_ENDPOINT
+    if headers is None:
+        headers = _parse_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
+    exporter = SpoolingSpanExporter(
+        OtlpSender(endpoint, protocol, headers),
+        spool_dir or os.environ.get("SPENDGATE_SPOOL_DIR") or _default_spool_dir(name),
+        max_bytes=spool_max_bytes,
+    )
+    provider = TracerProvider(resource=resource)
+    # A short delay gets spend to the budget evaluator quickly; batches stay large under load.
+    provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay_millis))
+    # atexit runs last-registered first: build pending spans before the provider shuts down.
+    atexit.register(RECORDER.flush)
+    return provider
+
+
+def instrument(
+    service_name: str | None = None,
+    endpoint: str | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    protocol: str | None = None,
+    tracer_provider: TracerProvider | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
+    sdks: list[str] | None = None,
+) -> trace.TracerProvider:
+    """Meter every LLM call of the installed SDKs; returns the tracer provider in use.
+
+    ``endpoint`` is the collector's OTLP endpoint (gRPC by default,
+    ``protocol="http/protobuf"`` for HTTP). ``sdks`` limits which SDKs are
+    instrumented (import names as in :data:`INSTRUMENTORS`).
+    """
+    global _owned_provider
+    provider: trace.TracerProvider
+    if tracer_provider is not None:
+        provider = tracer_provider
+    else:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            provider = current  # the application's own set-up wins
+        else:
+            _owned_provider = make_tracer_provider(service_name, endpoint, headers, protocol, spool_dir)
+            trace.set_tracer_provider(_owned_provider)
+            provider = _owned_provider
+    for module, path in INSTRUMENTORS.items():
+        if sdks is not None and module not in sdks:
+            continue
+        if not _installed(module):
+            continue
+        try:
+            instrumentor = _load(path)()
+        except Exception:
+            logger.warning("spendgate: could not load the instrumentor for %s", module, exc_info=True)
+            continue
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider)
+            _active.append(instrumentor)
+    return provider
+
+
+def uninstrument() -> None:
+    """Restore every original SDK method patched by :func:`instrument`."""
+    while _active:
+        _active.pop().uninstrument()
+
+
+def flush(timeout_millis: int = 30000) -> bool:
+    """Build pending spans and push them to the exporter now (e.g. before a short script exits)."""
+    RECORDER.flush()
+    provider = trace.get_tracer_provider()
+    force_flush = getattr(provider, "force_flush", None)
+    return bool(force_flush(timeout_millis)) if force_flush is not None else True

@@ -1,0 +1,48 @@
+"""The budget check every instrumented call passes before it is sent.
+
+A guard (installed by the flag subscriber) decides from a local flag table,
+without a network round trip, whether the call may go ahead. With no guard
+installed every call goes ahead.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Protocol
+
+from .recorder import LLMCall
+
+
+class BudgetExceeded(Exception):
+    """A budget blocks this call; the provider was not called."""
+
+    def __init__(
+        self, scope_type: str, scope_id: str, limit: Decimal, spend: Decimal, reason: str = ""
+    ) -> None:
+        self.scope_type = scope_type
+        self.scope_id = scope_id
+        self.limit = limit
+        self.spend = spend
+        self.reason = reason
+        where = scope_type if not scope_id else f"{scope_type} {scope_id!r}"
+        message = f"budget exceeded for {where}: spent {spend} of a {limit} limit"
+        super().__init__(message + (f" ({reason})" if reason else ""))
+
+
+class Guard(Protocol):
+    def check(self, call: LLMCall, request: dict[str, Any]) -> None:
+        """Raise BudgetExceeded to stop the call."""
+
+
+_guard: Guard | None = None
+
+
+def install_guard(guard: Guard | None) -> None:
+    global _guard
+    _guard = guard
+
+
+def before_call(call: LLMCall, request: dict[str, Any]) -> None:
+    guard = _guard
+    if guard is not None:
+        guard.check(call, request)

@@ -1,0 +1,256 @@
+"""Shared wrapper machinery for every SDK patch.
+
+A patch describes one SDK surface with a :class:`Surface`: how to start an
+:class:`LLMCall` from the request, how to read usage from a response, and,
+for streams, how to read each chunk. The wrappers here keep the agent safe:
+the wrapped method's result and exceptions pass through untouched, errors
+inside instrumentation are logged once and swallowed, and a call made while
+another instrumented call is in progress (an SDK wrapping another SDK) is
+not recorded twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import wrapt
+from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.trace import Tracer
+
+from . import enforcement
+from .recorder import LLMCall
+
+logger = logging.getLogger("spendgate.instrumentation")
+
+# True while an instrumented call is running in this context.
+_IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("spendgate_in_llm_call", default=False)
+_logged: set[str] = set()
+
+
+def log_once(where: str) -> None:
+    """Log the current exception the first time ``where`` fails."""
+    if where not in _logged:
+        _logged.add(where)
+        logger.warning(
+            "spendgate instrumentation error in %s (the call itself is unaffected)", where, exc_info=True
+        )
+
+
+StartFn = Callable[[Tracer, Any, tuple[Any, ...], dict[str, Any]], LLMCall]
+ResponseFn = Callable[[LLMCall, Any], None]
+ChunkFn = Callable[[LLMCall, Any], bool]  # False hides the chunk from the caller
+
+
+@dataclass(frozen=True)
+class Surface:
+    """One SDK method and how to meter it."""
+
+    start: StartFn
+    on_response: ResponseFn
+    on_chunk: ChunkFn | None = None
+    on_stream_end: ResponseFn | None = None  # called with the stream object before the span ends
+    is_stream: Callable[[dict[str, Any], Any], bool] | None = None
+
+
+def _begin(
+    tracer: Tracer, surface: Surface, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> LLMCall | None:
+    if _IN_CALL.get() or not is_instrumentation_enabled():
+        return None
+    try:
+        call = surface.start(tracer, instance, args, kwargs)
+    except Exception:
+        log_once("request")
+        return None
+    enforcement.before_call(call, kwargs)  # may raise BudgetExceeded: that is meant for the caller
+    return call
+
+
+def _streaming(surface: Surface, kwargs: dict[str, Any], result: Any) -> bool:
+    if surface.on_chunk is None:
+        return False
+    if surface.is_stream is not None:
+        return surface.is_stream(kwargs, result)
+    # Raw-response wrappers of a stream are not iterable themselves; they are left alone.
+    cls = type(result)
+    return bool(kwargs.get("stream")) and (hasattr(cls, "__next__") or hasattr(cls, "__anext__"))
+
+
+def _complete(surface: Surface, call: LLMCall, kwargs: dict[str, Any], result: Any, is_async: bool) -> Any:
+    try:
+        if _streaming(surface, kwargs, result):
+            call.streaming = True
+            proxy = AsyncStreamProxy if is_async else SyncStreamProxy
+            return proxy(result, call, surface)
+        surface.on_response(call, result)
+    except Exception:
+        log_once("response")
+    call.finish()
+    return result
+
+
+def sync_wrapper(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
+    def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = _begin(tracer, surface, instance, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = _IN_CALL.set(True)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            _IN_CALL.reset(token)
+        return _complete(surface, call, kwargs, result, is_async=False)
+
+    return wrapper
+
+
+def async_wrapper(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
+    async def wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        call = _begin(tracer, surface, instance, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = _IN_CALL.set(True)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            call.fail(exc)
+            raise
+        finally:
+            _IN_CALL.reset(token)
+        return _complete(surface, call, kwargs, result, is_async=True)
+
+    return wrapper
+
+
+class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
+    def __init__(self, wrapped: Any, call: LLMCall, surface: Surface) -> None:
+        super().__init__(wrapped)
+        self._self_call = call
+        self._self_surface = surface
+
+    def _self_observe(self, chunk: Any) -> bool:
+        call = self._self_call
+        call.mark_first_chunk()
+        try:
+            return self._self_surface.on_chunk(call, chunk)  # type: ignore[misc]
+        except Exception:
+            log_once("stream chunk")
+            return True
+
+    def _self_end(self, exc: BaseException | None = None) -> None:
+        call = self._self_call
+        if call.finished:
+            return
+        if self._self_surface.on_stream_end is not None:
+            try:
+                self._self_surface.on_stream_end(call, self.__wrapped__)
+            except Exception:
+                log_once("stream end")
+        if exc is not None:
+            call.fail(exc)
+        else:
+            call.finish()
+
+    def __del__(self) -> None:
+        # A stream the caller abandoned still ends its span with the usage seen so far.
+        with contextlib.suppress(Exception):
+            self._self_end()
+
+
+class SyncStreamProxy(_StreamProxyBase):
+    """The SDK's stream, observed chunk by chunk; iteration, ``with`` and ``close`` behave as before."""
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        while True:
+            try:
+                chunk = next(self.__wrapped__)
+            except StopIteration:
+                self._self_end()
+                raise
+            except BaseException as exc:
+                self._self_end(exc)
+                raise
+            if self._self_observe(chunk):
+                return chunk
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(*exc_info)
+        finally:
+            self._self_end()
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+
+class AsyncStreamProxy(_StreamProxyBase):
+    """The async twin of :class:`SyncStreamProxy`."""
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        while True:
+            try:
+                chunk = await self.__wrapped__.__anext__()
+            except StopAsyncIteration:
+                self._self_end()
+                raise
+            except BaseException as exc:
+                self._self_end(exc)
+                raise
+            if self._self_observe(chunk):
+                return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(*exc_info)
+        finally:
+            self._self_end()
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_end()
+
+    async def aclose(self) -> None:
+        try:
+            await self.__wrapped__.aclose()
+        finally:
+            self._self_end()
+
+
+def int_or_none(value: Any) -> int | None:
+    """A token count from a response field, or None when absent or not a count."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    return None
