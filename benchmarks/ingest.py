@@ -6,7 +6,10 @@ Starts a collector process on a fresh chDB path, then measures
   3. the real OTLP gRPC exporter (opentelemetry-exporter-otlp), with latency per export.
 Figures are printed with their ratio to the baseline measured in the same run.
 
-    python benchmarks/ingest.py [--requests 120] [--spans-per-request 1000] [--senders 4]
+    python benchmarks/ingest.py [--requests 300] [--spans-per-request 1000] [--senders 32] [--workers 2]
+
+The collector runs with processors.batch.workers = --workers and a 200 ms batch timeout, as in the
+shipped otel-config.yaml.
 """
 
 from __future__ import annotations
@@ -90,7 +93,7 @@ def raw_requests(count: int, spans: int) -> list[bytes]:
     return bodies
 
 
-def start_collector(workdir: Path) -> tuple[subprocess.Popen[bytes], int, Path]:
+def start_collector(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, Path]:
     grpc_port = free_port()
     config = workdir / "otel-config.yaml"
     config.write_text(
@@ -100,6 +103,8 @@ receivers:
     protocols:
       grpc: {{endpoint: "127.0.0.1:{grpc_port}", max_recv_msg_size_mib: 64}}
       http: {{endpoint: "127.0.0.1:{free_port()}"}}
+processors:
+  batch: {{workers: {workers}, timeout: 200ms}}
 exporters:
   clickhouse: {{endpoint: "chdb://./data"}}
 service: {{telemetry: {{logs: {{level: warning}}}}}}
@@ -207,9 +212,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--requests", type=int, default=120)
+    parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--spans-per-request", type=int, default=1000)
-    parser.add_argument("--senders", type=int, default=4)
+    parser.add_argument("--senders", type=int, default=32, help="concurrent requests (a fleet of exporters)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="collector processing workers (processors.batch.workers)"
+    )
     parser.add_argument(
         "--exporter-batches", type=int, default=40, help="batches of 512 spans for the SDK exporter"
     )
@@ -224,7 +232,8 @@ def main() -> None:
     warmup = raw_requests(4, spans)
     batches = sdk_batches(args.exporter_batches, 512)
     with tempfile.TemporaryDirectory() as tmp:
-        process, port, config = start_collector(Path(tmp))
+        process, port, config = start_collector(Path(tmp), args.workers)
+        print(f"collector: processors.batch.workers={args.workers}", flush=True)
         try:
             baseline = bench_decode(bodies, spans)
             print(f"baseline  protobuf decode only        {baseline:12,.0f} spans/s   1.000x")

@@ -16,7 +16,6 @@ from spendgate import __version__
 
 from .config import Config
 from .pipeline import TracesPipeline
-from .pricing import Pricer
 from .receiver import grpc_receiver, http_receiver
 from .storage import Storage, migrate, open_storage
 from .writer import SpanWriter
@@ -52,7 +51,8 @@ class Collector:
             self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout
         )
         self.writer.start()
-        self.pipeline = TracesPipeline(Pricer(self.config.processors.pricing), self.writer)
+        self.pipeline = TracesPipeline(self.config.processors.pricing, self.writer, batch.workers)
+        self.pipeline.warm_up()
 
     def http_app(self) -> FastAPI:
         assert self.pipeline is not None and self.writer is not None
@@ -143,6 +143,8 @@ class Collector:
             self._stop.set()
 
     def close(self) -> None:
+        if self.pipeline is not None:
+            self.pipeline.close()
         if self.writer is not None:
             self.writer.stop()
         if self.storage is not None:

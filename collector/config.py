@@ -82,9 +82,11 @@ class Receivers(_Strict):
 
 class BatchProcessor(_Strict):
     send_batch_size: int = Field(default=20000, gt=0)
-    timeout: Seconds = 0.05
+    timeout: Seconds = 0.2
     max_pending_spans: int = Field(default=500000, gt=0)
     ack_timeout: Seconds = 30.0
+    # Processes that decode, normalise and price requests; 0 does it in the receiving process.
+    workers: int = Field(default=2, ge=0, le=64)
 
 
 class ModelPrice(_Strict):

@@ -20,21 +20,49 @@ MAX_DIMENSION_CHARS = 256
 MAX_NAME_CHARS = 512
 _MAX_ERRORS_KEPT = 20
 
-_ALL_TOKEN_KEYS = (
-    cv.INPUT_TOKENS + cv.OUTPUT_TOKENS + cv.CACHE_READ_TOKENS + cv.CACHE_WRITE_TOKENS + cv.REASONING_TOKENS
+# Every attribute the normaliser reads, mapped to (field, priority): lower priority wins
+# when a span carries several spellings of one field. One pass over a span's
+# attributes then yields each field's winning value and the key it came from.
+_TOKEN_FIELDS = {
+    "input": cv.INPUT_TOKENS,
+    "output": cv.OUTPUT_TOKENS,
+    "cache_read": cv.CACHE_READ_TOKENS,
+    "cache_write": cv.CACHE_WRITE_TOKENS,
+    "reasoning": cv.REASONING_TOKENS,
+}
+_SINGLE_KEYS = (
+    "gen_ai.operation.name",
+    "llm.request.type",
+    cv.OPENINFERENCE_KIND,
+    cv.VERCEL_OPERATION,
+    cv.TRACELOOP_KIND,
+    cv.ERROR_TYPE,
+    cv.USAGE_ESTIMATED,
 )
-_WANTED_SPAN_KEYS = frozenset(
-    _ALL_TOKEN_KEYS
-    + cv.PROVIDER
-    + cv.OPERATION
-    + cv.REQUEST_MODEL
-    + cv.RESPONSE_MODEL
-    + (cv.OPENINFERENCE_KIND, cv.VERCEL_OPERATION, cv.TRACELOOP_KIND, cv.ERROR_TYPE, cv.USAGE_ESTIMATED)
-    + tuple(key for keys in cv.ATTRIBUTION.values() for key in keys)
+
+
+def _field_table(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
+    table: dict[str, tuple[str, int]] = {}
+    for name, keys in groups.items():
+        for priority, key in enumerate(keys):
+            table.setdefault(key, (name, priority))
+    return table
+
+
+_SPAN_FIELDS = _field_table(
+    {
+        **_TOKEN_FIELDS,
+        "provider": cv.PROVIDER,
+        "request_model": cv.REQUEST_MODEL,
+        "response_model": cv.RESPONSE_MODEL,
+        **{key: (key,) for key in _SINGLE_KEYS},
+        **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items() if dim != "service"},
+    }
 )
-_WANTED_RESOURCE_KEYS = frozenset(
-    tuple(key for keys in cv.ATTRIBUTION.values() for key in keys) + ("telemetry.sdk.name",)
+_RESOURCE_FIELDS = _field_table(
+    {**{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items()}, "sdk": ("telemetry.sdk.name",)}
 )
+_ATTRIBUTION_FIELDS = tuple(("attr:" + dim, dim) for dim in cv.ATTRIBUTION)
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
 _UNREAD_KINDS = frozenset({"array_value", "kvlist_value", "bytes_value"})
 
@@ -98,40 +126,52 @@ def _text(value: str | bytes) -> str:
     return value
 
 
-def _scalar(any_value: Any) -> Any:
-    kind = any_value.WhichOneof("value")
-    if kind is None or kind in _UNREAD_KINDS:
-        return None
-    value = getattr(any_value, kind)
-    return _text(value) if kind == "string_value" else value
+Found = dict[str, tuple[int, Any, str]]  # field -> (priority, value, attribute key)
 
 
-def _collect(attributes: Iterable[Any], wanted: frozenset[str]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _collect(attributes: Iterable[Any], fields: dict[str, tuple[str, int]]) -> Found:
+    """Each wanted field's best value among the attributes; empty strings count as absent."""
+    found: Found = {}
     for kv in attributes:
         key = kv.key
         if type(key) is bytes:  # lenient decode: keys are bytes too
             key = _text(key)
-        if key in wanted:
-            found[key] = _scalar(kv.value)
+        slot = fields.get(key)
+        if slot is None:
+            continue
+        any_value = kv.value
+        kind = any_value.WhichOneof("value")
+        if kind is None or kind in _UNREAD_KINDS:
+            continue
+        value = getattr(any_value, kind)
+        if kind == "string_value":
+            if type(value) is bytes:
+                value = _text(value)
+            if not value:
+                continue
+        name, priority = slot
+        current = found.get(name)
+        if current is None or priority < current[0]:
+            found[name] = (priority, value, key)
     return found
 
 
-def _first(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, Any]:
-    for key in keys:
-        value = attrs.get(key)
-        if value is not None and value != "":
-            return key, value
-    return None, None
+def _value(found: Found, name: str) -> Any:
+    entry = found.get(name)
+    return None if entry is None else entry[1]
 
 
 def _clip(value: Any, limit: int = MAX_DIMENSION_CHARS) -> str:
+    if type(value) is str and len(value) <= limit:
+        return value
     text = value if isinstance(value, str) else str(value)
-    return text[:limit] if len(text) > limit else text
+    return text[:limit]
 
 
 def token_count(key: str, value: Any) -> int:
     """Validate one token-count attribute value."""
+    if type(value) is int and 0 <= value <= MAX_TOKENS_PER_SPAN:
+        return value  # the common case, checked first
     if isinstance(value, bool):
         raise InvalidUsage(f"{key} is a boolean, expected a token count")
     if isinstance(value, float):
@@ -152,40 +192,37 @@ def token_count(key: str, value: Any) -> int:
     return value
 
 
-def _tokens(attrs: dict[str, Any], keys: tuple[str, ...]) -> tuple[str | None, int]:
-    key, value = _first(attrs, keys)
-    if key is None:
-        return None, 0
-    return key, token_count(key, value)
+def _tokens(found: Found, name: str) -> int:
+    entry = found.get(name)
+    return 0 if entry is None else token_count(entry[2], entry[1])
 
 
-def classify_operation(attrs: dict[str, Any]) -> str | None:
+def classify_operation(found: Found) -> str | None:
     """The leaf operation of a model-call span, or None for any other span."""
-    op = attrs.get("gen_ai.operation.name")
-    if isinstance(op, str) and op:
+    op = _value(found, "gen_ai.operation.name")
+    if isinstance(op, str):
         op = op.lower()
         if op in cv.LEAF_OPERATIONS:
             return cv.LEAF_OPERATIONS[op]
         return None
-    kind = attrs.get(cv.TRACELOOP_KIND)
+    kind = _value(found, cv.TRACELOOP_KIND)
     if isinstance(kind, str) and kind.lower() in cv.ROLLUP_OPERATIONS:
         return None
-    oi_kind = attrs.get(cv.OPENINFERENCE_KIND)
-    if isinstance(oi_kind, str) and oi_kind:
+    oi_kind = _value(found, cv.OPENINFERENCE_KIND)
+    if isinstance(oi_kind, str):
         return cv.OPENINFERENCE_LEAF.get(oi_kind.upper())
-    vercel_op = attrs.get(cv.VERCEL_OPERATION)
-    if isinstance(vercel_op, str) and vercel_op:
+    vercel_op = _value(found, cv.VERCEL_OPERATION)
+    if isinstance(vercel_op, str):
         for suffix, operation in cv.VERCEL_LEAF_SUFFIXES.items():
             if vercel_op.endswith(suffix):
                 return operation
         return None  # ai.generateText and friends repeat their children's usage
-    legacy = attrs.get("llm.request.type")
-    if isinstance(legacy, str) and legacy:
+    legacy = _value(found, "llm.request.type")
+    if isinstance(legacy, str):
         return cv.LEAF_OPERATIONS.get(legacy.lower())
     # No operation named: a span that carries a model and usage is a model call.
-    has_model = _first(attrs, cv.REQUEST_MODEL)[0] is not None
-    has_usage = any(key in attrs for key in cv.INPUT_TOKENS + cv.OUTPUT_TOKENS)
-    return "chat" if has_model and has_usage else None
+    has_usage = "input" in found or "output" in found
+    return "chat" if has_usage and "request_model" in found else None
 
 
 def _emitter(usage_key: str | None, sdk_name: str) -> str:
@@ -202,22 +239,21 @@ def _emitter(usage_key: str | None, sdk_name: str) -> str:
     return "semconv"
 
 
-def _usage(
-    attrs: dict[str, Any], provider: str, sdk_name: str, scope_name: str
-) -> tuple[str, tuple[int, ...]]:
+def _usage(found: Found, provider: str, sdk_name: str, scope_name: str) -> tuple[str, tuple[int, ...]]:
     """The emitter and the (input, output, cache read, cache write, reasoning) counts."""
-    input_key, input_tokens = _tokens(attrs, cv.INPUT_TOKENS)
-    _, output_tokens = _tokens(attrs, cv.OUTPUT_TOKENS)
-    _, cache_read = _tokens(attrs, cv.CACHE_READ_TOKENS)
-    _, cache_write = _tokens(attrs, cv.CACHE_WRITE_TOKENS)
-    _, reasoning = _tokens(attrs, cv.REASONING_TOKENS)
-    emitter = _emitter(input_key, sdk_name)
+    input_tokens = _tokens(found, "input")
+    output_tokens = _tokens(found, "output")
+    cache_read = _tokens(found, "cache_read")
+    cache_write = _tokens(found, "cache_write")
+    reasoning = _tokens(found, "reasoning")
+    input_entry = found.get("input")
+    emitter = _emitter(None if input_entry is None else input_entry[2], sdk_name)
     cache_exclusive = provider == "anthropic" and emitter in ("openlit", "vercel")
     if cache_exclusive or cache_read + cache_write > input_tokens:
         # These emitters report Anthropic's raw input count, which leaves cache
         # reads and writes out; the convention (and pricing) counts them in.
         input_tokens += cache_read + cache_write
-    if scope_name.startswith("opentelemetry.instrumentation.google_generativeai") and reasoning:
+    if reasoning and scope_name.startswith("opentelemetry.instrumentation.google_generativeai"):
         # OpenLLMetry's Gemini output leaves thinking tokens out.
         output_tokens += reasoning
     if reasoning > output_tokens:
@@ -229,12 +265,12 @@ def normalize_request(request: Any) -> NormalizeResult:
     """Normalise an ExportTraceServiceRequest (strict or lenient message)."""
     result = NormalizeResult()
     for resource_spans in request.resource_spans:
-        resource_attrs = _collect(resource_spans.resource.attributes, _WANTED_RESOURCE_KEYS)
-        sdk_name = _text(resource_attrs.get("telemetry.sdk.name") or "")
+        resource = _collect(resource_spans.resource.attributes, _RESOURCE_FIELDS)
+        sdk_name = str(_value(resource, "sdk") or "")
         resource_attribution = {
-            dim: _clip(value)
-            for dim, keys in cv.ATTRIBUTION.items()
-            if (value := _first(resource_attrs, keys)[1])
+            dim: _clip(entry[1])
+            for name, dim in _ATTRIBUTION_FIELDS
+            if (entry := resource.get(name)) is not None
         }
         for scope_spans in resource_spans.scope_spans:
             scope_name = _text(scope_spans.scope.name)
@@ -246,8 +282,8 @@ def normalize_request(request: Any) -> NormalizeResult:
 def _normalize_span(
     span: Any, resource_attribution: dict[str, str], sdk_name: str, scope_name: str, result: NormalizeResult
 ) -> None:
-    attrs = _collect(span.attributes, _WANTED_SPAN_KEYS)
-    operation = classify_operation(attrs)
+    found = _collect(span.attributes, _SPAN_FIELDS)
+    operation = classify_operation(found)
     if operation is None:
         result.non_llm_spans += 1
         return
@@ -255,21 +291,21 @@ def _normalize_span(
     if len(trace_id) != 16 or len(span_id) != 8 or not any(trace_id) or not any(span_id):
         result.reject(f"span {_clip(_text(span.name), 60)!r}: trace_id/span_id missing or malformed")
         return
-    provider = cv.normalize_provider(_clip(_first(attrs, cv.PROVIDER)[1] or ""))
+    provider = cv.normalize_provider(_clip(_value(found, "provider") or ""))
     try:
-        emitter, usage = _usage(attrs, provider, sdk_name, scope_name)
+        emitter, usage = _usage(found, provider, sdk_name, scope_name)
     except InvalidUsage as exc:
         result.reject(f"span {span_id.hex()}: {exc}")
         return
     attribution = dict(resource_attribution)
-    for dim, keys in cv.ATTRIBUTION.items():
-        value = _first(attrs, keys)[1]
-        if value is not None and dim != "service":
-            attribution[dim] = _clip(value)
+    for name, dim in _ATTRIBUTION_FIELDS:
+        entry = found.get(name)
+        if entry is not None:
+            attribution[dim] = _clip(entry[1])
     parent = bytes(span.parent_span_id)
     start_ns = span.start_time_unix_nano
     end_ns = span.end_time_unix_nano or start_ns
-    estimated = attrs.get(cv.USAGE_ESTIMATED)
+    estimated = _value(found, cv.USAGE_ESTIMATED)
     result.records.append(
         UsageRecord(
             trace_id=trace_id,
@@ -279,12 +315,12 @@ def _normalize_span(
             end_time_ns=max(end_ns, start_ns),
             span_name=_clip(_text(span.name), MAX_NAME_CHARS),
             status_code=_STATUS.get(span.status.code, "unset"),
-            error_type=_clip(attrs.get(cv.ERROR_TYPE) or ""),
+            error_type=_clip(_value(found, cv.ERROR_TYPE) or ""),
             emitter=emitter,
             provider=provider,
             operation=operation,
-            request_model=_clip(_first(attrs, cv.REQUEST_MODEL)[1] or ""),
-            response_model=_clip(_first(attrs, cv.RESPONSE_MODEL)[1] or ""),
+            request_model=_clip(_value(found, "request_model") or ""),
+            response_model=_clip(_value(found, "response_model") or ""),
             input_tokens=usage[0],
             output_tokens=usage[1],
             cache_read_tokens=usage[2],

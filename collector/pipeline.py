@@ -1,18 +1,22 @@
-"""The traces pipeline: decoded request -> normalised -> priced -> queued rows.
+"""The traces pipeline: request body -> processing (here or in worker processes) -> writer.
 
-Receivers call :meth:`TracesPipeline.consume` and wait for the returned
+Receivers await :meth:`TracesPipeline.consume` and then wait for the returned
 futures before acknowledging; nothing here depends on the wire protocol.
+With ``workers > 0`` decoding, normalising and pricing run in that many
+processes, so they do not compete with the receivers for one interpreter;
+the writer (the one owner of the storage) stays in this process.
 """
 
 from __future__ import annotations
 
-import time
-from concurrent.futures import Future
+import asyncio
+import multiprocessing
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from .normalize import UsageRecord, normalize_request
-from .pricing import PricedUsage, Pricer
+from .config import PricingProcessor
+from .pricing import Pricer
+from .processing import KEY_BYTES, Processed, init_worker, process, process_in_worker
 from .writer import SpanWriter
 
 
@@ -25,73 +29,64 @@ class ConsumeResult:
     waits: list[Future[None]] = field(default_factory=list)
 
 
-def to_row(record: UsageRecord, priced: PricedUsage, received_at_ms: int) -> tuple[Any, ...]:
-    """One llm_spans row, in writer.COLUMNS order."""
-    a = record.attribution
-    cost = priced.cost
-    return (
-        record.trace_id,
-        record.span_id,
-        record.parent_span_id,
-        record.start_time_ns // 1000,
-        record.end_time_ns // 1000,
-        received_at_ms,
-        record.span_name,
-        record.status_code,
-        record.error_type,
-        record.emitter,
-        a.get("service", ""),
-        a.get("environment", ""),
-        a.get("project", ""),
-        a.get("ticket", ""),
-        a.get("task", ""),
-        a.get("phase", ""),
-        a.get("agent", ""),
-        a.get("agent_type", ""),
-        a.get("run", ""),
-        a.get("user", ""),
-        a.get("team", ""),
-        record.provider,
-        record.operation,
-        record.request_model,
-        record.response_model,
-        priced.priced_model,
-        priced.status,
-        record.usage_estimated,
-        record.input_tokens,
-        record.output_tokens,
-        record.cache_read_tokens,
-        record.cache_write_tokens,
-        record.reasoning_tokens,
-        cost.input,
-        cost.cache_read,
-        cost.cache_write,
-        cost.output,
-        cost.total,
-    )
-
-
 class TracesPipeline:
-    def __init__(self, pricer: Pricer, writer: SpanWriter) -> None:
-        self.pricer = pricer
+    def __init__(self, pricing: PricingProcessor, writer: SpanWriter, workers: int = 0) -> None:
+        self.pricer = Pricer(pricing)
         self.writer = writer
+        self.workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+        self._slots: asyncio.Semaphore | None = None
+        if workers > 0:
+            # spawn, not fork: this process runs threads (gRPC, the writer, the engine).
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                initargs=(pricing,),
+            )  # fmt: skip
+        self.in_processing = 0
+        writer.incoming = lambda: self.in_processing
         self.stats = {"requests": 0, "llm_spans": 0, "non_llm_spans": 0, "rejected_spans": 0}
 
-    def consume(self, request: Any, decode_errors: list[str] | None = None) -> ConsumeResult:
-        """Normalise, price and queue one export request.
+    def warm_up(self) -> None:
+        """Start the worker processes now rather than on the first request."""
+        if self._pool is not None:
+            for future in [
+                self._pool.submit(process_in_worker, b"", "protobuf") for _ in range(self.workers)
+            ]:
+                future.result()
 
-        Raises writer.Backpressure when storage is behind; nothing is queued then.
+    async def consume(self, body: bytes, content_type: str) -> ConsumeResult:
+        """Process and queue one export request (``content_type``: "protobuf" or "json").
+
+        Raises otlp.BadRequest for an undecodable body and writer.Backpressure
+        when storage is behind; nothing is queued then.
         """
-        normalized = normalize_request(request)
-        errors = list(decode_errors or ()) + normalized.errors
-        rejected = normalized.rejected_spans + len(decode_errors or ())
-        received_at_ms = time.time_ns() // 1_000_000
-        price = self.pricer.price
-        keys = [record.key for record in normalized.records]
-        rows = [to_row(record, price(record), received_at_ms) for record in normalized.records]
-        waits = self.writer.submit(keys, rows) if rows else []
+        if self._pool is None:
+            return self.submit(process(body, content_type, self.pricer))
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.workers * 4)  # bounds bodies waiting for a worker
+        self.in_processing += 1
+        try:
+            async with self._slots:
+                loop = asyncio.get_running_loop()
+                processed = await loop.run_in_executor(self._pool, process_in_worker, body, content_type)
+            return self.submit(processed)
+        finally:
+            self.in_processing -= 1
+
+    def submit(self, processed: Processed) -> ConsumeResult:
+        keys = processed.keys
+        split = [keys[i : i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)]
+        table = processed.table()
+        waits = self.writer.submit(split, table) if split and table is not None else []
         self.stats["requests"] += 1
-        self.stats["llm_spans"] += len(rows)
-        self.stats["non_llm_spans"] += normalized.non_llm_spans
-        self.stats["rejected_spans"] += rejected
-        return ConsumeResult(len(rows), normalized.non_llm_spans, rejected, errors, waits)
+        self.stats["llm_spans"] += len(split)
+        self.stats["non_llm_spans"] += processed.non_llm_spans
+        self.stats["rejected_spans"] += processed.rejected_spans
+        return ConsumeResult(
+            len(split), processed.non_llm_spans, processed.rejected_spans, processed.errors, waits
+        )
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None

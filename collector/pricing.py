@@ -56,7 +56,7 @@ class _Unit:
     usage_key: str
     price: Decimal | gp.TieredPrices
     per: int
-    bucket: str  # which cost column the charge goes to
+    bucket: int  # which cost column the charge goes to (_BUCKETS)
     descendants: tuple[int, ...]  # indexes of more specific priced units
 
 
@@ -85,7 +85,9 @@ class PricePlan:
                 for other_index, (other, _) in enumerate(priced[:index])
                 if other is not unit and unit.dimensions.items() <= other.dimensions.items()
             )
-            units.append(_Unit(unit.usage_key, price, unit.per, _bucket(unit.dimensions), descendants))
+            units.append(
+                _Unit(unit.usage_key, price, unit.per, _BUCKETS[_bucket(unit.dimensions)], descendants)
+            )
         self.units = tuple(units)
         self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)
 
@@ -93,15 +95,20 @@ class PricePlan:
         if not self.units:
             return ZERO_COST
         leaves: list[int] = []
-        buckets = {"input": _ZERO, "cache_read": _ZERO, "cache_write": _ZERO, "output": _ZERO, "other": _ZERO}
+        # input, cache_read, cache_write, output, other (see _BUCKETS)
+        buckets = [_ZERO, _ZERO, _ZERO, _ZERO, _ZERO]
         total_input = usage.get("input_tokens", 0) if self.tiered else 0
         total = _ZERO
         for unit in self.units:
             count = 1 if unit.usage_key == "requests" else usage.get(unit.usage_key, 0)
-            leaf = count - sum(leaves[i] for i in unit.descendants)
+            leaf = count
+            for index in unit.descendants:
+                leaf -= leaves[index]
             if leaf < 0:
                 raise ValueError(f"usage for {unit.usage_key} ({count}) is smaller than its parts")
             leaves.append(leaf)
+            if not leaf:
+                continue
             price = unit.price
             if isinstance(price, gp.TieredPrices):
                 applicable = price.base
@@ -110,10 +117,13 @@ class PricePlan:
                         applicable = tier.price
                         break
                 price = applicable
-            charge = price * Decimal(leaf) / unit.per
+            charge = price * leaf / unit.per
             buckets[unit.bucket] += charge
             total += charge
-        return Cost(buckets["input"], buckets["cache_read"], buckets["cache_write"], buckets["output"], total)
+        return Cost(buckets[0], buckets[1], buckets[2], buckets[3], total)
+
+
+_BUCKETS = {"input": 0, "cache_read": 1, "cache_write": 2, "output": 3, "other": 4}
 
 
 def _bucket(dimensions: Mapping[str, str]) -> str:

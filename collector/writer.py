@@ -21,23 +21,19 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+
+import pyarrow as pa
 
 from .config import BatchProcessor
 from .storage import Storage
 
 log = logging.getLogger(__name__)
 
-COLUMNS = (
-    "trace_id", "span_id", "parent_span_id", "start_time", "end_time", "received_at", "span_name",
-    "status_code", "error_type", "emitter", "service", "environment", "project", "ticket", "task", "phase",
-    "agent", "agent_type", "run", "user", "team", "provider", "operation", "request_model", "response_model",
-    "priced_model", "pricing_status", "usage_estimated", "input_tokens", "output_tokens", "cache_read_tokens",
-    "cache_write_tokens", "reasoning_tokens", "input_cost", "cache_read_cost", "cache_write_cost",
-    "output_cost", "total_cost",
-)  # fmt: skip
+_QUIET_GAP_S = 0.02  # nothing new for this long and nothing on its way: insert what is queued
+
 _INSERT_SETTINGS = {
     # Retries of one batch carry the same token: stored once in llm_spans ...
     "insert_deduplicate": 1,
@@ -61,7 +57,7 @@ class StorageUnavailable(Exception):
 @dataclass
 class _Pending:
     keys: list[bytes]
-    rows: list[tuple[Any, ...]]
+    block: pa.Table  # llm_spans rows, one per key
     future: Future[None] = field(default_factory=Future)
 
 
@@ -109,6 +105,8 @@ class SpanWriter:
         self._seen = _SeenSpans(dedup_window, max_seen_spans)
         self._stopping = False
         self._thread: threading.Thread | None = None
+        # Requests being processed upstream, which will reach the writer soon.
+        self.incoming: Callable[[], int] = lambda: 0
         self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0}
 
     # -- lifecycle ---------------------------------------------------------
@@ -136,22 +134,22 @@ class SpanWriter:
         log.info("loaded %d recently stored span ids for deduplication", len(keys))
 
     # -- submission --------------------------------------------------------
-    def submit(self, keys: list[bytes], rows: list[tuple[Any, ...]]) -> list[Future[None]]:
-        """Queue rows for insert; the returned futures resolve once all are stored.
+    def submit(self, keys: list[bytes], block: pa.Table) -> list[Future[None]]:
+        """Queue a block of rows (one per key) for insert; the futures resolve once all are stored.
 
         Spans already stored are skipped; spans already queued by another
         request are waited for instead of queued twice.
         """
         waits: dict[int, Future[None]] = {}
         new_keys: list[bytes] = []
-        new_rows: list[tuple[Any, ...]] = []
+        kept: list[int] = []
         with self._lock:
             if self._stopping:
                 raise StorageUnavailable("the collector is shutting down")
-            if self._queued_rows + len(rows) > self._batch.max_pending_spans and self._queued_rows:
+            if self._queued_rows + len(keys) > self._batch.max_pending_spans and self._queued_rows:
                 raise Backpressure(f"{self._queued_rows} spans are waiting for storage")
             batch_keys: set[bytes] = set()
-            for key, row in zip(keys, rows, strict=True):
+            for index, key in enumerate(keys):
                 if key in self._seen or key in batch_keys:
                     self.stats["duplicate_spans"] += 1
                     continue
@@ -162,13 +160,15 @@ class SpanWriter:
                     continue
                 batch_keys.add(key)
                 new_keys.append(key)
-                new_rows.append(row)
-            if new_rows:
-                pending = _Pending(new_keys, new_rows)
+                kept.append(index)
+            if new_keys:
+                if len(kept) < len(keys):
+                    block = block.take(pa.array(kept, pa.int64()))
+                pending = _Pending(new_keys, block)
                 for key in new_keys:
                     self._in_flight[key] = pending.future
                 self._queue.append(pending)
-                self._queued_rows += len(new_rows)
+                self._queued_rows += len(new_keys)
                 waits[id(pending.future)] = pending.future
                 self._lock.notify_all()
         return list(waits.values())
@@ -180,21 +180,26 @@ class SpanWriter:
                 self._lock.wait()
             if not self._queue:
                 return []
-            # Give concurrent requests a moment to join this insert.
+            # Give concurrent requests a moment to join this insert, while they keep coming:
+            # each insert has a fixed cost in the engine, but waiting when nothing else is on
+            # its way only adds latency.
             deadline = time.monotonic() + self._batch.timeout
             while self._queued_rows < self._batch.send_batch_size and not self._stopping:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     break
-                self._lock.wait(remaining)
+                before = self._queued_rows
+                self._lock.wait(min(remaining, _QUIET_GAP_S))
+                if self._queued_rows == before and not self.incoming():
+                    break
             taken: list[_Pending] = []
             count = 0
             while self._queue and (
-                not taken or count + len(self._queue[0].rows) <= self._batch.send_batch_size
+                not taken or count + len(self._queue[0].keys) <= self._batch.send_batch_size
             ):
                 item = self._queue.popleft()
                 taken.append(item)
-                count += len(item.rows)
+                count += len(item.keys)
             self._queued_rows -= count
             return taken
 
@@ -206,24 +211,21 @@ class SpanWriter:
             try:
                 self._insert(taken)
             except Exception as exc:
-                log.error("insert of %d spans failed: %s", sum(len(p.rows) for p in taken), exc)
+                log.error("insert of %d spans failed: %s", sum(len(p.keys) for p in taken), exc)
                 self._finish(taken, StorageUnavailable(f"ClickHouse did not accept the spans: {exc}"))
             else:
                 self._finish(taken, None)
 
     def _insert(self, taken: list[_Pending]) -> None:
-        rows = [row for pending in taken for row in pending.rows]
+        block = pa.concat_tables([pending.block for pending in taken])
         keys = [key for pending in taken for key in pending.keys]
         token = hashlib.blake2b(b"".join(keys), digest_size=16).hexdigest()
-        columns = [list(column) for column in zip(*rows, strict=True)]
         settings = dict(_INSERT_SETTINGS, insert_deduplication_token=token)
         deadline = time.monotonic() + self._retry_for
         delay = 0.1
         while True:
             try:
-                self._storage.client.insert(
-                    self._table, columns, column_names=COLUMNS, column_oriented=True, settings=settings
-                )
+                self._storage.client.insert_arrow(self._table, block, settings=settings)
                 self.stats["inserts"] += 1
                 return
             except Exception as exc:

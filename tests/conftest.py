@@ -32,7 +32,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def collector_yaml(dsn: str, database: str, grpc_port: int, http_port: int, extra: str = "") -> str:
+def collector_yaml(
+    dsn: str, database: str, grpc_port: int, http_port: int, extra: str = "", workers: int = 0
+) -> str:
     return f"""
 receivers:
   otlp:
@@ -40,7 +42,7 @@ receivers:
       grpc: {{endpoint: "127.0.0.1:{grpc_port}"}}
       http: {{endpoint: "127.0.0.1:{http_port}", max_request_body_size_mib: 4}}
 processors:
-  batch: {{timeout: 20ms, ack_timeout: 20s}}
+  batch: {{timeout: 20ms, ack_timeout: 20s, workers: {workers}}}
 exporters:
   clickhouse:
     endpoint: "{dsn}"
@@ -75,9 +77,9 @@ class RunningCollector:
         return self.rows(sql, **parameters)[0][0]
 
 
-def start_collector(dsn: str, extra: str = "") -> tuple[Collector, threading.Thread, str]:
+def start_collector(dsn: str, extra: str = "", workers: int = 0) -> tuple[Collector, threading.Thread, str]:
     database = "t_" + uuid.uuid4().hex[:10]
-    config = parse_config(collector_yaml(dsn, database, free_port(), free_port(), extra))
+    config = parse_config(collector_yaml(dsn, database, free_port(), free_port(), extra, workers))
     collector = Collector(config)
     collector.open()
     thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)

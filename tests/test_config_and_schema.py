@@ -18,7 +18,8 @@ from .conftest import REPO, RunningCollector
 def test_shipped_config_parses_with_defaults() -> None:
     config = load_config(REPO / "otel-config.yaml")
     assert config.exporters.clickhouse.endpoint == "chdb://./.spendgate/data"
-    assert config.processors.batch.timeout == 0.05
+    assert config.processors.batch.timeout == 0.2
+    assert config.processors.batch.workers == 2
     assert config.exporters.clickhouse.dedup_window == 3600
 
 
@@ -101,7 +102,7 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
     assert running.collector.storage is not None
     assert migrate(running.collector.storage) == []
     versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
-    assert versions == [(1,), (2,), (3,), (4,)]
+    assert versions == [(1,), (2,), (3,), (4,), (6,)]  # 5 is for clusters only
     ttl = running.scalar(
         "SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'",
         d=running.database,

@@ -32,8 +32,7 @@ class TraceServiceHandler:
 
     async def export(self, body: bytes, context: Any) -> Any:
         try:
-            request = otlp.decode_protobuf(body)
-            result = self.pipeline.consume(request)
+            result = await self.pipeline.consume(body, "protobuf")
         except otlp.BadRequest as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Backpressure as exc:

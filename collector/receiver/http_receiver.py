@@ -81,12 +81,7 @@ def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: flo
             body = await _read_body(request, max_body_bytes)
             if encoding == "gzip":
                 body = _gunzip(body, max_body_bytes)
-            decode_errors: list[str] = []
-            if content_type == PROTOBUF:
-                decoded = otlp.decode_protobuf(body)
-            else:
-                decoded, decode_errors = otlp.decode_json(body)
-            result = pipeline.consume(decoded, decode_errors)
+            result = await pipeline.consume(body, "protobuf" if content_type == PROTOBUF else "json")
         except _TooLarge as exc:
             return _reply(413, reply_type, str(exc))
         except otlp.BadRequest as exc:
