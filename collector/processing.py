@@ -9,6 +9,8 @@ bytes, which cost next to nothing to pass and to insert.
 from __future__ import annotations
 
 import gc
+import os
+import threading
 import time
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -198,6 +200,14 @@ def init_worker(pricing: PricingProcessor) -> None:
     # collection, and collect less often; each request makes many short-lived objects.
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    # A collector killed with SIGKILL cannot stop its pool: leave with it rather than linger.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def process_in_worker(body: bytes, content_type: str) -> Processed:

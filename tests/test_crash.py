@@ -79,3 +79,24 @@ def test_sigkill_mid_load_loses_nothing_acknowledged_and_counts_nothing_twice(tm
         assert rolled == raw, table
     assert "Traceback" not in log.read_text()
     assert os.path.isdir(tmp_path / "data")
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(child) for child in (task / "children").read_text().split())
+    return found
+
+
+def test_worker_processes_leave_with_a_killed_collector(tmp_path: Path) -> None:
+    config = tmp_path / "otel-config.yaml"
+    config.write_text(collector_yaml("chdb://./data", "spendgate", free_port(), free_port(), workers=1))
+    process = _start(config, tmp_path / "collector.log")
+    children = _children(process.pid)
+    assert children, "the collector started no worker process"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{child}").exists() for child in children) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [child for child in children if Path(f"/proc/{child}").exists()]
