@@ -57,18 +57,45 @@ class Surface:
     is_stream: Callable[[dict[str, Any], Any], bool] | None = None
 
 
+def suppressed() -> bool:
+    """True inside another instrumented call, or where OpenTelemetry instrumentation is switched off."""
+    return _IN_CALL.get() or not is_instrumentation_enabled()
+
+
+def before_call(call: LLMCall, request: dict[str, Any]) -> None:
+    """The budget check; raises BudgetExceeded for the caller when a budget blocks the call."""
+    enforcement.before_call(call, request)
+
+
 def _begin(
     tracer: Tracer, surface: Surface, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> LLMCall | None:
-    if _IN_CALL.get() or not is_instrumentation_enabled():
+    if suppressed():
         return None
     try:
         call = surface.start(tracer, instance, args, kwargs)
     except Exception:
         log_once("request")
         return None
-    enforcement.before_call(call, kwargs)  # may raise BudgetExceeded: that is meant for the caller
+    before_call(call, kwargs)  # may raise BudgetExceeded: that is meant for the caller
     return call
+
+
+class running_call:  # noqa: N801 - a context manager used like a function
+    """Marks an instrumented call in progress, so SDK calls made inside it are not metered again."""
+
+    def __enter__(self) -> None:
+        self._token = _IN_CALL.set(True)
+
+    def __exit__(self, *exc_info: object) -> None:
+        _IN_CALL.reset(self._token)
+
+
+def begin(
+    tracer: Tracer, surface: Surface, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> LLMCall | None:
+    """Start metering a call; None when it is not to be metered. May raise BudgetExceeded."""
+    return _begin(tracer, surface, instance, args, kwargs)
 
 
 def _streaming(surface: Surface, kwargs: dict[str, Any], result: Any) -> bool:
@@ -139,6 +166,7 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         super().__init__(wrapped)
         self._self_call = call
         self._self_surface = surface
+        self._self_iterator: Any = None  # the wrapped object's iterator, for iterables that are not iterators
 
     def _self_observe(self, chunk: Any) -> bool:
         call = self._self_call
@@ -176,9 +204,13 @@ class SyncStreamProxy(_StreamProxyBase):
         return self
 
     def __next__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            wrapped = self.__wrapped__
+            iterator = self._self_iterator = wrapped if hasattr(type(wrapped), "__next__") else iter(wrapped)
         while True:
             try:
-                chunk = next(self.__wrapped__)
+                chunk = next(iterator)
             except StopIteration:
                 self._self_end()
                 raise
@@ -212,9 +244,14 @@ class AsyncStreamProxy(_StreamProxyBase):
         return self
 
     async def __anext__(self) -> Any:
+        iterator = self._self_iterator
+        if iterator is None:
+            wrapped = self.__wrapped__
+            iterator = wrapped if hasattr(type(wrapped), "__anext__") else wrapped.__aiter__()
+            self._self_iterator = iterator
         while True:
             try:
-                chunk = await self.__wrapped__.__anext__()
+                chunk = await iterator.__anext__()
             except StopAsyncIteration:
                 self._self_end()
                 raise

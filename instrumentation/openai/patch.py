@@ -96,18 +96,24 @@ def _ask_for_usage(kwargs: dict[str, Any], prompt: Any) -> _ChatStreamState:
     return _ChatStreamState(hide_usage_chunk=not asked, prompt=prompt)
 
 
-def _chat_usage(call: LLMCall, usage: Any) -> None:
+def _field(node: Any, name: str) -> Any:
+    # SDKs built on the OpenAI shape keep fields they do not model as plain dicts.
+    return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
+
+
+def chat_usage(call: LLMCall, usage: Any) -> None:
+    """Record an OpenAI-shaped usage object (also used for Groq and Mistral)."""
     if usage is None:
         return
-    call.input_tokens = int_or_none(usage.prompt_tokens)
-    call.output_tokens = int_or_none(usage.completion_tokens)
-    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    call.input_tokens = int_or_none(_field(usage, "prompt_tokens"))
+    call.output_tokens = int_or_none(_field(usage, "completion_tokens"))
+    prompt_details = _field(usage, "prompt_tokens_details")
     if prompt_details is not None:
-        call.cache_read_tokens = int_or_none(prompt_details.cached_tokens)
-        call.cache_write_tokens = int_or_none(getattr(prompt_details, "cache_write_tokens", None))
-    completion_details = getattr(usage, "completion_tokens_details", None)
+        call.cache_read_tokens = int_or_none(_field(prompt_details, "cached_tokens"))
+        call.cache_write_tokens = int_or_none(_field(prompt_details, "cache_write_tokens"))
+    completion_details = _field(usage, "completion_tokens_details")
     if completion_details is not None:
-        call.reasoning_tokens = int_or_none(completion_details.reasoning_tokens)
+        call.reasoning_tokens = int_or_none(_field(completion_details, "reasoning_tokens"))
 
 
 def _start_chat(tracer: Tracer, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall:
@@ -124,7 +130,7 @@ def _on_chat_response(call: LLMCall, response: Any) -> None:
     call.response_model = response.model
     call.response_id = response.id
     call.finish_reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
-    _chat_usage(call, response.usage)
+    chat_usage(call, response.usage)
 
 
 def _on_chat_chunk(call: LLMCall, chunk: Any) -> bool:
@@ -141,7 +147,7 @@ def _on_chat_chunk(call: LLMCall, chunk: Any) -> bool:
             call.finish_reasons = [*(call.finish_reasons or ()), choice.finish_reason]
     usage = getattr(chunk, "usage", None)
     if usage is not None:
-        _chat_usage(call, usage)
+        chat_usage(call, usage)
         if not choices and state.hide_usage_chunk:
             return False
     return True
@@ -235,7 +241,7 @@ def _on_completion_response(call: LLMCall, response: Any) -> None:
     call.response_model = response.model
     call.response_id = response.id
     call.finish_reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
-    _chat_usage(call, response.usage)
+    chat_usage(call, response.usage)
 
 
 def _on_completion_chunk(call: LLMCall, chunk: Any) -> bool:
@@ -249,7 +255,7 @@ def _on_completion_chunk(call: LLMCall, chunk: Any) -> bool:
         if choice.finish_reason:
             call.finish_reasons = [*(call.finish_reasons or ()), choice.finish_reason]
     if chunk.usage is not None:
-        _chat_usage(call, chunk.usage)
+        chat_usage(call, chunk.usage)
         if not chunk.choices and state.hide_usage_chunk:
             return False
     return True
