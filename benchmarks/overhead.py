@@ -9,9 +9,11 @@ in-process mock transport, so the network does not drown the figures):
 Every tracer provider uses a BatchSpanProcessor with an exporter that drops
 spans, so export work stays off the caller's thread. Figures are the added
 microseconds per call over the plain call: wall time, and CPU time of the
-caller's thread (what the agent itself pays). Medians of several rounds.
+caller's thread (what the agent itself pays). Each round measures a block of
+plain calls right before each variant's block; figures are medians of those
+paired differences, which keeps the machine's drift out of them.
 
-    python benchmarks/overhead.py [--calls 3000] [--rounds 7]
+    python benchmarks/overhead.py [--calls 500] [--rounds 30]
 
 The peers are optional: pip install opentelemetry-instrumentation-openai
 opentelemetry-instrumentation-openai-v2 opentelemetry-util-genai==1.0b0 httpx
@@ -23,6 +25,8 @@ import argparse
 import json
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -71,25 +75,40 @@ def make_client() -> openai.OpenAI:
 
 
 def measure(call: Callable[[], Any], calls: int) -> tuple[float, float]:
-    """(wall µs, caller-thread CPU µs) per call."""
-    for _ in range(200):
-        call()
+    """(wall µs, caller-thread CPU µs) per call over one block of calls."""
     wall0, cpu0 = time.perf_counter(), time.thread_time()
     for _ in range(calls):
         call()
     return (time.perf_counter() - wall0) / calls * 1e6, (time.thread_time() - cpu0) / calls * 1e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--calls", type=int, default=3000)
-    parser.add_argument("--rounds", type=int, default=7)
-    args = parser.parse_args()
+VARIANTS = {
+    "bare": "bare OTel span (6 attributes)",
+    "spendgate": "spendgate",
+    "official": "opentelemetry-instrumentation-openai-v2",
+    "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
+}
 
+
+def _instrumentor(variant: str) -> Any:
+    if variant == "spendgate":
+        from spendgate.instrumentation.openai import OpenAIInstrumentor
+
+        return OpenAIInstrumentor()
+    if variant == "official":
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as Official
+
+        return Official()
+    from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
+
+    return OpenLLMetry()
+
+
+def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
+    """In this process: plain blocks, then the variant's blocks, then plain blocks again."""
     provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(DropExporter()))
+    # A short delay keeps the queue of finished spans small, as at an agent's real call rates.
+    provider.add_span_processor(BatchSpanProcessor(DropExporter(), schedule_delay_millis=100))
     trace.set_tracer_provider(provider)
     tracer = provider.get_tracer("bench")
     client = make_client()
@@ -111,54 +130,61 @@ def main() -> None:
             )
             return plain()
 
-    variants: list[tuple[str, Any]] = [("bare OTel span (6 attributes)", None)]
-    from spendgate.instrumentation.openai import OpenAIInstrumentor as Spendgate
-
-    variants.append(("spendgate", Spendgate))
-    try:
-        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor as Official
-
-        variants.append(("opentelemetry-instrumentation-openai-v2", Official))
-    except Exception as exc:  # optional peer
-        print(f"(official openai-v2 instrumentation not measured: {exc})")
-    try:
-        from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
-
-        variants.append(("OpenLLMetry opentelemetry-instrumentation-openai", OpenLLMetry))
-    except Exception as exc:
-        print(f"(OpenLLMetry not measured: {exc})")
-
-    results: dict[str, list[tuple[float, float]]] = {"plain": []}
-    for name, _ in variants:
-        results[name] = []
-    for _ in range(args.rounds):
-        # Interleave variants within each round so drift hits them all alike.
-        results["plain"].append(measure(plain, args.calls))
-        for name, instrumentor_class in variants:
-            if instrumentor_class is None:
-                results[name].append(measure(bare_span, args.calls))
-                continue
-            instrumentor = instrumentor_class()
-            instrumentor.instrument(tracer_provider=provider)
-            try:
-                results[name].append(measure(plain, args.calls))
-            finally:
-                instrumentor.uninstrument()
+    for _ in range(300):
+        plain()
+    before = [measure(plain, calls) for _ in range(rounds)]
+    if variant == "bare":
+        measured = [measure(bare_span, calls) for _ in range(rounds)]
+    else:
+        instrumentor = _instrumentor(variant)
+        instrumentor.instrument(tracer_provider=provider)
+        for _ in range(300):
+            plain()
+        measured = [measure(plain, calls) for _ in range(rounds)]
+        # Not every peer restores the client fully on uninstrument(), so each variant gets its
+        # own process and the plain figures after it are taken only for the bare-span variant.
+    after = [measure(plain, calls) for _ in range(rounds)] if variant == "bare" else []
     provider.shutdown()
+    base = before + after
+    return {
+        "plain_wall": statistics.median(w for w, _ in base),
+        "plain_cpu": statistics.median(c for _, c in base),
+        "wall": statistics.median(w for w, _ in measured),
+        "cpu": statistics.median(c for _, c in measured),
+    }
 
-    base_wall = statistics.median(w for w, _ in results["plain"])
-    base_cpu = statistics.median(c for _, c in results["plain"])
-    print(f"machine: {platform.machine()}, {platform.python_version()}, openai {openai.__version__}")
-    print(f"{args.calls} calls x {args.rounds} rounds; medians; added = variant - plain")
-    print(f"{'variant':<52} {'wall µs':>9} {'added':>8} {'ratio':>7} {'caller CPU µs':>14} {'added':>8}")
-    print(
-        f"{'plain openai call (baseline)':<52} {base_wall:9.1f} {0:8.1f} {1:7.3f} {base_cpu:14.1f} {0:8.1f}"
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    for name, _ in variants:
-        wall = statistics.median(w for w, _ in results[name])
-        cpu = statistics.median(c for _, c in results[name])
+    parser.add_argument("--calls", type=int, default=500, help="calls per measured block")
+    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, args.calls, args.rounds)))
+        return
+
+    print(f"machine: {platform.machine()}, Python {platform.python_version()}, openai {openai.__version__}")
+    print(f"each variant in a fresh process: {args.rounds} blocks of {args.calls} plain calls, then")
+    print("the same with the variant; medians per block; added = variant - plain in the same process")
+    print(f"{'variant':<50} {'plain µs':>9} {'added wall µs':>14} {'ratio':>7} {'added caller CPU µs':>20}")
+    for variant, label in VARIANTS.items():
+        child = subprocess.run(
+            [sys.executable, __file__, "--variant", variant, "--calls", str(args.calls),
+             "--rounds", str(args.rounds)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if child.returncode != 0:
+            reason = (child.stderr.strip().splitlines() or ["failed"])[-1]
+            print(f"{label:<50} not measured: {reason}")
+            continue
+        r = json.loads(child.stdout.strip().splitlines()[-1])
         print(
-            f"{name:<52} {wall:9.1f} {wall - base_wall:8.1f} {wall / base_wall:7.3f} {cpu:14.1f} {cpu - base_cpu:8.1f}"
+            f"{label:<50} {r['plain_wall']:9.1f} {r['wall'] - r['plain_wall']:14.1f} "
+            f"{r['wall'] / r['plain_wall']:7.3f} {r['cpu'] - r['plain_cpu']:20.1f}",
+            flush=True,
         )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import wrapt
-from opentelemetry.instrumentation.utils import is_instrumentation_enabled
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 from opentelemetry.trace import Tracer
 
 from . import enforcement
@@ -27,6 +27,7 @@ from .recorder import LLMCall
 
 logger = logging.getLogger("spendgate.instrumentation")
 
+_SUPPRESS_KEY_PLAIN = "suppress_instrumentation"  # the older spelling, still honoured by contrib
 # True while an instrumented call is running in this context.
 _IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("spendgate_in_llm_call", default=False)
 _logged: set[str] = set()
@@ -59,7 +60,10 @@ class Surface:
 
 def suppressed() -> bool:
     """True inside another instrumented call, or where OpenTelemetry instrumentation is switched off."""
-    return _IN_CALL.get() or not is_instrumentation_enabled()
+    if _IN_CALL.get():
+        return True
+    ctx = get_current()  # one lookup for both suppression keys (this runs on every call)
+    return bool(ctx.get(_SUPPRESS_INSTRUMENTATION_KEY) or ctx.get(_SUPPRESS_KEY_PLAIN))
 
 
 def before_call(call: LLMCall, request: dict[str, Any]) -> None:

@@ -105,6 +105,16 @@ def chat_usage(call: LLMCall, usage: Any) -> None:
     """Record an OpenAI-shaped usage object (also used for Groq and Mistral)."""
     if usage is None:
         return
+    if type(usage).__name__ == "CompletionUsage":  # the openai SDK's own type: read it directly
+        call.input_tokens = int_or_none(usage.prompt_tokens)
+        call.output_tokens = int_or_none(usage.completion_tokens)
+        prompt_details, completion_details = usage.prompt_tokens_details, usage.completion_tokens_details
+        if prompt_details is not None:
+            call.cache_read_tokens = int_or_none(prompt_details.cached_tokens)
+            call.cache_write_tokens = int_or_none(getattr(prompt_details, "cache_write_tokens", None))
+        if completion_details is not None:
+            call.reasoning_tokens = int_or_none(completion_details.reasoning_tokens)
+        return
     call.input_tokens = int_or_none(_field(usage, "prompt_tokens"))
     call.output_tokens = int_or_none(_field(usage, "completion_tokens"))
     prompt_details = _field(usage, "prompt_tokens_details")

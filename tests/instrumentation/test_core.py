@@ -174,3 +174,49 @@ def test_baggage_entries_from_other_sources_are_not_stamped(spans: CapturedSpans
     attrs = span_attributes(call)
     assert attrs["spendgate.project"] == "p"
     assert "session" not in attrs
+
+
+def test_errors_inside_instrumentation_are_logged_once_and_never_reach_the_caller(
+    spans: CapturedSpans, caplog: pytest.LogCaptureFixture
+) -> None:
+    from spendgate.instrumentation import wrappers
+
+    def broken_response(call: LLMCall, response: object) -> None:
+        raise KeyError("a field the SDK renamed")
+
+    surface = wrappers.Surface(
+        start=lambda tracer, instance, args, kwargs: LLMCall(tracer, "openai", "chat", "gpt-4o"),
+        on_response=broken_response,
+    )
+    wrapper = wrappers.sync_wrapper(spans.provider.get_tracer("t"), surface)
+    wrappers._logged.discard("response")
+
+    def sdk_method(**kwargs: object) -> str:
+        return "the SDK's own result"
+
+    with caplog.at_level("WARNING", logger="spendgate.instrumentation"):
+        results = [wrapper(sdk_method, None, (), {"model": "gpt-4o"}) for _ in range(3)]
+    assert results == ["the SDK's own result"] * 3
+    assert len([r for r in caplog.records if "instrumentation error in response" in r.getMessage()]) == 1
+    assert len(spans.get()) == 3  # the calls are still recorded, without usage
+
+
+def test_instrument_and_uninstrument_every_installed_sdk(spans: CapturedSpans) -> None:
+    import anthropic.resources.messages.messages as anthropic_messages
+    import openai.resources.chat.completions.completions as openai_chat
+    from spendgate.instrumentation import instrument, uninstrument
+
+    def patched() -> list[bool]:
+        return [
+            type(openai_chat.Completions.__dict__["create"]).__name__ == "FunctionWrapper",
+            type(anthropic_messages.Messages.__dict__["create"]).__name__ == "FunctionWrapper",
+        ]
+
+    assert patched() == [False, False]
+    provider = instrument(tracer_provider=spans.provider, sdks=["openai", "anthropic"])
+    try:
+        assert provider is spans.provider
+        assert patched() == [True, True]
+    finally:
+        uninstrument()
+    assert patched() == [False, False]

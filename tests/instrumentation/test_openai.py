@@ -314,3 +314,11 @@ def test_uninstrument_restores_every_method() -> None:
         assert not any(isinstance(method, wrapt.FunctionWrapper) for method in owners())
     finally:
         OpenAIInstrumentor().instrument(tracer_provider=_provider[0])
+
+
+def test_suppressed_instrumentation_records_nothing(client: openai.OpenAI, spans: CapturedSpans) -> None:
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert spans.get() == []
