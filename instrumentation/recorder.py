@@ -169,6 +169,18 @@ def build_span(call: LLMCall) -> None:
     span.end(end_time=call.end_ns)
 
 
+_logged: set[str] = set()
+
+
+def log_once(where: str) -> None:
+    """Log the current exception the first time ``where`` fails."""
+    if where not in _logged:
+        _logged.add(where)
+        logger.warning(
+            "spendgate instrumentation error in %s (the call itself is unaffected)", where, exc_info=True
+        )
+
+
 class SpanRecorder:
     """A queue of finished calls drained by one daemon thread."""
 

@@ -23,23 +23,13 @@ from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_current
 from opentelemetry.trace import Tracer
 
 from . import enforcement
-from .recorder import LLMCall
+from .recorder import LLMCall, log_once
 
 logger = logging.getLogger("spendgate.instrumentation")
 
 _SUPPRESS_KEY_PLAIN = "suppress_instrumentation"  # the older spelling, still honoured by contrib
 # True while an instrumented call is running in this context.
 _IN_CALL: contextvars.ContextVar[bool] = contextvars.ContextVar("spendgate_in_llm_call", default=False)
-_logged: set[str] = set()
-
-
-def log_once(where: str) -> None:
-    """Log the current exception the first time ``where`` fails."""
-    if where not in _logged:
-        _logged.add(where)
-        logger.warning(
-            "spendgate instrumentation error in %s (the call itself is unaffected)", where, exc_info=True
-        )
 
 
 StartFn = Callable[[Tracer, Any, tuple[Any, ...], dict[str, Any]], LLMCall]

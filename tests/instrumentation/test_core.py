@@ -12,7 +12,7 @@ import pytest
 from opentelemetry import baggage, context
 from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
-from spendgate.instrumentation import current_attribution, scope
+from spendgate.instrumentation import current_attribution, recorder, scope
 from spendgate.instrumentation.recorder import LLMCall
 from spendgate.instrumentation.spool import OtlpSender, SpoolingSpanExporter
 
@@ -189,16 +189,17 @@ def test_errors_inside_instrumentation_are_logged_once_and_never_reach_the_calle
         on_response=broken_response,
     )
     wrapper = wrappers.sync_wrapper(spans.provider.get_tracer("t"), surface)
-    wrappers._logged.discard("response")
+    recorder._logged.discard("response")
 
     def sdk_method(**kwargs: object) -> str:
         return "the SDK's own result"
 
     with caplog.at_level("WARNING", logger="spendgate.instrumentation"):
         results = [wrapper(sdk_method, None, (), {"model": "gpt-4o"}) for _ in range(3)]
+        recorded = spans.get()
     assert results == ["the SDK's own result"] * 3
     assert len([r for r in caplog.records if "instrumentation error in response" in r.getMessage()]) == 1
-    assert len(spans.get()) == 3  # the calls are still recorded, without usage
+    assert len(recorded) == 3  # the calls are still recorded, without usage
 
 
 def test_instrument_and_uninstrument_every_installed_sdk(spans: CapturedSpans) -> None:
