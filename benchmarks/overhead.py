@@ -85,13 +85,14 @@ def measure(call: Callable[[], Any], calls: int) -> tuple[float, float]:
 VARIANTS = {
     "bare": "bare OTel span (6 attributes)",
     "spendgate": "spendgate",
+    "spendgate-sequential": "spendgate, measured like the peers",
     "official": "opentelemetry-instrumentation-openai-v2",
     "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
 }
 
 
 def _instrumentor(variant: str) -> Any:
-    if variant == "spendgate":
+    if variant.startswith("spendgate"):
         from spendgate.instrumentation.openai import OpenAIInstrumentor
 
         return OpenAIInstrumentor()
@@ -105,7 +106,7 @@ def _instrumentor(variant: str) -> Any:
 
 
 def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
-    """In this process: plain blocks, then the variant's blocks, then plain blocks again."""
+    """Plain calls against calls with the variant, in this process."""
     provider = TracerProvider()
     # A short delay keeps the queue of finished spans small, as at an agent's real call rates.
     provider.add_span_processor(BatchSpanProcessor(DropExporter(), schedule_delay_millis=100))
@@ -132,25 +133,43 @@ def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
 
     for _ in range(300):
         plain()
+    if variant in ("bare", "spendgate"):
+        # These can be switched on and off cleanly: alternate plain and variant blocks and take
+        # the median of the paired differences, so the machine's drift cancels out.
+        instrumentor = _instrumentor(variant) if variant == "spendgate" else None
+        plain_blocks, diffs = [], []
+        for _ in range(rounds):
+            plain_wall, plain_cpu = measure(plain, calls)
+            if instrumentor is None:
+                wall, cpu = measure(bare_span, calls)
+            else:
+                instrumentor.instrument(tracer_provider=provider)
+                wall, cpu = measure(plain, calls)
+                instrumentor.uninstrument()
+            plain_blocks.append((plain_wall, plain_cpu))
+            diffs.append((wall - plain_wall, cpu - plain_cpu))
+        provider.shutdown()
+        return {
+            "plain_wall": statistics.median(w for w, _ in plain_blocks),
+            "added_wall": statistics.median(w for w, _ in diffs),
+            "added_cpu": statistics.median(c for _, c in diffs),
+            "method": "paired",
+        }
+    # Not every peer restores the client fully on uninstrument(): plain blocks first, then the
+    # peer's blocks, in a process of its own.
     before = [measure(plain, calls) for _ in range(rounds)]
-    if variant == "bare":
-        measured = [measure(bare_span, calls) for _ in range(rounds)]
-    else:
-        instrumentor = _instrumentor(variant)
-        instrumentor.instrument(tracer_provider=provider)
-        for _ in range(300):
-            plain()
-        measured = [measure(plain, calls) for _ in range(rounds)]
-        # Not every peer restores the client fully on uninstrument(), so each variant gets its
-        # own process and the plain figures after it are taken only for the bare-span variant.
-    after = [measure(plain, calls) for _ in range(rounds)] if variant == "bare" else []
+    instrumentor = _instrumentor(variant)
+    instrumentor.instrument(tracer_provider=provider)
+    for _ in range(300):
+        plain()
+    measured = [measure(plain, calls) for _ in range(rounds)]
     provider.shutdown()
-    base = before + after
+    plain_wall = statistics.median(w for w, _ in before)
     return {
-        "plain_wall": statistics.median(w for w, _ in base),
-        "plain_cpu": statistics.median(c for _, c in base),
-        "wall": statistics.median(w for w, _ in measured),
-        "cpu": statistics.median(c for _, c in measured),
+        "plain_wall": plain_wall,
+        "added_wall": statistics.median(w for w, _ in measured) - plain_wall,
+        "added_cpu": statistics.median(c for _, c in measured) - statistics.median(c for _, c in before),
+        "method": "sequential",
     }
 
 
@@ -159,7 +178,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--calls", type=int, default=500, help="calls per measured block")
-    parser.add_argument("--rounds", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--variant", choices=sorted(VARIANTS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.variant:
@@ -167,8 +186,10 @@ def main() -> None:
         return
 
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, openai {openai.__version__}")
-    print(f"each variant in a fresh process: {args.rounds} blocks of {args.calls} plain calls, then")
-    print("the same with the variant; medians per block; added = variant - plain in the same process")
+    print(
+        f"each variant in a fresh process, {args.rounds} rounds of {args.calls}-call blocks; paired: plain and"
+    )
+    print("variant blocks alternate, median of the differences; sequential: plain blocks, then the variant's")
     print(f"{'variant':<50} {'plain µs':>9} {'added wall µs':>14} {'ratio':>7} {'added caller CPU µs':>20}")
     for variant, label in VARIANTS.items():
         child = subprocess.run(
@@ -182,8 +203,8 @@ def main() -> None:
             continue
         r = json.loads(child.stdout.strip().splitlines()[-1])
         print(
-            f"{label:<50} {r['plain_wall']:9.1f} {r['wall'] - r['plain_wall']:14.1f} "
-            f"{r['wall'] / r['plain_wall']:7.3f} {r['cpu'] - r['plain_cpu']:20.1f}",
+            f"{label:<50} {r['plain_wall']:9.1f} {r['added_wall']:14.1f} "
+            f"{(r['plain_wall'] + r['added_wall']) / r['plain_wall']:7.3f} {r['added_cpu']:20.1f}  ({r['method']})",
             flush=True,
         )
 
