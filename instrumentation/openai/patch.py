@@ -143,24 +143,33 @@ def _on_chat_response(call: LLMCall, response: Any) -> None:
     chat_usage(call, response.usage)
 
 
-def _on_chat_chunk(call: LLMCall, chunk: Any) -> bool:
-    state: _ChatStreamState = call.state
-    if call.response_id is None:
-        call.response_id = chunk.id
-        call.response_model = chunk.model
-    choices = chunk.choices
-    for choice in choices:
-        content = choice.delta.content if choice.delta is not None else None
-        if content:
-            state.text.append(content)
-        if choice.finish_reason:
-            call.finish_reasons = [*(call.finish_reasons or ()), choice.finish_reason]
-    usage = getattr(chunk, "usage", None)
-    if usage is not None:
-        chat_usage(call, usage)
-        if not choices and state.hide_usage_chunk:
-            return False
-    return True
+def _chunk_reader(text_of_choice: Any) -> Any:
+    """A chunk handler for Chat Completions and legacy Completions streams, which differ in where text is."""
+
+    def on_chunk(call: LLMCall, chunk: Any) -> bool:
+        state: _ChatStreamState = call.state
+        if call.response_id is None:
+            call.response_id = chunk.id
+            call.response_model = chunk.model
+        choices = chunk.choices
+        for choice in choices:
+            text = text_of_choice(choice)
+            if text:
+                state.text.append(text)
+            if choice.finish_reason:
+                call.finish_reasons = [*(call.finish_reasons or ()), choice.finish_reason]
+        usage = getattr(chunk, "usage", None)
+        if usage is not None:
+            chat_usage(call, usage)
+            if not choices and state.hide_usage_chunk:
+                return False  # the usage-only chunk we asked for: the caller never sees it
+        return True
+
+    return on_chunk
+
+
+_on_chat_chunk = _chunk_reader(lambda choice: choice.delta.content if choice.delta is not None else None)
+_on_completion_chunk = _chunk_reader(lambda choice: choice.text)
 
 
 def _on_chat_stream_end(call: LLMCall, stream: Any) -> None:
@@ -244,36 +253,9 @@ def _start_completion(
     return call
 
 
-def _on_completion_response(call: LLMCall, response: Any) -> None:
-    response = _parsed(response)
-    if response is None:
-        return
-    call.response_model = response.model
-    call.response_id = response.id
-    call.finish_reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
-    chat_usage(call, response.usage)
-
-
-def _on_completion_chunk(call: LLMCall, chunk: Any) -> bool:
-    state: _ChatStreamState = call.state
-    if call.response_id is None:
-        call.response_id = chunk.id
-        call.response_model = chunk.model
-    for choice in chunk.choices:
-        if choice.text:
-            state.text.append(choice.text)
-        if choice.finish_reason:
-            call.finish_reasons = [*(call.finish_reasons or ()), choice.finish_reason]
-    if chunk.usage is not None:
-        chat_usage(call, chunk.usage)
-        if not chunk.choices and state.hide_usage_chunk:
-            return False
-    return True
-
-
 COMPLETIONS = Surface(
     start=_start_completion,
-    on_response=_on_completion_response,
+    on_response=_on_chat_response,  # the same fields as a chat completion
     on_chunk=_on_completion_chunk,
     on_stream_end=_on_chat_stream_end,
 )
