@@ -322,3 +322,13 @@ def test_suppressed_instrumentation_records_nothing(client: openai.OpenAI, spans
     with suppress_instrumentation():
         client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
     assert spans.get() == []
+
+
+def test_chat_stream_helper_is_metered_once(client: openai.OpenAI, spans: CapturedSpans) -> None:
+    with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
+        text = "".join(event.delta for event in stream if event.type == "content.delta")
+        final = stream.get_final_completion()
+    assert text == "Hello from the fake provider."
+    assert final.usage is None  # as without spendgate: the caller did not ask for usage
+    attrs = spans.attrs()
+    assert attrs["gen_ai.usage.input_tokens"] == 1200 and attrs["gen_ai.usage.output_tokens"] == 80
