@@ -1,0 +1,74 @@
+-- Spend of many budget windows in one query. Whole hours come from the per-scope
+-- hourly rollup; the partial hours at a window's edges come from llm_spans, so a
+-- window that does not start on the hour (time zones with half-hour offsets,
+-- rolling windows, fixed starts) is still exact.
+-- Parameters: parallel arrays, one element per budget window; times in
+-- microseconds since the epoch (UTC).
+WITH windows AS
+(
+    SELECT
+        w.1 AS budget_id,
+        w.2 AS scope_type,
+        w.3 AS scope_id,
+        fromUnixTimestamp64Micro(w.4, 'UTC') AS window_start,
+        fromUnixTimestamp64Micro(w.5, 'UTC') AS window_end,
+        -- Whole hours are [head_end, tail_start); the rest of the window is read raw.
+        least(if(toStartOfHour(window_start) = window_start, window_start,
+                 toStartOfHour(window_start) + INTERVAL 1 HOUR), window_end) AS head_end,
+        greatest(toStartOfHour(window_end), head_end) AS tail_start
+    FROM
+    (
+        SELECT arrayJoin(arrayZip({budget_ids:Array(String)}, {scope_types:Array(String)},
+                                  {scope_ids:Array(String)}, {starts_us:Array(Int64)}, {ends_us:Array(Int64)})) AS w
+    )
+),
+whole_hours AS
+(
+    SELECT windows.budget_id AS budget_id, sum(h.total_cost) AS cost,
+           sum(h.input_tokens + h.output_tokens) AS tokens, sum(h.calls) AS calls
+    FROM windows
+    INNER JOIN {db}.spend_by_scope_hourly AS h
+        ON h.scope_type = windows.scope_type AND h.scope_id = windows.scope_id
+    WHERE h.hour >= windows.head_end AND h.hour < windows.tail_start
+    GROUP BY windows.budget_id
+),
+edges AS
+(
+    SELECT windows.budget_id AS budget_id, sum(s.total_cost) AS cost,
+           sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls
+    FROM windows
+    CROSS JOIN
+    (
+        -- Only spans in the hours where some window starts or ends can fall on an edge.
+        SELECT start_time, project, ticket, task, phase, agent, agent_type, user, team, provider,
+               priced_model, total_cost, input_tokens, output_tokens
+        FROM {db}.llm_spans
+        WHERE toStartOfHour(start_time) IN
+            (SELECT arrayJoin([toStartOfHour(window_start), toStartOfHour(window_end)]) FROM windows)
+    ) AS s
+    WHERE ((s.start_time >= windows.window_start AND s.start_time < windows.head_end)
+           OR (s.start_time >= windows.tail_start AND s.start_time < windows.window_end))
+      AND multiIf(
+            windows.scope_type = 'global', 1,
+            windows.scope_type = 'project', s.project = windows.scope_id,
+            windows.scope_type = 'ticket', s.ticket = windows.scope_id,
+            windows.scope_type = 'task', s.task = windows.scope_id,
+            windows.scope_type = 'phase', s.phase = windows.scope_id,
+            windows.scope_type = 'agent', s.agent = windows.scope_id,
+            windows.scope_type = 'agent_type', s.agent_type = windows.scope_id,
+            windows.scope_type = 'user', s.user = windows.scope_id,
+            windows.scope_type = 'team', s.team = windows.scope_id,
+            windows.scope_type = 'provider', s.provider = windows.scope_id,
+            windows.scope_type = 'model', s.priced_model = windows.scope_id,
+            0)
+    GROUP BY windows.budget_id
+)
+SELECT
+    windows.budget_id AS budget_id,
+    toDecimal128(coalesce(whole_hours.cost, 0), 18) + toDecimal128(coalesce(edges.cost, 0), 18) AS cost,
+    coalesce(whole_hours.tokens, 0) + coalesce(edges.tokens, 0) AS tokens,
+    coalesce(whole_hours.calls, 0) + coalesce(edges.calls, 0) AS calls
+FROM windows
+LEFT JOIN whole_hours ON whole_hours.budget_id = windows.budget_id
+LEFT JOIN edges ON edges.budget_id = windows.budget_id
+SETTINGS join_use_nulls = 1
