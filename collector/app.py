@@ -14,9 +14,11 @@ from fastapi import FastAPI
 
 from spendgate import __version__
 
+from .api import build_router as budgets_router
+from .budget_runtime import BudgetRuntime
 from .config import Config
 from .pipeline import TracesPipeline
-from .receiver import grpc_receiver, http_receiver
+from .receiver import flags_service, grpc_receiver, http_receiver
 from .storage import Storage, migrate, open_storage
 from .writer import SpanWriter
 
@@ -35,6 +37,7 @@ class Collector:
         self.storage: Storage | None = None
         self.writer: SpanWriter | None = None
         self.pipeline: TracesPipeline | None = None
+        self.budgets: BudgetRuntime | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self._stop = asyncio.Event()
@@ -53,6 +56,14 @@ class Collector:
         self.writer.start()
         self.pipeline = TracesPipeline(self.config.processors.pricing, self.writer, batch.workers)
         self.pipeline.warm_up()
+        settings = self.config.extensions.budgets
+        if settings.enabled:
+            self.budgets = BudgetRuntime(self.storage, settings)
+            writer = self.writer
+            self.budgets.open(quiesce=lambda: writer.insert_lock)
+            if self.budgets.live is not None:
+                self.writer.on_stored = self.budgets.live.observe
+            self.budgets.start()
 
     def http_app(self) -> FastAPI:
         assert self.pipeline is not None and self.writer is not None
@@ -66,7 +77,9 @@ class Collector:
                     self.config.processors.batch.ack_timeout,
                 )
             )
-        pipeline, writer = self.pipeline, self.writer
+        if self.budgets is not None:
+            app.include_router(budgets_router(self.budgets))
+        pipeline, writer, budgets = self.pipeline, self.writer, self.budgets
 
         @app.get("/healthz")
         def healthz() -> dict[str, Any]:
@@ -75,6 +88,13 @@ class Collector:
                 "pipeline": pipeline.stats,
                 "writer": writer.stats,
                 "queued": writer.queued_spans,
+                "budgets": None
+                if budgets is None
+                else {
+                    "watchers": budgets.board.watchers,
+                    "flags_version": budgets.board.version,
+                    "fast_path": budgets.live.stats if budgets.live else None,
+                },
             }
 
         return app
@@ -93,6 +113,8 @@ class Collector:
                 protocols.grpc.max_recv_msg_size_mib * _MIB,
                 batch.ack_timeout,
             )
+            if self.budgets is not None:
+                flags_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live)
             await grpc_server.start()
         http_server = None
         http_task = None
@@ -147,5 +169,7 @@ class Collector:
             self.pipeline.close()
         if self.writer is not None:
             self.writer.stop()
+        if self.budgets is not None:
+            self.budgets.close()
         if self.storage is not None:
             self.storage.close()

@@ -3,7 +3,13 @@
 A budget names a scope (``global`` or one attribution dimension and its id),
 a metric (USD cost or tokens), a limit and a period: a calendar day, week
 (Monday first) or month in the budget's time zone, a rolling window of hours,
-or a fixed start and end. Windows are computed in the time zone and returned
+or a fixed start and end. Two periods are enforced in the agent instead of by
+the evaluator: ``request`` caps each call's worst-case cost before it is sent,
+and ``run`` caps one ``spendgate.scope(run=...)`` block. A scope id of ``*``
+makes a default: one budget per id of that scope type that has no budget of
+its own for the same period (the seeds' "project default $50").
+
+Windows are computed in the time zone and returned
 in UTC, so a day in Europe/Berlin is 23 or 25 hours long across DST changes.
 """
 
@@ -22,6 +28,9 @@ ScopeType = Literal[
 ]  # fmt: skip
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
 State = Literal["ok", "warn", "critical", "block"]
+Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run"]
+AGENT_PERIODS = ("request", "run")  # enforced in the agent, not by the evaluator
+WILDCARD = "*"
 
 
 class Budget(BaseModel):
@@ -32,15 +41,32 @@ class Budget(BaseModel):
     scope_id: str = ""
     metric: Literal["cost", "tokens"] = "cost"
     limit: Decimal = Field(gt=0)
-    period: Literal["day", "week", "month", "rolling", "fixed"] = "month"
+    name: str = Field(default="", max_length=200)
+    period: Period = "month"
     timezone: str = "UTC"
     rolling_hours: int | None = Field(default=None, gt=0)
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
     hard: bool = True
-    grace_percent: Decimal = Field(default=Decimal(0), ge=0)
-    active: bool = True
+    grace_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)  # hard budgets block at limit + grace
+    active: bool = True  # False: paused, never blocks
+    # Manual overrides: no block until this time; spend counted from this time on.
+    unblocked_until: datetime | None = None
+    reset_at: datetime | None = None
+
+    @property
+    def agent_enforced(self) -> bool:
+        return self.period in AGENT_PERIODS
+
+    @property
+    def is_default(self) -> bool:
+        return self.scope_id == WILDCARD
+
+    @property
+    def block_at(self) -> Decimal:
+        """The spend at which a hard budget blocks: the limit plus its grace."""
+        return self.limit * (100 + self.grace_percent) / 100
 
     @field_validator("timezone")
     @classmethod
@@ -56,7 +82,11 @@ class Budget(BaseModel):
         if self.scope_type == "global" and self.scope_id:
             raise ValueError("a global budget has no scope_id")
         if self.scope_type != "global" and not self.scope_id:
-            raise ValueError(f"a {self.scope_type} budget needs a scope_id")
+            raise ValueError(
+                f"a {self.scope_type} budget needs a scope_id (or * for every {self.scope_type})"
+            )
+        if any(t <= 0 or t > 1000 for t in self.thresholds):
+            raise ValueError("thresholds are percentages between 1 and 1000")
         if self.period == "rolling" and self.rolling_hours is None:
             raise ValueError("a rolling budget needs rolling_hours")
         if self.period == "fixed":
@@ -65,6 +95,15 @@ class Budget(BaseModel):
             if self.ends_at <= self.starts_at:
                 raise ValueError("ends_at must be after starts_at")
         return self
+
+
+def explicit_scopes(budgets: list[Budget]) -> set[tuple[str, str, str, str]]:
+    """(scope type, scope id, period, metric) of the budgets that name their scope: defaults skip these."""
+    return {
+        (budget.scope_type, budget.scope_id, budget.period, budget.metric)
+        for budget in budgets
+        if not budget.is_default and budget.active
+    }
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -78,8 +117,16 @@ def _utc(moment: datetime) -> datetime:
 
 
 def period_window(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
-    """The [start, end) of the budget's current period, in UTC."""
-    now = _utc(now)
+    """The [start, end) of the budget's current period, in UTC, from a reset if one falls in it."""
+    start, end = _period_bounds(budget, _utc(now))
+    if budget.reset_at is not None:
+        start = min(max(start, _utc(budget.reset_at)), end)
+    return start, end
+
+
+def _period_bounds(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
+    if budget.agent_enforced:
+        raise ValueError(f"a per-{budget.period} budget has no window: the agent enforces it")
     if budget.period == "rolling":
         assert budget.rolling_hours is not None
         return now - timedelta(hours=budget.rolling_hours), now + timedelta(microseconds=1)
@@ -99,11 +146,13 @@ def period_window(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
     return _utc(_local_midnight(first, zone)), _utc(_local_midnight(after, zone))
 
 
-def state_of(budget: Budget, spend: Decimal) -> tuple[State, Decimal]:
+def state_of(budget: Budget, spend: Decimal, now: datetime | None = None) -> tuple[State, Decimal]:
     """The flag state for this much spend, and the utilisation in percent."""
     utilization = spend / budget.limit * 100
-    block_at = Decimal(100) + budget.grace_percent
-    if budget.hard and utilization >= block_at:
+    unblocked = (
+        budget.unblocked_until is not None and now is not None and _utc(now) < _utc(budget.unblocked_until)
+    )
+    if budget.hard and spend >= budget.block_at and budget.active and not unblocked:
         return "block", utilization
     crossed = [t for t in sorted(budget.thresholds) if utilization >= t]
     if not crossed:

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from .budgets import Budget
+
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
@@ -147,6 +149,93 @@ class Exporters(_Strict):
     clickhouse: ClickHouseExporter = ClickHouseExporter()
 
 
+class Webhook(_Strict):
+    url: str = Field(pattern=r"^https?://")
+    # json: spendgate's alert object; slack: {"text": ...} for Slack-compatible incoming webhooks.
+    format: str = Field(default="json", pattern=r"^(json|slack)$")
+    headers: dict[str, str] = {}
+    timeout: Seconds = 5.0
+
+
+class Email(_Strict):
+    smtp_host: str
+    smtp_port: int = Field(default=587, gt=0, le=65535)
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: Seconds = 10.0
+
+
+class Notifications(_Strict):
+    webhooks: list[Webhook] = []
+    email: Email | None = None
+    # Lowest alert level sent out (the in-app list keeps every level).
+    min_level: str = Field(default="info", pattern=r"^(info|warning|critical|exceeded)$")
+
+
+class Alerts(_Strict):
+    cooldown: Seconds = 3600.0  # per budget scope and threshold
+    anomaly_percent: int = Field(default=200, gt=100)  # today's spend vs the trailing daily average
+    anomaly_trailing_days: int = Field(default=7, gt=0, le=90)
+    notifications: Notifications = Notifications()
+
+
+def _seed_budgets() -> list[Budget]:
+    """The limits from the seeds; replace them with your own in otel-config.yaml."""
+    per_type = {"planning": "1.00", "coding": "0.50", "review": "0.50", "testing": "0.10",
+                "documentation": "0.05"}  # fmt: skip
+    return [
+        Budget(id="global-monthly", scope_type="global", limit=Decimal(500), period="month"),
+        Budget(
+            id="project-default-monthly",
+            scope_type="project",
+            scope_id="*",
+            limit=Decimal(50),
+            period="month",
+        ),  # fmt: skip
+        Budget(id="per-request", scope_type="global", limit=Decimal(1), period="request"),
+        *[
+            Budget(
+                id=f"per-request-{kind}",
+                scope_type="agent_type",
+                scope_id=kind,
+                limit=Decimal(limit),
+                period="request",
+            )  # fmt: skip
+            for kind, limit in per_type.items()
+        ],
+        Budget(id="per-run-cost", scope_type="agent", scope_id="*", limit=Decimal(5), period="run"),
+        Budget(
+            id="per-run-tokens",
+            scope_type="agent",
+            scope_id="*",
+            metric="tokens",
+            limit=Decimal(100_000),
+            period="run",
+        ),  # fmt: skip
+    ]
+
+
+class BudgetsExtension(_Strict):
+    """Budgets, their evaluation and the flags pushed to agents."""
+
+    enabled: bool = True
+    evaluate_every: Seconds = 5.0
+    # embedded: this collector evaluates. external: a separate ``spendgate evaluator`` does,
+    # and this collector serves the flags it stores (deployments with several collectors).
+    evaluator: str = Field(default="embedded", pattern=r"^(embedded|external)$")
+    reservation_ttl: Seconds = 120.0  # strict mode: unsettled reservations are released after this
+    alerts: Alerts = Alerts()
+    # Written to ClickHouse on first start only; change budgets later through the API or CLI.
+    defaults: list[Budget] = Field(default_factory=_seed_budgets)
+
+
+class Extensions(_Strict):
+    budgets: BudgetsExtension = BudgetsExtension()
+
+
 class Pipeline(_Strict):
     receivers: list[str] = ["otlp"]
     processors: list[str] = ["batch", "pricing"]
@@ -170,6 +259,7 @@ class Config(_Strict):
     receivers: Receivers = Receivers()
     processors: Processors = Processors()
     exporters: Exporters = Exporters()
+    extensions: Extensions = Extensions()
     service: Service = Service()
 
 

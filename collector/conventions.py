@@ -69,6 +69,8 @@ ATTRIBUTION: dict[str, tuple[str, ...]] = {
     "team": ("spendgate.team",),
     "environment": ("spendgate.environment", "deployment.environment.name", "deployment.environment"),
     "service": ("service.name",),
+    # Not a dimension: the strict-mode reservation this call settles.
+    "reservation_id": ("spendgate.reservation_id",),
 }
 
 # Operations that are a single billable model call.

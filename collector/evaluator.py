@@ -1,18 +1,34 @@
-"""Budget evaluation: the spend of every budget's current window, in one query, and its flag state."""
+"""Budget evaluation: the spend of every budget window in one query, turned into flags.
+
+:func:`evaluate` is the pure part: budgets and ClickHouse in, one
+:class:`Evaluation` per budget scope out. :class:`BudgetEvaluator` runs it
+every ``evaluate_every`` seconds (inside the collector, or alone as
+``spendgate evaluator``), publishes the flags, hands the evaluations to the
+fast path so it can count from there, and raises alerts.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from .budgets import Budget, State, period_window, state_of
+from .budgets import Budget, State, explicit_scopes, period_window, state_of
+from .flags import Flag, FlagBoard
 from .storage import Storage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     budget: Budget
+    scope_id: str  # the budget's own, or one id of a default (``*``) budget
     window_start: datetime
     window_end: datetime
     spend: Decimal  # USD, or tokens for token budgets
@@ -29,9 +45,14 @@ def _micros(moment: datetime) -> int:
     return int(moment.timestamp() * 1_000_000)
 
 
+def window_budgets(budgets: list[Budget]) -> list[Budget]:
+    """The budgets the evaluator watches: active and with a time window."""
+    return [budget for budget in budgets if budget.active and not budget.agent_enforced]
+
+
 def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Evaluation]:
-    """Evaluate the active budgets against ClickHouse at ``now``."""
-    active = [budget for budget in budgets if budget.active]
+    """Evaluate the active window budgets against ClickHouse at ``now``."""
+    active = window_budgets(budgets)
     if not active:
         return []
     windows = [period_window(budget, now) for budget in active]
@@ -45,11 +66,122 @@ def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Eva
             "ends_us": [_micros(end) for _, end in windows],
         },
     )
-    spent = {row[0]: (Decimal(row[1]), int(row[2]), int(row[3])) for row in result.result_rows}
+    spent: dict[str, dict[str, tuple[Decimal, int, int]]] = {}
+    for budget_id, scope_id, cost, tokens, calls in result.result_rows:
+        spent.setdefault(budget_id, {})[scope_id] = (Decimal(cost), int(tokens), int(calls))
+    explicit = explicit_scopes(budgets)
     evaluations = []
     for budget, (start, end) in zip(active, windows, strict=True):
-        cost, tokens, calls = spent.get(budget.id, (Decimal(0), 0, 0))
-        spend = cost if budget.metric == "cost" else Decimal(tokens)
-        state, utilization = state_of(budget, spend)
-        evaluations.append(Evaluation(budget, start, end, spend, calls, state, utilization))
+        rows = spent.get(budget.id, {})
+        if budget.is_default:
+            scopes = [
+                scope_id
+                for scope_id in rows
+                if (budget.scope_type, scope_id, budget.period, budget.metric) not in explicit
+            ]
+        else:
+            scopes = [budget.scope_id]
+        for scope_id in scopes:
+            cost, tokens, calls = rows.get(scope_id, (Decimal(0), 0, 0))
+            spend = cost if budget.metric == "cost" else Decimal(tokens)
+            state, utilization = state_of(budget, spend, now)
+            evaluations.append(Evaluation(budget, scope_id, start, end, spend, calls, state, utilization))
     return evaluations
+
+
+def _amount(budget: Budget, value: Decimal) -> str:
+    if budget.metric == "tokens":
+        return f"{value:,.0f} tokens"
+    return f"${value:,.2f}"
+
+
+def describe(budget: Budget, scope_id: str) -> str:
+    period = f"{budget.rolling_hours} h rolling" if budget.period == "rolling" else budget.period
+    where = "global" if budget.scope_type == "global" else f"{budget.scope_type} {scope_id}"
+    return f"{where} {period} budget {budget.id}"
+
+
+def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime, now: datetime) -> Flag:
+    state, utilization = state_of(budget, spend, now)
+    reason = (
+        f"{_amount(budget, spend)} of {_amount(budget, budget.limit)} spent ({describe(budget, scope_id)})"
+    )
+    if state == "block":
+        reason = "blocked: " + reason
+    elif budget.unblocked_until is not None and spend >= budget.block_at and now < budget.unblocked_until:
+        reason += f"; unblocked by an admin until {budget.unblocked_until.isoformat()}"
+    elif not budget.hard and spend >= budget.limit:
+        reason += "; soft budget: warning only"
+    return Flag(
+        budget_id=budget.id,
+        scope_type=budget.scope_type,
+        scope_id=scope_id,
+        metric=budget.metric,
+        state=state,
+        spend=spend,
+        limit=budget.limit,
+        utilization=utilization,
+        remaining=max(budget.limit - spend, Decimal(0)),
+        period_end=window_end,
+        reason=reason,
+    )
+
+
+class BudgetEvaluator:
+    """Evaluate periodically and publish flags; the fast path and alerts hook in here."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        list_budgets: Callable[[], list[Budget]],
+        board: FlagBoard,
+        every: float,
+        live: Any = None,  # LiveSpend: counts from each evaluation until the next
+        alerts: Any = None,  # AlertManager
+        quiesce: Callable[[], Any] | None = None,  # holds inserts while the spend is read
+    ) -> None:
+        self._storage = storage
+        self._list_budgets = list_budgets
+        self._board = board
+        self._every = every
+        self._live = live
+        self._alerts = alerts
+        self._quiesce = quiesce
+        self._wake = threading.Event()
+        self.last_run: datetime | None = None
+        self.last_error: str | None = None
+        self.runs = 0
+
+    def run_once(self, now: datetime | None = None) -> list[Evaluation]:
+        now = now or datetime.now(UTC)
+        budgets = self._list_budgets()
+        limits = tuple(b for b in budgets if b.active and b.agent_enforced)
+        # While the spend is read, no insert completes: every stored span is either in
+        # the result or counted by the fast path afterwards, never both or neither.
+        hold = self._quiesce() if self._quiesce is not None else contextlib.nullcontext()
+        with hold:
+            evaluations = evaluate(self._storage, budgets, now)
+            if self._live is not None:
+                self._live.reset(evaluations, window_budgets(budgets), now)
+        flags = [flag_of(e.budget, e.scope_id, e.spend, e.window_end, now) for e in evaluations]
+        self._board.update(flags, replace_all=True, limits=limits)
+        if self._alerts is not None:
+            self._alerts.observe(evaluations, now)
+        self.last_run = now
+        self.last_error = None
+        self.runs += 1
+        return evaluations
+
+    def wake(self) -> None:
+        """Evaluate now rather than at the next tick (after a budget changed)."""
+        self._wake.set()
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:  # ClickHouse away: keep the last flags, try again
+                self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning("budget evaluation failed: %s", self.last_error)
+            self._wake.wait(self._every)
+            self._wake.clear()

@@ -69,6 +69,7 @@ ARROW_SCHEMA = pa.schema(
         ("cache_write_cost", _COST),
         ("output_cost", _COST),
         ("total_cost", _COST),
+        ("reservation_id", pa.string()),
     ]
 )
 COLUMNS = tuple(ARROW_SCHEMA.names)
@@ -166,6 +167,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
                 cost.cache_write,
                 cost.output,
                 cost.total,
+                attribution.get("reservation_id", ""),
             )
         )
     block: pa.Table | bytes | None = None

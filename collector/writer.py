@@ -107,6 +107,10 @@ class SpanWriter:
         self._thread: threading.Thread | None = None
         # Requests being processed upstream, which will reach the writer soon.
         self.incoming: Callable[[], int] = lambda: 0
+        # Called with every stored block before its requests are acknowledged (the budget
+        # fast path); inserts hold this lock, so a reader holding it sees a settled table.
+        self.on_stored: Callable[[pa.Table], None] | None = None
+        self.insert_lock = threading.Lock()
         self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0}
 
     # -- lifecycle ---------------------------------------------------------
@@ -209,14 +213,24 @@ class SpanWriter:
             if not taken:
                 return
             try:
-                self._insert(taken)
+                with self.insert_lock:
+                    block = self._insert(taken)
+                    self._stored(block)
             except Exception as exc:
                 log.error("insert of %d spans failed: %s", sum(len(p.keys) for p in taken), exc)
                 self._finish(taken, StorageUnavailable(f"ClickHouse did not accept the spans: {exc}"))
             else:
                 self._finish(taken, None)
 
-    def _insert(self, taken: list[_Pending]) -> None:
+    def _stored(self, block: pa.Table) -> None:
+        if self.on_stored is None:
+            return
+        try:
+            self.on_stored(block)
+        except Exception:  # counting for budgets must never fail an insert that succeeded
+            log.exception("counting stored spans for budgets failed")
+
+    def _insert(self, taken: list[_Pending]) -> pa.Table:
         block = pa.concat_tables([pending.block for pending in taken])
         keys = [key for pending in taken for key in pending.keys]
         token = hashlib.blake2b(b"".join(keys), digest_size=16).hexdigest()
@@ -227,7 +241,7 @@ class SpanWriter:
             try:
                 self._storage.client.insert_arrow(self._table, block, settings=settings)
                 self.stats["inserts"] += 1
-                return
+                return block
             except Exception as exc:
                 self.stats["insert_failures"] += 1
                 if time.monotonic() + delay > deadline or self._stopping:

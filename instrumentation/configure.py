@@ -22,6 +22,9 @@ from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from . import enforcement
+from .budget_guard import BudgetGuard, WarnCallback
+from .flags_client import FlagSubscriber, FlagTable
 from .recorder import RECORDER
 from .spool import OtlpSender, SpoolingSpanExporter
 
@@ -41,6 +44,7 @@ DEFAULT_ENDPOINT = "http://localhost:4317"
 
 _active: list[Any] = []
 _owned_provider: TracerProvider | None = None
+_subscriber: FlagSubscriber | None = None
 
 
 def _installed(module: str) -> bool:
@@ -99,6 +103,57 @@ def make_tracer_provider(
     return provider
 
 
+def flags_endpoint_for(endpoint: str | None, protocol: str | None) -> str:
+    """Where the budget flags are served: the collector's OTLP/gRPC endpoint."""
+    explicit = os.environ.get("SPENDGATE_FLAGS_ENDPOINT")
+    if explicit:
+        return explicit
+    endpoint = endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or DEFAULT_ENDPOINT
+    protocol = protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+    address = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    if protocol == "grpc":
+        return address
+    return address.rpartition(":")[0] + ":4317" if ":" in address else address + ":4317"
+
+
+def enforce_budgets(
+    endpoint: str,
+    *,
+    fail_closed: bool = False,
+    stale_after: float = 30.0,
+    on_warn: WarnCallback | None = None,
+    strict: bool = False,
+    agent: str = "",
+    wait_seconds: float = 0.0,
+) -> BudgetGuard:
+    """Subscribe to the collector's budget flags and check every instrumented call against them.
+
+    ``fail_closed`` refuses calls while the collector has been unreachable for
+    ``stale_after`` seconds (default: let them through). ``strict`` reserves each
+    call's worst-case cost at the collector first. ``wait_seconds`` waits for the
+    first snapshot of flags.
+    """
+    global _subscriber
+    if _subscriber is not None:
+        _subscriber.stop()
+    table = FlagTable()
+    _subscriber = FlagSubscriber(endpoint, table, agent).start()
+    guard = BudgetGuard(table, fail_closed=fail_closed, stale_after=stale_after, on_warn=on_warn,
+                        strict=strict, stub=_subscriber.stub)  # fmt: skip
+    enforcement.install_guard(guard)
+    if wait_seconds and not _subscriber.wait_synced(wait_seconds):
+        logger.warning("spendgate: no budget flags from %s yet", endpoint)
+    return guard
+
+
+def stop_enforcing() -> None:
+    global _subscriber
+    enforcement.install_guard(None)
+    if _subscriber is not None:
+        _subscriber.stop()
+        _subscriber = None
+
+
 def instrument(
     service_name: str | None = None,
     endpoint: str | None = None,
@@ -108,14 +163,21 @@ def instrument(
     tracer_provider: TracerProvider | None = None,
     spool_dir: str | os.PathLike[str] | None = None,
     sdks: list[str] | None = None,
+    budgets: bool | None = None,
+    fail_closed: bool = False,
+    strict: bool = False,
+    on_warn: WarnCallback | None = None,
 ) -> trace.TracerProvider:
     """Meter every LLM call of the installed SDKs; returns the tracer provider in use.
 
     ``endpoint`` is the collector's OTLP endpoint (gRPC by default,
     ``protocol="http/protobuf"`` for HTTP). ``sdks`` limits which SDKs are
-    instrumented (import names as in :data:`INSTRUMENTORS`).
+    instrumented (import names as in :data:`INSTRUMENTORS`). ``budgets``
+    (default on; ``SPENDGATE_BUDGETS=off`` turns it off) subscribes to the
+    collector's budget flags: see :func:`enforce_budgets`.
     """
     global _owned_provider
+    enforcement.configured_explicitly = True
     provider: trace.TracerProvider
     if tracer_provider is not None:
         provider = tracer_provider
@@ -140,11 +202,17 @@ def instrument(
         if not instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.instrument(tracer_provider=provider)
             _active.append(instrumentor)
+    if budgets is None:
+        budgets = os.environ.get("SPENDGATE_BUDGETS", "on").lower() not in ("off", "0", "false", "no")
+    if budgets:
+        enforce_budgets(flags_endpoint_for(endpoint, protocol), fail_closed=fail_closed, strict=strict,
+                        on_warn=on_warn, agent=service_name or "")  # fmt: skip
     return provider
 
 
 def uninstrument() -> None:
-    """Restore every original SDK method patched by :func:`instrument`."""
+    """Restore every original SDK method patched by :func:`instrument`, and stop checking budgets."""
+    stop_enforcing()
     while _active:
         _active.pop().uninstrument()
 

@@ -33,8 +33,13 @@ class Guard(Protocol):
     def check(self, call: LLMCall, request: dict[str, Any]) -> None:
         """Raise BudgetExceeded to stop the call."""
 
+    def after_call(self, call: LLMCall) -> None:
+        """The call ended (``call.budget`` was set by ``check``): count it, settle reservations."""
+
 
 _guard: Guard | None = None
+# Set by instrument(): budgets are then configured by its arguments, not by the environment.
+configured_explicitly = False
 
 
 def install_guard(guard: Guard | None) -> None:
@@ -42,7 +47,17 @@ def install_guard(guard: Guard | None) -> None:
     _guard = guard
 
 
+def installed_guard() -> Guard | None:
+    return _guard
+
+
 def before_call(call: LLMCall, request: dict[str, Any]) -> None:
     guard = _guard
     if guard is not None:
         guard.check(call, request)
+
+
+def after_call(call: LLMCall) -> None:
+    guard = _guard
+    if guard is not None:
+        guard.after_call(call)

@@ -8,6 +8,8 @@ this class wraps them on ``instrument()`` and restores every original on
 
 from __future__ import annotations
 
+import os
+
 import importlib
 import logging
 from collections.abc import Callable, Collection
@@ -21,6 +23,7 @@ from opentelemetry.trace import Tracer, get_tracer
 
 from spendgate import __version__
 
+from . import enforcement
 from .wrappers import Surface, async_wrapper, sync_wrapper
 
 logger = logging.getLogger("spendgate.instrumentation")
@@ -62,6 +65,7 @@ class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapper = target.surface(tracer)
             wrapt.wrap_function_wrapper(owner, name, wrapper)
             self._patched.append((owner, name))
+        _enforce_budgets_from_environment()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, name in getattr(self, "_patched", ()):
@@ -81,3 +85,17 @@ class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             logger.debug("spendgate: %s.%s not found; not instrumented", target.module, target.method)
             return None, ""
         return owner, name
+
+
+def _enforce_budgets_from_environment() -> None:
+    """The zero-code path (``opentelemetry-instrument``): subscribe to budget flags when the
+    environment names a collector, unless ``SPENDGATE_BUDGETS=off``."""
+    if enforcement.installed_guard() is not None or enforcement.configured_explicitly:
+        return
+    if os.environ.get("SPENDGATE_BUDGETS", "on").lower() in ("off", "0", "false", "no"):
+        return
+    if not (os.environ.get("SPENDGATE_FLAGS_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")):
+        return
+    from .configure import enforce_budgets, flags_endpoint_for
+
+    enforce_budgets(flags_endpoint_for(None, None), fail_closed=os.environ.get("SPENDGATE_FAIL_CLOSED") == "1")

@@ -54,6 +54,7 @@ class LLMCall:
         "attributes",
         "events",
         "state",
+        "budget",
         "finished",
     )
 
@@ -85,6 +86,7 @@ class LLMCall:
         self.attributes: dict[str, Any] | None = None  # extra span attributes
         self.events: list[tuple[str, dict[str, Any], int]] | None = None
         self.state: Any = None  # private to the SDK patch, e.g. stream accumulators
+        self.budget: Any = None  # set by the budget guard when the call must be counted or settled
         self.finished = False
         self.start_ns = time.time_ns()
 
@@ -111,7 +113,18 @@ class LLMCall:
             return
         self.finished = True
         self.end_ns = time.time_ns()
+        if self.budget is not None:
+            _after_call(self)
         RECORDER.submit(self)
+
+
+def _after_call(call: LLMCall) -> None:
+    try:
+        from .enforcement import after_call
+
+        after_call(call)
+    except Exception:
+        log_once("budget")
 
 
 def span_attributes(call: LLMCall) -> dict[str, Any]:

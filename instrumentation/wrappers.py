@@ -57,8 +57,21 @@ def suppressed() -> bool:
 
 
 def before_call(call: LLMCall, request: dict[str, Any]) -> None:
-    """The budget check; raises BudgetExceeded for the caller when a budget blocks the call."""
-    enforcement.before_call(call, request)
+    """The budget check; raises BudgetExceeded for the caller when a budget blocks the call.
+
+    A blocked call is still recorded: a span with zero usage (so zero cost),
+    ``error.type=BudgetExceeded`` and the reason.
+    """
+    try:
+        enforcement.before_call(call, request)
+    except enforcement.BudgetExceeded as exc:
+        call.input_tokens = call.output_tokens = 0
+        call.set_attribute("spendgate.blocked", True)
+        call.set_attribute("spendgate.blocked.reason", str(exc))
+        call.fail(exc)
+        raise
+    except Exception:
+        log_once("budget")
 
 
 def _begin(

@@ -102,7 +102,7 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
     assert running.collector.storage is not None
     assert migrate(running.collector.storage) == []
     versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
-    assert versions == [(1,), (2,), (3,), (4,), (6,)]  # 5 is for clusters only
+    assert versions == [(1,), (2,), (3,), (4,), (6,), (7,)]  # 5 and 8 are for clusters only
     ttl = running.scalar(
         "SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'",
         d=running.database,

@@ -2,6 +2,7 @@
 -- hourly rollup; the partial hours at a window's edges come from llm_spans, so a
 -- window that does not start on the hour (time zones with half-hour offsets,
 -- rolling windows, fixed starts) is still exact.
+-- A scope id of '*' (a default budget) yields one row per scope id with spend.
 -- Parameters: parallel arrays, one element per budget window; times in
 -- microseconds since the epoch (UTC).
 WITH windows AS
@@ -24,18 +25,30 @@ WITH windows AS
 ),
 whole_hours AS
 (
-    SELECT windows.budget_id AS budget_id, sum(h.total_cost) AS cost,
+    SELECT windows.budget_id AS budget_id, h.scope_id AS scope_id, sum(h.total_cost) AS cost,
            sum(h.input_tokens + h.output_tokens) AS tokens, sum(h.calls) AS calls
     FROM windows
-    INNER JOIN {db}.spend_by_scope_hourly AS h
-        ON h.scope_type = windows.scope_type AND h.scope_id = windows.scope_id
-    WHERE h.hour >= windows.head_end AND h.hour < windows.tail_start
-    GROUP BY windows.budget_id
+    INNER JOIN {db}.spend_by_scope_hourly AS h ON h.scope_type = windows.scope_type
+    WHERE (windows.scope_id = '*' OR h.scope_id = windows.scope_id)
+      AND h.hour >= windows.head_end AND h.hour < windows.tail_start
+    GROUP BY windows.budget_id, h.scope_id
 ),
 edges AS
 (
-    SELECT windows.budget_id AS budget_id, sum(s.total_cost) AS cost,
-           sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls
+    SELECT windows.budget_id AS budget_id,
+           -- The span's id in the window's scope type ('' for global, as in the rollup).
+           multiIf(windows.scope_type = 'project', s.project,
+                   windows.scope_type = 'ticket', s.ticket,
+                   windows.scope_type = 'task', s.task,
+                   windows.scope_type = 'phase', s.phase,
+                   windows.scope_type = 'agent', s.agent,
+                   windows.scope_type = 'agent_type', s.agent_type,
+                   windows.scope_type = 'user', s.user,
+                   windows.scope_type = 'team', s.team,
+                   windows.scope_type = 'provider', s.provider,
+                   windows.scope_type = 'model', s.priced_model,
+                   '') AS span_scope_id,
+           sum(s.total_cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls
     FROM windows
     CROSS JOIN
     (
@@ -48,27 +61,15 @@ edges AS
     ) AS s
     WHERE ((s.start_time >= windows.window_start AND s.start_time < windows.head_end)
            OR (s.start_time >= windows.tail_start AND s.start_time < windows.window_end))
-      AND multiIf(
-            windows.scope_type = 'global', 1,
-            windows.scope_type = 'project', s.project = windows.scope_id,
-            windows.scope_type = 'ticket', s.ticket = windows.scope_id,
-            windows.scope_type = 'task', s.task = windows.scope_id,
-            windows.scope_type = 'phase', s.phase = windows.scope_id,
-            windows.scope_type = 'agent', s.agent = windows.scope_id,
-            windows.scope_type = 'agent_type', s.agent_type = windows.scope_id,
-            windows.scope_type = 'user', s.user = windows.scope_id,
-            windows.scope_type = 'team', s.team = windows.scope_id,
-            windows.scope_type = 'provider', s.provider = windows.scope_id,
-            windows.scope_type = 'model', s.priced_model = windows.scope_id,
-            0)
-    GROUP BY windows.budget_id
+      AND (windows.scope_type = 'global'
+           OR (windows.scope_id = '*' AND span_scope_id != '') OR span_scope_id = windows.scope_id)
+    GROUP BY budget_id, span_scope_id
 )
-SELECT
-    windows.budget_id AS budget_id,
-    toDecimal128(coalesce(whole_hours.cost, 0), 18) + toDecimal128(coalesce(edges.cost, 0), 18) AS cost,
-    coalesce(whole_hours.tokens, 0) + coalesce(edges.tokens, 0) AS tokens,
-    coalesce(whole_hours.calls, 0) + coalesce(edges.calls, 0) AS calls
-FROM windows
-LEFT JOIN whole_hours ON whole_hours.budget_id = windows.budget_id
-LEFT JOIN edges ON edges.budget_id = windows.budget_id
-SETTINGS join_use_nulls = 1
+SELECT budget_id, scope_id, toDecimal128(sum(cost), 18) AS cost, sum(tokens) AS tokens, sum(calls) AS calls
+FROM
+(
+    SELECT budget_id, scope_id, toDecimal128(cost, 18) AS cost, tokens, calls FROM whole_hours
+    UNION ALL
+    SELECT budget_id, span_scope_id AS scope_id, toDecimal128(cost, 18) AS cost, tokens, calls FROM edges
+)
+GROUP BY budget_id, scope_id

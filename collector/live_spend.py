@@ -1,0 +1,229 @@
+"""The fast path between evaluations, and strict-mode reservations.
+
+After each evaluation the collector knows every budget scope's spend as
+stored in ClickHouse. Each block of spans the writer stores afterwards is
+added here, so a scope that crosses its limit is flagged at once instead of
+at the next evaluation; the next evaluation replaces these counts with the
+stored truth (the writer holds inserts while it reads, so nothing is counted
+twice or missed).
+
+Strict mode: an agent reserves a call's worst-case cost before sending it.
+A reservation is granted only if every hard budget of the call's scopes has
+room for it on top of the spend and of the other reservations held. The
+agent settles the actual cost after the call; the amount stays held until the
+call's span (which carries the reservation id) is stored and counted here.
+Unsettled reservations expire.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .budgets import Budget, explicit_scopes, period_window
+from .evaluator import Evaluation, flag_of
+from .flags import Flag, FlagBoard, Key
+
+# Scope type -> llm_spans column; global has none.
+SCOPE_COLUMNS = {
+    "project": "project", "ticket": "ticket", "task": "task", "phase": "phase", "agent": "agent",
+    "agent_type": "agent_type", "user": "user", "team": "team", "provider": "provider",
+    "model": "priced_model",
+}  # fmt: skip
+
+
+@dataclass
+class _Window:
+    budget: Budget
+    start_us: int
+    end_us: int
+    end: datetime
+    spend: dict[str, Decimal] = field(default_factory=dict)  # scope id -> spend since the evaluation
+    excluded: frozenset[str] = frozenset()  # ids with a budget of their own (default budgets only)
+
+
+@dataclass
+class _Reservation:
+    keys: list[Key]
+    amount: Decimal  # held: the estimate, then the actual cost once settled
+    expires: float
+    settled: bool = False
+
+
+@dataclass(frozen=True)
+class ReserveResult:
+    granted: bool
+    reservation_id: str = ""
+    reason: str = ""
+    blocking: Flag | None = None
+
+
+def _us(moment: datetime) -> int:
+    return int(moment.timestamp() * 1_000_000)
+
+
+class LiveSpend:
+    def __init__(self, board: FlagBoard, reservation_ttl: float = 120.0) -> None:
+        self._board = board
+        self._ttl = reservation_ttl
+        self._lock = threading.Lock()
+        self._windows: list[_Window] = []
+        self._reservations: dict[str, _Reservation] = {}
+        self.stats = {"blocks_counted": 0, "flag_changes": 0, "reservations": 0, "refused": 0}
+
+    # -- evaluation and stored spans ---------------------------------------------------------------
+    def reset(self, evaluations: list[Evaluation], budgets: list[Budget], now: datetime) -> None:
+        """Start counting from an evaluation (called while inserts are held)."""
+        explicit = explicit_scopes(budgets)
+        by_budget: dict[str, list[Evaluation]] = {}
+        for evaluation in evaluations:
+            by_budget.setdefault(evaluation.budget.id, []).append(evaluation)
+        windows = []
+        for budget in budgets:
+            start, end = period_window(budget, now)
+            window = _Window(budget, _us(start), _us(end), end)
+            for evaluation in by_budget.get(budget.id, []):
+                window.spend[evaluation.scope_id] = evaluation.spend
+            if budget.is_default:
+                window.excluded = frozenset(
+                    scope_id for (kind, scope_id, period, metric) in explicit
+                    if (kind, period, metric) == (budget.scope_type, budget.period, budget.metric)
+                )  # fmt: skip
+            elif budget.scope_id not in window.spend:
+                window.spend[budget.scope_id] = Decimal(0)
+            windows.append(window)
+        with self._lock:
+            self._windows = windows
+
+    def observe(self, block: pa.Table) -> None:
+        """Count a block of stored spans (called by the writer after each insert)."""
+        if block.num_rows == 0:
+            return
+        starts = pc.cast(block.column("start_time"), pa.int64())
+        now = datetime.now(UTC)
+        flags: list[Flag] = []
+        with self._lock:
+            if self._reservations:
+                self._count_reserved(block)
+            for window in self._windows:
+                in_window = pc.and_(pc.greater_equal(starts, window.start_us), pc.less(starts, window.end_us))
+                for scope_id, amount in self._amounts(window, block, in_window):
+                    total = window.spend.get(scope_id, Decimal(0)) + amount
+                    window.spend[scope_id] = total
+                    flags.append(flag_of(window.budget, scope_id, total, window.end, now))
+            self.stats["blocks_counted"] += 1
+        if flags:
+            self.stats["flag_changes"] += len(self._board.update(flags))
+
+    @staticmethod
+    def _amounts(window: _Window, block: pa.Table, in_window: pa.Array) -> list[tuple[str, Decimal]]:
+        budget = window.budget
+        column = SCOPE_COLUMNS.get(budget.scope_type)
+        rows = block.filter(in_window)
+        if budget.scope_type != "global" and not budget.is_default and column is not None:
+            rows = rows.filter(pc.equal(rows.column(column), budget.scope_id))
+        if rows.num_rows == 0:
+            return []
+        if budget.metric == "cost":
+            value_columns = [("total_cost", "sum")]
+        else:
+            value_columns = [("input_tokens", "sum"), ("output_tokens", "sum")]
+        if not budget.is_default or column is None:
+            sums = [pc.sum(rows.column(name)).as_py() or 0 for name, _ in value_columns]
+            return [(budget.scope_id, Decimal(sum(sums)))]
+        grouped = rows.group_by(column).aggregate(value_columns).to_pylist()
+        found = []
+        for row in grouped:
+            scope_id = row[column]
+            if not scope_id or scope_id in window.excluded:
+                continue
+            found.append((scope_id, Decimal(sum(row[f"{name}_sum"] or 0 for name, _ in value_columns))))
+        return found
+
+    def _count_reserved(self, block: pa.Table) -> None:
+        if "reservation_id" not in block.column_names:
+            return
+        ids = set(block.column("reservation_id").to_pylist()) - {""}
+        for reservation_id in ids & self._reservations.keys():
+            # The call's cost is now in the stored spend: stop holding it.
+            del self._reservations[reservation_id]
+
+    # -- strict mode ------------------------------------------------------------------------------
+    def _matching(self, scopes: list[tuple[str, str]]) -> list[tuple[_Window, str]]:
+        wanted = set(scopes) | {("global", "")}
+        found = []
+        for window in self._windows:
+            budget = window.budget
+            if not budget.hard:
+                continue
+            for scope_type, scope_id in wanted:
+                if scope_type != budget.scope_type:
+                    continue
+                if budget.scope_id == scope_id or (
+                    budget.is_default and scope_id and scope_id not in window.excluded
+                ):
+                    found.append((window, scope_id))
+        return found
+
+    def _held(self, key: Key, now: float) -> Decimal:
+        return sum(
+            (r.amount for r in self._reservations.values() if key in r.keys and r.expires > now),
+            Decimal(0),
+        )
+
+    def reserve(self, scopes: list[tuple[str, str]], amount: Decimal) -> ReserveResult:
+        """Hold ``amount`` against every hard budget of these scopes, if all have room."""
+        now = time.monotonic()
+        moment = datetime.now(UTC)
+        with self._lock:
+            self._expire(now)
+            matching = self._matching(scopes)
+            for window, scope_id in matching:
+                budget = window.budget
+                spent = window.spend.get(scope_id, Decimal(0))
+                held = self._held((budget.id, scope_id), now)
+                if budget.unblocked_until is not None and moment < budget.unblocked_until:
+                    continue
+                if spent + held + amount > budget.block_at:
+                    self.stats["refused"] += 1
+                    flag = flag_of(budget, scope_id, spent, window.end, moment)
+                    return ReserveResult(
+                        False,
+                        reason=(
+                            f"reserving ${amount} would exceed {flag.reason.removeprefix('blocked: ')}"
+                            f" with ${held} held by calls in flight"
+                        ),
+                        blocking=flag,
+                    )
+            reservation_id = uuid.uuid4().hex
+            self._reservations[reservation_id] = _Reservation(
+                [(window.budget.id, scope_id) for window, scope_id in matching], amount, now + self._ttl
+            )
+            self.stats["reservations"] += 1
+        return ReserveResult(True, reservation_id)
+
+    def settle(self, reservation_id: str, actual_cost: Decimal) -> bool:
+        """Replace a reservation's estimate with the actual cost until its span is stored."""
+        with self._lock:
+            reservation = self._reservations.get(reservation_id)
+            if reservation is None:
+                return False  # its span was stored already, or it expired
+            reservation.amount = actual_cost
+            reservation.settled = True
+            reservation.expires = time.monotonic() + self._ttl
+            return True
+
+    def _expire(self, now: float) -> None:
+        for reservation_id in [k for k, r in self._reservations.items() if r.expires <= now]:
+            del self._reservations[reservation_id]
+
+    @property
+    def reservations_held(self) -> int:
+        return len(self._reservations)

@@ -1,0 +1,119 @@
+"""The ``BudgetFlags`` gRPC service (instrumentation/proto/flags.proto) on the OTLP gRPC port."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import grpc
+from spendgate.instrumentation.proto import flags_pb2 as pb
+from spendgate.instrumentation.proto import flags_pb2_grpc
+
+from ..flags import Flag, FlagBoard, Snapshot
+from ..live_spend import LiveSpend
+
+log = logging.getLogger(__name__)
+
+
+def flag_message(flag: Flag) -> pb.Flag:
+    return pb.Flag(
+        budget_id=flag.budget_id,
+        scope=pb.Scope(type=flag.scope_type, id=flag.scope_id),
+        state=flag.state,
+        spend=str(flag.spend),
+        limit=str(flag.limit),
+        utilization=str(flag.utilization.quantize(Decimal("0.01"))),
+        remaining=str(flag.remaining),
+        period_end_unix_ms=int(flag.period_end.timestamp() * 1000) if flag.period_end else 0,
+        reason=flag.reason,
+        version=flag.version,
+        metric=flag.metric,
+    )
+
+
+def snapshot_message(snapshot: Snapshot) -> pb.FlagSnapshot:
+    return pb.FlagSnapshot(
+        version=snapshot.version,
+        flags=[flag_message(flag) for flag in snapshot.flags],
+        limits=[
+            pb.CallLimit(
+                budget_id=b.id,
+                scope=pb.Scope(type=b.scope_type, id=b.scope_id),
+                period=b.period,
+                metric=b.metric,
+                limit=str(b.limit),
+                hard=b.hard,
+            )  # fmt: skip
+            for b in snapshot.limits
+        ],
+    )
+
+
+def _decimal(text: str, field: str) -> Decimal:
+    try:
+        value = Decimal(text or "0")
+    except InvalidOperation:
+        raise ValueError(f"{field} {text[:40]!r} is not a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{field} must be a non-negative number")
+    return value
+
+
+def blocking_flags(board: FlagBoard, scopes: list[tuple[str, str]]) -> list[Flag]:
+    """The flags that are not ok for any of these scopes (global always applies)."""
+    wanted = set(scopes) | {("global", "")}
+    return [flag for flag in board.flags() if (flag.scope_type, flag.scope_id) in wanted]
+
+
+class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
+    def __init__(self, board: FlagBoard, live: LiveSpend | None) -> None:
+        self.board = board
+        self.live = live
+
+    async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.FlagSnapshot]:  # noqa: N802
+        log.debug("agent %r watches flags", request.agent)
+        async for snapshot in self.board.watch():
+            yield snapshot_message(snapshot)
+
+    async def Check(self, request: pb.CheckRequest, context: Any) -> pb.CheckResponse:  # noqa: N802
+        flags = blocking_flags(self.board, [(s.type, s.id) for s in request.scopes])
+        blocked = [flag for flag in flags if flag.state == "block"]
+        return pb.CheckResponse(
+            allowed=not blocked,
+            flags=[flag_message(flag) for flag in flags],
+            reason=blocked[0].reason if blocked else "",
+        )
+
+    async def Reserve(self, request: pb.ReserveRequest, context: Any) -> pb.ReserveResponse:  # noqa: N802
+        if self.live is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "this collector does not evaluate budgets"
+            )
+        try:
+            amount = _decimal(request.amount, "amount")
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        result = self.live.reserve([(s.type, s.id) for s in request.scopes], amount)
+        return pb.ReserveResponse(
+            granted=result.granted,
+            reservation_id=result.reservation_id,
+            reason=result.reason,
+            blocking=flag_message(result.blocking) if result.blocking else None,
+        )
+
+    async def Settle(self, request: pb.SettleRequest, context: Any) -> pb.SettleResponse:  # noqa: N802
+        if self.live is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "this collector does not evaluate budgets"
+            )
+        try:
+            cost = _decimal(request.actual_cost, "actual_cost")
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        return pb.SettleResponse(found=self.live.settle(request.reservation_id, cost))
+
+
+def add_to_server(server: Any, board: FlagBoard, live: LiveSpend | None) -> None:
+    flags_pb2_grpc.add_BudgetFlagsServicer_to_server(BudgetFlagsService(board, live), server)

@@ -1,0 +1,278 @@
+"""The budget check before every LLM call, from the local flag table.
+
+In order, for the scopes of the call (global, each attribution dimension,
+provider, model):
+
+1. a flag in state ``block`` raises :class:`BudgetExceeded` (the provider is
+   not called; the call is recorded as a blocked span with zero cost);
+2. ``warn`` and ``critical`` flags are logged once per level and scope, added
+   to the span as an event and passed to the ``on_warn`` callback;
+3. per-run limits: a run (``spendgate.scope(run=...)``) whose spend in this
+   process has reached its limit is stopped;
+4. per-request limits: a call whose worst case (its input plus its maximum
+   output, at the model's prices) exceeds the limit is refused;
+5. strict mode: the worst case is reserved at the collector (``Reserve``) and
+   settled with the actual cost when the call ends.
+
+If the collector has not been reachable for ``stale_after`` seconds the guard
+lets calls through (fail open), or refuses them when ``fail_closed`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+from typing import Any
+
+import grpc
+
+from . import estimate
+from .attribution import PREFIX, attribution_of
+from .enforcement import BudgetExceeded
+from .flags_client import AgentFlag, CallLimit, FlagTable
+from .prices import Rates, cost_of, rates_for
+from .proto import flags_pb2 as pb
+from .recorder import LLMCall
+
+logger = logging.getLogger("spendgate.instrumentation")
+
+DEFAULT_MAX_OUTPUT = 4096  # assumed when a request sets no output limit
+_SCOPE_DIMENSIONS = ("project", "ticket", "task", "phase", "agent", "agent_type", "user", "team")
+WarnCallback = Callable[[AgentFlag], None]
+
+
+def _get(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def max_output_tokens(request: dict[str, Any]) -> int | None:
+    """The output limit a request sets, whatever the SDK calls it."""
+    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxTokens"):
+        value = request.get(key)
+        if isinstance(value, int) and value > 0:
+            return value
+    nested = (("config", "max_output_tokens"), ("inferenceConfig", "maxTokens"),
+              ("options", "num_predict"), ("generation_config", "max_output_tokens"))  # fmt: skip
+    for container, key in nested:
+        value = _get(request.get(container), key)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def request_text(request: dict[str, Any]) -> str:
+    parts = []
+    for key in ("messages", "input", "prompt", "contents", "system", "instructions"):
+        if key in request:
+            parts.append(estimate.text_of(request[key]))
+    return "\n".join(part for part in parts if part)
+
+
+class _CallBudget:
+    """What the guard remembers about a call until it ends."""
+
+    __slots__ = ("run", "rates", "reservation")
+
+    def __init__(self, run: str, rates: Rates, reservation: str) -> None:
+        self.run = run
+        self.rates = rates
+        self.reservation = reservation
+
+
+class BudgetGuard:
+    def __init__(
+        self,
+        table: FlagTable,
+        *,
+        fail_closed: bool = False,
+        stale_after: float = 30.0,
+        on_warn: WarnCallback | None = None,
+        strict: bool = False,
+        stub: Any = None,  # BudgetFlagsStub, for strict mode
+        reserve_timeout: float = 2.0,
+        default_max_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> None:
+        self.table = table
+        self.fail_closed = fail_closed
+        self.stale_after = stale_after
+        self.on_warn = on_warn
+        self.strict = strict
+        self.stub = stub
+        self.reserve_timeout = reserve_timeout
+        self.default_max_output = default_max_output
+        self._warned: set[tuple[str, str, str, str]] = set()
+        self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens]
+        self._runs_lock = threading.Lock()
+        self._settler: ThreadPoolExecutor | None = None
+
+    # -- the check ------------------------------------------------------------------------------
+    def check(self, call: LLMCall, request: dict[str, Any]) -> None:
+        table = self.table
+        if not table.connected and self._unreachable(table):
+            return
+        dims = {key[len(PREFIX) :]: value for key, value in attribution_of(call.context).items()}
+        scopes = [("global", "")]
+        scopes.extend((dim, dims[dim]) for dim in _SCOPE_DIMENSIONS if dims.get(dim))
+        scopes.append(("provider", call.provider))
+        if call.request_model:
+            scopes.append(("model", call.request_model))
+        for flag in table.flags_for(scopes):
+            if flag.state == "block":
+                raise BudgetExceeded(flag.scope_type, flag.scope_id, flag.limit, flag.spend, flag.reason)
+            self._warn(call, flag)
+        limits = table.limits
+        run = dims.get("run", "")
+        rates: Rates | None = None
+        if limits:
+            rates = self._check_limits(call, request, limits, scopes, run)
+        if self.strict and self.stub is not None:
+            rates = rates or rates_for(call.provider, call.request_model)
+            reservation = self._reserve(call, request, scopes, rates)
+            call.budget = _CallBudget(run, rates, reservation)
+        elif run and rates is not None:
+            call.budget = _CallBudget(run, rates, "")
+
+    def _unreachable(self, table: FlagTable) -> bool:
+        """True when the check should be skipped: no flags, and failing open."""
+        down_for = time.monotonic() - table.disconnected_at
+        if self.fail_closed and (table.synced_at == 0.0 or down_for > self.stale_after):
+            raise BudgetExceeded("collector", "", Decimal(0), Decimal(0),
+                                 "the budget service is unreachable and the guard fails closed")  # fmt: skip
+        return table.synced_at == 0.0 or down_for > self.stale_after
+
+    def _warn(self, call: LLMCall, flag: AgentFlag) -> None:
+        call.add_event("spendgate.budget." + flag.state, {
+            "spendgate.budget.id": flag.budget_id,
+            "spendgate.budget.scope": f"{flag.scope_type}:{flag.scope_id}",
+            "spendgate.budget.reason": flag.reason,
+        })  # fmt: skip
+        key = (flag.state, flag.budget_id, flag.scope_type, flag.scope_id)
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        logger.warning("spendgate: budget %s: %s", flag.state, flag.reason)
+        if self.on_warn is not None:
+            try:
+                self.on_warn(flag)
+            except Exception:
+                logger.exception("spendgate: the on_warn callback failed")
+
+    @staticmethod
+    def _applies(limit: CallLimit, scopes: list[tuple[str, str]]) -> str | None:
+        """The scope id the limit applies to for this call, or None."""
+        for scope_type, scope_id in scopes:
+            if scope_type == limit.scope_type and (limit.scope_id in (scope_id, "*")):
+                return scope_id
+        return None
+
+    def _check_limits(
+        self, call: LLMCall, request: dict[str, Any], limits: tuple[CallLimit, ...],
+        scopes: list[tuple[str, str]], run: str,
+    ) -> Rates:  # fmt: skip
+        rates = rates_for(call.provider, call.request_model)
+        worst: tuple[int, int, Decimal] | None = None
+        worst_is_precise = False
+        for limit in limits:
+            scope_id = self._applies(limit, scopes)
+            if scope_id is None:
+                continue
+            if limit.period == "run":
+                if not run:
+                    continue
+                cost, tokens = self._run_totals(run)
+                spent = cost if limit.metric == "cost" else tokens
+                if limit.hard and spent >= limit.limit:
+                    where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
+                    raise BudgetExceeded("run", run, limit.limit, spent,
+                                         f"per-run limit {limit.budget_id} reached in {where}")  # fmt: skip
+            elif limit.period == "request" and limit.hard:
+                if worst is None:
+                    worst = self._worst_case(request, rates, precise=False)
+                if self._over(limit, worst) and not worst_is_precise:
+                    worst, worst_is_precise = self._worst_case(request, rates, precise=True), True
+                if self._over(limit, worst):
+                    value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
+                    unit = "USD" if limit.metric == "cost" else "tokens"
+                    reason = (
+                        f"per-request limit {limit.budget_id}: this call could use up to {value:.6f} {unit}"
+                    )
+                    raise BudgetExceeded(limit.scope_type, scope_id, limit.limit, value, reason)
+        return rates
+
+    @staticmethod
+    def _over(limit: CallLimit, worst: tuple[int, int, Decimal]) -> bool:
+        value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
+        return value > limit.limit
+
+    def _worst_case(self, request: dict[str, Any], rates: Rates, precise: bool) -> tuple[int, int, Decimal]:
+        """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
+        an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
+        output = max_output_tokens(request) or self.default_max_output
+        text = request_text(request)
+        tokens = estimate.count_tokens(text) if precise else len(text.encode("utf-8", "replace"))
+        return tokens, output, cost_of(rates, tokens, output)
+
+    def worst_case_cost(self, request: dict[str, Any], rates: Rates) -> Decimal:
+        return self._worst_case(request, rates, precise=True)[2]
+
+    # -- strict mode ------------------------------------------------------------------------------
+    def _reserve(
+        self, call: LLMCall, request: dict[str, Any], scopes: list[tuple[str, str]], rates: Rates
+    ) -> str:
+        amount = self.worst_case_cost(request, rates)
+        try:
+            reply = self.stub.Reserve(
+                pb.ReserveRequest(scopes=[pb.Scope(type=t, id=i) for t, i in scopes], amount=str(amount)),
+                timeout=self.reserve_timeout,
+            )
+        except grpc.RpcError as exc:
+            if self.fail_closed:
+                raise BudgetExceeded("collector", "", Decimal(0), Decimal(0),
+                                     f"could not reserve budget: {exc.code()}") from None  # fmt: skip
+            return ""
+        if not reply.granted:
+            by = reply.blocking
+            limit, spend = Decimal(by.limit or 0), Decimal(by.spend or 0)
+            raise BudgetExceeded(by.scope.type or "global", by.scope.id, limit, spend, reply.reason)
+        call.set_attribute("spendgate.reservation_id", reply.reservation_id)
+        return str(reply.reservation_id)
+
+    # -- after the call ---------------------------------------------------------------------------
+    def _run_totals(self, run: str) -> tuple[Decimal, Decimal]:
+        totals = self._runs.get(run)
+        return (totals[0], totals[1]) if totals else (Decimal(0), Decimal(0))
+
+    def after_call(self, call: LLMCall) -> None:
+        budget = call.budget
+        if budget is None:
+            return
+        cost = cost_of(budget.rates, call.input_tokens or 0, call.output_tokens or 0,
+                       call.cache_read_tokens or 0, call.cache_write_tokens or 0)  # fmt: skip
+        if budget.run:
+            tokens = Decimal((call.input_tokens or 0) + (call.output_tokens or 0))
+            with self._runs_lock:
+                totals = self._runs.setdefault(budget.run, [Decimal(0), Decimal(0)])
+                totals[0] += cost
+                totals[1] += tokens
+        if budget.reservation and self.stub is not None:
+            if self._settler is None:
+                self._settler = ThreadPoolExecutor(1, thread_name_prefix="spendgate-settle")
+            self._settler.submit(self._settle, budget.reservation, cost)
+
+    def _settle(self, reservation: str, cost: Decimal) -> None:
+        try:
+            self.stub.Settle(pb.SettleRequest(reservation_id=reservation, actual_cost=str(cost)), timeout=5)
+        except grpc.RpcError as exc:
+            logger.debug("spendgate: settling a reservation failed: %s", exc.code())
+
+    def run_spend(self, run: str) -> tuple[Decimal, Decimal]:
+        """(cost, tokens) this process has spent in a run."""
+        return self._run_totals(run)

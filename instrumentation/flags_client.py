@@ -1,0 +1,153 @@
+"""The agent's copy of the budget flags, kept current by a background subscriber.
+
+:class:`FlagSubscriber` holds a gRPC ``Watch`` stream open to the collector
+and replaces the :class:`FlagTable` with every snapshot it receives. When the
+stream breaks it reconnects: gRPC's own connection backoff paces the retries
+(``wait_for_ready``), and errors the server returns are retried after a
+growing pause. Checks read the table only; they never wait on the network.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from decimal import Decimal
+
+import grpc
+
+from .proto import flags_pb2 as pb
+from .proto import flags_pb2_grpc
+
+logger = logging.getLogger("spendgate.instrumentation")
+
+_CHANNEL_OPTIONS = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 5000),
+    ("grpc.keepalive_time_ms", 30000),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+Scope = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class AgentFlag:
+    budget_id: str
+    scope_type: str
+    scope_id: str
+    state: str
+    metric: str
+    spend: Decimal
+    limit: Decimal
+    reason: str
+    version: int
+
+
+@dataclass(frozen=True)
+class CallLimit:
+    budget_id: str
+    scope_type: str
+    scope_id: str  # "*": every id of the type
+    period: str  # request or run
+    metric: str
+    limit: Decimal
+    hard: bool
+
+
+class FlagTable:
+    """Flags by scope; replaced whole, read without locks."""
+
+    def __init__(self) -> None:
+        self.by_scope: dict[Scope, list[AgentFlag]] = {}
+        self.limits: tuple[CallLimit, ...] = ()
+        self.version = -1
+        self.connected = False
+        self.synced_at = 0.0  # monotonic time of the last snapshot; 0 before the first
+        self.disconnected_at = time.monotonic()
+
+    def apply(self, snapshot: pb.FlagSnapshot) -> None:
+        by_scope: dict[Scope, list[AgentFlag]] = {}
+        for f in snapshot.flags:
+            flag = AgentFlag(f.budget_id, f.scope.type, f.scope.id, f.state, f.metric or "cost",
+                             Decimal(f.spend or 0), Decimal(f.limit or 0), f.reason, f.version)  # fmt: skip
+            by_scope.setdefault((flag.scope_type, flag.scope_id), []).append(flag)
+        limits = tuple(
+            CallLimit(
+                lim.budget_id,
+                lim.scope.type,
+                lim.scope.id,
+                lim.period,
+                lim.metric or "cost",
+                Decimal(lim.limit or 0),
+                lim.hard,
+            )  # fmt: skip
+            for lim in snapshot.limits
+        )
+        # Swap whole objects: readers on other threads see the old or the new table, never a mix.
+        self.by_scope, self.limits, self.version = by_scope, limits, snapshot.version
+        self.synced_at = time.monotonic()
+        self.connected = True
+
+    def mark_disconnected(self) -> None:
+        if self.connected:
+            self.connected = False
+            self.disconnected_at = time.monotonic()
+
+    def flags_for(self, scopes: list[Scope]) -> list[AgentFlag]:
+        by_scope = self.by_scope
+        if not by_scope:
+            return []
+        found: list[AgentFlag] = []
+        for scope in scopes:
+            flags = by_scope.get(scope)
+            if flags:
+                found.extend(flags)
+        return found
+
+
+class FlagSubscriber:
+    def __init__(self, endpoint: str, table: FlagTable, agent: str = "") -> None:
+        self.endpoint = endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
+        self.table = table
+        self.agent = agent
+        self._stop = threading.Event()
+        self._channel = grpc.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS)
+        self.stub = flags_pb2_grpc.BudgetFlagsStub(self._channel)
+        self._thread = threading.Thread(target=self._run, name="spendgate-flags", daemon=True)
+        self.reconnects = 0
+
+    def start(self) -> FlagSubscriber:
+        self._thread.start()
+        return self
+
+    def wait_synced(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while self.table.synced_at == 0.0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.table.synced_at != 0.0
+
+    def _run(self) -> None:
+        pause = 0.1
+        while not self._stop.is_set():
+            try:
+                for snapshot in self.stub.Watch(pb.WatchRequest(agent=self.agent), wait_for_ready=True):
+                    self.table.apply(snapshot)
+                    pause = 0.1
+            except grpc.RpcError as exc:
+                if self._stop.is_set():
+                    return
+                code = exc.code() if hasattr(exc, "code") else None
+                logger.debug("spendgate: flag stream from %s ended: %s", self.endpoint, code)
+            except ValueError:  # channel closed under us
+                return
+            self.table.mark_disconnected()
+            self.reconnects += 1
+            self._stop.wait(pause)
+            pause = min(pause * 2, 5.0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._channel.close()
+        self._thread.join(5)

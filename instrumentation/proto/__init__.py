@@ -1,0 +1,1 @@
+"""Generated gRPC modules of flags.proto (tools/gen_proto.sh)."""

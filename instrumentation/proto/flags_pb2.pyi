@@ -1,0 +1,129 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Scope(_message.Message):
+    __slots__ = ("type", "id")
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
+    type: str
+    id: str
+    def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ...) -> None: ...
+
+class Flag(_message.Message):
+    __slots__ = ("budget_id", "scope", "state", "spend", "limit", "utilization", "remaining", "period_end_unix_ms", "reason", "version", "metric")
+    BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_END_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    budget_id: str
+    scope: Scope
+    state: str
+    spend: str
+    limit: str
+    utilization: str
+    remaining: str
+    period_end_unix_ms: int
+    reason: str
+    version: int
+    metric: str
+    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., state: _Optional[str] = ..., spend: _Optional[str] = ..., limit: _Optional[str] = ..., utilization: _Optional[str] = ..., remaining: _Optional[str] = ..., period_end_unix_ms: _Optional[int] = ..., reason: _Optional[str] = ..., version: _Optional[int] = ..., metric: _Optional[str] = ...) -> None: ...
+
+class CallLimit(_message.Message):
+    __slots__ = ("budget_id", "scope", "period", "metric", "limit", "hard")
+    BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
+    budget_id: str
+    scope: Scope
+    period: str
+    metric: str
+    limit: str
+    hard: bool
+    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., period: _Optional[str] = ..., metric: _Optional[str] = ..., limit: _Optional[str] = ..., hard: _Optional[bool] = ...) -> None: ...
+
+class FlagSnapshot(_message.Message):
+    __slots__ = ("version", "flags", "limits", "generated_unix_ms")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    GENERATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    flags: _containers.RepeatedCompositeFieldContainer[Flag]
+    limits: _containers.RepeatedCompositeFieldContainer[CallLimit]
+    generated_unix_ms: int
+    def __init__(self, version: _Optional[int] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., limits: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., generated_unix_ms: _Optional[int] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("agent",)
+    AGENT_FIELD_NUMBER: _ClassVar[int]
+    agent: str
+    def __init__(self, agent: _Optional[str] = ...) -> None: ...
+
+class CheckRequest(_message.Message):
+    __slots__ = ("scopes", "estimated_cost")
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_COST_FIELD_NUMBER: _ClassVar[int]
+    scopes: _containers.RepeatedCompositeFieldContainer[Scope]
+    estimated_cost: str
+    def __init__(self, scopes: _Optional[_Iterable[_Union[Scope, _Mapping]]] = ..., estimated_cost: _Optional[str] = ...) -> None: ...
+
+class CheckResponse(_message.Message):
+    __slots__ = ("allowed", "flags", "reason")
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    allowed: bool
+    flags: _containers.RepeatedCompositeFieldContainer[Flag]
+    reason: str
+    def __init__(self, allowed: _Optional[bool] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ReserveRequest(_message.Message):
+    __slots__ = ("scopes", "amount", "ttl_seconds")
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    scopes: _containers.RepeatedCompositeFieldContainer[Scope]
+    amount: str
+    ttl_seconds: int
+    def __init__(self, scopes: _Optional[_Iterable[_Union[Scope, _Mapping]]] = ..., amount: _Optional[str] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+
+class ReserveResponse(_message.Message):
+    __slots__ = ("granted", "reservation_id", "reason", "blocking")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BLOCKING_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    reservation_id: str
+    reason: str
+    blocking: Flag
+    def __init__(self, granted: _Optional[bool] = ..., reservation_id: _Optional[str] = ..., reason: _Optional[str] = ..., blocking: _Optional[_Union[Flag, _Mapping]] = ...) -> None: ...
+
+class SettleRequest(_message.Message):
+    __slots__ = ("reservation_id", "actual_cost")
+    RESERVATION_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTUAL_COST_FIELD_NUMBER: _ClassVar[int]
+    reservation_id: str
+    actual_cost: str
+    def __init__(self, reservation_id: _Optional[str] = ..., actual_cost: _Optional[str] = ...) -> None: ...
+
+class SettleResponse(_message.Message):
+    __slots__ = ("found",)
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    def __init__(self, found: _Optional[bool] = ...) -> None: ...
