@@ -24,7 +24,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -111,7 +110,6 @@ class BudgetGuard:
         self._warned: set[tuple[str, str, str, str]] = set()
         self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens]
         self._runs_lock = threading.Lock()
-        self._settler: ThreadPoolExecutor | None = None
 
     # -- the check ------------------------------------------------------------------------------
     def check(self, call: LLMCall, request: dict[str, Any]) -> None:
@@ -263,13 +261,13 @@ class BudgetGuard:
                 totals[0] += cost
                 totals[1] += tokens
         if budget.reservation and self.stub is not None:
-            if self._settler is None:
-                self._settler = ThreadPoolExecutor(1, thread_name_prefix="spendgate-settle")
-            self._settler.submit(self._settle, budget.reservation, cost)
+            # Settled before the caller goes on, so its next Reserve already sees this cost.
+            self._settle(budget.reservation, cost)
 
     def _settle(self, reservation: str, cost: Decimal) -> None:
         try:
-            self.stub.Settle(pb.SettleRequest(reservation_id=reservation, actual_cost=str(cost)), timeout=5)
+            request = pb.SettleRequest(reservation_id=reservation, actual_cost=str(cost))
+            self.stub.Settle(request, timeout=self.reserve_timeout)
         except grpc.RpcError as exc:
             logger.debug("spendgate: settling a reservation failed: %s", exc.code())
 

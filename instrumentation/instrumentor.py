@@ -98,4 +98,6 @@ def _enforce_budgets_from_environment() -> None:
         return
     from .configure import enforce_budgets, flags_endpoint_for
 
-    enforce_budgets(flags_endpoint_for(None, None), fail_closed=os.environ.get("SPENDGATE_FAIL_CLOSED") == "1")
+    enforce_budgets(
+        flags_endpoint_for(None, None), fail_closed=os.environ.get("SPENDGATE_FAIL_CLOSED") == "1"
+    )

@@ -108,3 +108,19 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
         d=running.database,
     )
     assert "toIntervalDay(90)" in ttl and "toYYYYMM(start_time)" in ttl
+
+
+def test_generated_flag_modules_match_the_proto(tmp_path: Path) -> None:
+    from grpc_tools import protoc
+
+    source = REPO / "instrumentation" / "proto"
+    tree = tmp_path / "spendgate" / "instrumentation" / "proto"
+    tree.mkdir(parents=True)
+    (tree / "flags.proto").write_text((source / "flags.proto").read_text())
+    args = ["protoc", f"-I{tmp_path}", f"--python_out={tmp_path}", f"--pyi_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}", str(tree / "flags.proto")]  # fmt: skip
+    assert protoc.main(args) == 0
+    for name in ("flags_pb2.py", "flags_pb2.pyi", "flags_pb2_grpc.py"):
+        assert (tree / name).read_text() == (source / name).read_text(), (
+            f"run tools/gen_proto.sh: {name} is stale"
+        )

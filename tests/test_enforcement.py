@@ -3,14 +3,21 @@ the agent's guard in front of real SDK calls, overrides, alerts and notification
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from spendgate.instrumentation.proto import flags_pb2 as pb
+from spendgate.instrumentation.proto import flags_pb2_grpc
 
 from .conftest import RunningCollector, chat_attributes, make_spans, start_collector
 
@@ -219,8 +226,16 @@ def test_a_block_flag_stops_the_agent_before_the_provider_is_called(
     from spendgate import BudgetExceeded, scope
 
     client = api(budgets)
-    client.post("/api/v1/costs/budgets", json={"id": "alpha-cap", "scope_type": "project", "scope_id": "alpha",
-                                               "limit": str(ONE_CALL * 4), "grace_percent": 0})
+    client.post(
+        "/api/v1/costs/budgets",
+        json={
+            "id": "alpha-cap",
+            "scope_type": "project",
+            "scope_id": "alpha",
+            "limit": str(ONE_CALL * 4),
+            "grace_percent": 0,
+        },
+    )
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     with scope(project="alpha", agent="coder"):
         sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # allowed
@@ -241,7 +256,10 @@ def test_a_block_flag_stops_the_agent_before_the_provider_is_called(
     assert attrs["error.type"] == "BudgetExceeded" and attrs["gen_ai.usage.input_tokens"] == 0
     assert attrs["gen_ai.usage.output_tokens"] == 0 and attrs["spendgate.project"] == "alpha"
     # An admin unblocks the project for an hour: the agent may call again at once.
-    assert client.post("/api/v1/costs/budgets/alpha-cap/override", json={"unblock_for_minutes": 60}).status_code == 200
+    assert (
+        client.post("/api/v1/costs/budgets/alpha-cap/override", json={"unblock_for_minutes": 60}).status_code
+        == 200
+    )
     _until(lambda: not any(f.state == "block" for f in agent.table.flags_for([("project", "alpha")])))
     with scope(project="alpha"):
         sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -253,8 +271,10 @@ def test_warnings_are_logged_once_added_as_span_events_and_passed_to_the_callbac
     import openai
     from spendgate import scope
 
-    api(budgets).post("/api/v1/costs/budgets", json={"id": "team-cap", "scope_type": "team", "scope_id": "ml",
-                                                     "limit": str(ONE_CALL * 10)})
+    api(budgets).post(
+        "/api/v1/costs/budgets",
+        json={"id": "team-cap", "scope_type": "team", "scope_id": "ml", "limit": str(ONE_CALL * 10)},
+    )
     send(budgets, 9, **{"spendgate.team": "ml"})
     _until(lambda: bool(agent.table.flags_for([("team", "ml")])))
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
@@ -273,8 +293,16 @@ def test_per_request_limits_refuse_a_call_whose_worst_case_is_too_expensive(
     import openai
     from spendgate import BudgetExceeded, scope
 
-    api(budgets).post("/api/v1/costs/budgets", json={"id": "testing-req", "scope_type": "agent_type",
-                                                     "scope_id": "testing", "limit": "0.01", "period": "request"})
+    api(budgets).post(
+        "/api/v1/costs/budgets",
+        json={
+            "id": "testing-req",
+            "scope_type": "agent_type",
+            "scope_id": "testing",
+            "limit": "0.01",
+            "period": "request",
+        },
+    )
     _until(lambda: any(lim.budget_id == "testing-req" for lim in agent.table.limits))
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     sent = len(fake.requests)
@@ -294,8 +322,17 @@ def test_per_run_limits_stop_the_run_in_process(budgets: RunningCollector, agent
     from spendgate import BudgetExceeded, scope
 
     # The fake provider reports 1,200 input and 80 output tokens per call: 1,280 tokens.
-    api(budgets).post("/api/v1/costs/budgets", json={"id": "run-tokens", "scope_type": "agent", "scope_id": "*",
-                                                     "metric": "tokens", "limit": 3000, "period": "run"})
+    api(budgets).post(
+        "/api/v1/costs/budgets",
+        json={
+            "id": "run-tokens",
+            "scope_type": "agent",
+            "scope_id": "*",
+            "metric": "tokens",
+            "limit": 3000,
+            "period": "run",
+        },
+    )
     _until(lambda: any(lim.budget_id == "run-tokens" for lim in agent.table.limits))
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     with scope(agent="researcher", run="run-1"):
@@ -333,3 +370,313 @@ def test_fail_open_by_default_and_closed_when_asked(fake: Any) -> None:
     finally:
         stop_enforcing()
         instrumentor.uninstrument()
+
+
+# -- alerts and notifications ----------------------------------------------------------------------------
+
+
+class _Hook(BaseHTTPRequestHandler):
+    received: list[tuple[str, Any]] = []
+    fail_first = 0
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        if type(self).fail_first > 0:  # a flaky endpoint: the notifier retries
+            type(self).fail_first -= 1
+            self.send_response(503)
+            self.end_headers()
+            return
+        type(self).received.append((self.path, body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def hook() -> Iterator[str]:
+    _Hook.received = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, list[Any]]]:
+    from aiosmtpd.controller import Controller
+
+    from .conftest import free_port
+
+    messages: list[Any] = []
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+            messages.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller.port, messages
+    controller.stop()
+
+
+def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
+    _until(predicate, timeout)
+
+
+def test_threshold_alerts_with_cooldown_reach_webhooks_and_email(
+    chdb_dsn: str, hook: str, smtp: tuple[int, list[Any]]
+) -> None:
+    port, mails = smtp
+    _Hook.fail_first = 1
+    more = f"""
+    alerts:
+      cooldown: 1h
+      notifications:
+        webhooks:
+          - url: {hook}/json
+          - url: {hook}/slack
+            format: slack
+        email:
+          smtp_host: 127.0.0.1
+          smtp_port: {port}
+          sender: spendgate@example.com
+          recipients: [admin@example.com]
+"""
+    for running in _collector(chdb_dsn, more=more):
+        runtime = running.collector.budgets
+        assert runtime is not None and runtime.evaluator is not None
+        api(running).post(
+            "/api/v1/costs/budgets",
+            json={
+                "id": "ticket-cap",
+                "scope_type": "ticket",
+                "scope_id": "AUTH-42",
+                "limit": str(ONE_CALL * 10),
+            },
+        )
+        send(running, 5, **{"spendgate.ticket": "AUTH-42"})
+        runtime.evaluator.run_once()
+        send(running, 3, **{"spendgate.ticket": "AUTH-42"})
+        runtime.evaluator.run_once()
+        runtime.evaluator.run_once()  # nothing new crossed: no new alert
+        listed = api(running).get("/api/v1/alerts").json()["alerts"]
+        assert sorted(
+            (a["threshold"], a["level"], a["scope_id"]) for a in listed if a["kind"] == "threshold"
+        ) == [(50, "info", "AUTH-42"), (80, "warning", "AUTH-42")]
+        # A reset drops the spend to zero; crossing 50 % again within the hour raises nothing.
+        api(running).post("/api/v1/costs/budgets/ticket-cap/reset")
+        runtime.evaluator.run_once()
+        send(running, 6, **{"spendgate.ticket": "AUTH-42"})
+        runtime.evaluator.run_once()
+        listed = api(running).get("/api/v1/alerts").json()["alerts"]
+        assert len([a for a in listed if a["kind"] == "threshold"]) == 2
+        _wait_until(lambda: len(_Hook.received) == 4 and len(mails) == 2)
+    by_path = {path: [body for p, body in _Hook.received if p == path] for path in ("/json", "/slack")}
+    assert [b["threshold"] for b in by_path["/json"]] == [50, 80]
+    assert by_path["/json"][1]["level"] == "warning" and by_path["/json"][1]["scope_id"] == "AUTH-42"
+    assert by_path["/slack"][0]["text"].startswith(
+        ":information_source: spendgate info: 50% of the ticket AUTH-42"
+    )
+    assert "spendgate warning" in mails[1].content.decode() and mails[0].rcpt_tos == ["admin@example.com"]
+
+
+def test_anomaly_alert_when_today_is_over_twice_the_trailing_average(chdb_dsn: str) -> None:
+    from .test_budgets import _span_at
+
+    for running in _collector(chdb_dsn):
+        api(running).post(
+            "/api/v1/costs/budgets",
+            json={"id": "agent-cap", "scope_type": "agent", "scope_id": "crawler", "limit": 100},
+        )
+        now = datetime.now(UTC)
+        history = [_span_at(now - timedelta(days=d), **{"spendgate.agent": "crawler"}) for d in (1, 2, 3)]
+        assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(history).name == "SUCCESS"
+        runtime = running.collector.budgets
+        assert runtime is not None and runtime.evaluator is not None
+        runtime.evaluator.run_once()  # today 0: no anomaly
+        send(running, 3, **{"spendgate.agent": "crawler"})  # 3 calls today against 1 a day before
+        runtime.evaluator._alerts._next_anomaly_check = None  # the check runs once a minute
+        runtime.evaluator.run_once()
+        anomalies = [a for a in api(running).get("/api/v1/alerts").json()["alerts"] if a["kind"] == "anomaly"]
+        assert len(anomalies) == 1
+        assert anomalies[0]["scope_id"] == "crawler" and anomalies[0]["utilization"] == "300.00"
+        assert "300% of its trailing daily average" in anomalies[0]["message"]
+
+
+# -- strict mode ------------------------------------------------------------------------------------------
+
+
+def test_strict_reservations_never_let_concurrent_calls_overshoot(budgets: RunningCollector) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    api(budgets).post(
+        "/api/v1/costs/budgets",
+        json={
+            "id": "hard",
+            "scope_type": "project",
+            "scope_id": "strict",
+            "limit": "1.00",
+            "grace_percent": 0,
+        },
+    )
+    time.sleep(0.3)
+    stub = flags_pb2_grpc.BudgetFlagsStub(grpc.insecure_channel(budgets.grpc_endpoint))
+    scopes = [pb.Scope(type="project", id="strict")]
+
+    def reserve(_: int) -> pb.ReserveResponse:
+        return stub.Reserve(pb.ReserveRequest(scopes=scopes, amount="0.10"), timeout=10)
+
+    with ThreadPoolExecutor(16) as pool:
+        replies = list(pool.map(reserve, range(40)))
+    granted = [r for r in replies if r.granted]
+    assert len(granted) == 10  # 10 x $0.10 fill the $1.00 exactly; the other 30 are refused
+    refused = next(r for r in replies if not r.granted)
+    assert refused.blocking.budget_id == "hard" and "held by calls in flight" in refused.reason
+    # Settling at the actual cost frees the difference for others.
+    for reply in granted:
+        assert stub.Settle(pb.SettleRequest(reservation_id=reply.reservation_id, actual_cost="0.05")).found
+    assert sum(reserve(0).granted for _ in range(12)) == 5  # $0.50 settled and held: room for 5 more
+    assert not stub.Settle(pb.SettleRequest(reservation_id="nope", actual_cost="1")).found
+    with pytest.raises(grpc.RpcError) as bad:
+        stub.Reserve(pb.ReserveRequest(scopes=scopes, amount="-1"))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_strict_mode_counts_a_settled_call_once_when_its_span_arrives(
+    budgets: RunningCollector, fake: Any
+) -> None:
+    import openai
+    from spendgate import BudgetExceeded, scope
+    from spendgate.instrumentation.configure import enforce_budgets, make_tracer_provider, stop_enforcing
+    from spendgate.instrumentation.openai import OpenAIInstrumentor
+    from spendgate.instrumentation.recorder import RECORDER
+
+    # gpt-4o-mini with 1,200 in / 80 out costs $0.000228; max_tokens=100 makes the worst case about $0.00024.
+    api(budgets).post(
+        "/api/v1/costs/budgets",
+        json={
+            "id": "strict-cap",
+            "scope_type": "project",
+            "scope_id": "exact",
+            "limit": "0.0011",
+            "grace_percent": 0,
+        },
+    )
+    provider = make_tracer_provider(
+        "strict-agent",
+        f"http://{budgets.grpc_endpoint}",
+        schedule_delay_millis=20,
+        spool_dir=f"/tmp/spendgate-strict-{time.time_ns()}",
+    )
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    guard = enforce_budgets(budgets.grpc_endpoint, strict=True, wait_seconds=10)
+    sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
+    allowed = 0
+    try:
+        with scope(project="exact"):
+            for _ in range(10):
+                try:
+                    sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100)
+                    allowed += 1
+                except BudgetExceeded:
+                    break
+        RECORDER.flush()
+        provider.force_flush()
+    finally:
+        stop_enforcing()
+        instrumentor.uninstrument()
+        provider.shutdown()
+    # Each call reserves its worst case (a few prompt tokens, 100 output: about $0.00006) and settles
+    # about $0.00021 (the fake provider reports 1,200 prompt tokens). After 4 calls a 5th still fits;
+    # after 5 nothing does. The overshoot is less than one call's estimate error.
+    assert guard.strict and allowed == 5
+    _until(lambda: budgets.scalar("SELECT count() FROM {db}.llm_spans WHERE project = 'exact'") == 6)
+    stored = budgets.rows(
+        "SELECT reservation_id != '', total_cost FROM {db}.llm_spans WHERE project = 'exact'"
+    )
+    one = max(cost for _, cost in stored)  # the fake provider's usage, priced by the collector
+    assert sorted(stored) == [(False, 0)] + [(True, one)] * 5  # the refused call is a $0 span
+    live = budgets.collector.budgets.live
+    _until(lambda: live.reservations_held == 0)  # every settled amount was released by its stored span
+
+
+# -- real agent processes ---------------------------------------------------------------------------------
+
+AGENT_SCRIPT = """
+import sys, time
+import openai
+import spendgate
+from spendgate.instrumentation import configure
+
+{setup}
+client = openai.OpenAI(base_url=sys.argv[1], api_key="k", max_retries=0)
+with spendgate.scope(project="fleet", agent=sys.argv[2]):
+    calls = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{{"role": "user", "content": "hi"}}])
+        except spendgate.BudgetExceeded as exc:
+            print("blocked", calls, exc.scope_type, exc.scope_id, flush=True)
+            break
+        calls += 1
+        if calls == 1:
+            print("running", flush=True)
+        time.sleep(0.01)
+configure.flush()
+"""
+
+
+def test_flags_reach_real_agent_processes_over_grpc(
+    budgets: RunningCollector, fake: Any, tmp_path: Any
+) -> None:
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    api(budgets).post(
+        "/api/v1/costs/budgets",
+        json={
+            "id": "fleet",
+            "scope_type": "project",
+            "scope_id": "fleet",
+            "limit": "1.00",
+            "grace_percent": 0,
+        },
+    )
+    endpoint = f"http://{budgets.grpc_endpoint}"
+    one_call = tmp_path / "one_call.py"  # instrument() in code
+    one_call.write_text(
+        AGENT_SCRIPT.format(
+            setup=f"configure.instrument('fleet-a', {endpoint!r}, spool_dir={str(tmp_path / 'spool')!r})"
+        )
+    )
+    zero_code = tmp_path / "zero_code.py"  # opentelemetry-instrument, budgets from the environment
+    zero_code.write_text(AGENT_SCRIPT.format(setup=""))
+    env = {**os.environ, "OTEL_SERVICE_NAME": "fleet-b", "OTEL_TRACES_EXPORTER": "otlp",
+           "OTEL_METRICS_EXPORTER": "none", "OTEL_LOGS_EXPORTER": "none", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+           "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_EXPORTER_OTLP_INSECURE": "true",
+           "OTEL_PYTHON_DISABLED_INSTRUMENTATIONS": "openai,openai_v2"}  # fmt: skip
+    instrument_cmd = str(Path(sys.executable).parent / "opentelemetry-instrument")
+    agents = [
+        subprocess.Popen([sys.executable, str(one_call), fake.url("openai"), "a"], stdout=subprocess.PIPE,
+                         text=True, env=env),
+        subprocess.Popen([instrument_cmd, sys.executable, str(zero_code), fake.url("openai"), "b"],
+                         stdout=subprocess.PIPE, text=True, env=env),
+    ]  # fmt: skip
+    try:
+        for process in agents:
+            assert process.stdout is not None and process.stdout.readline().strip() == "running"
+        send(budgets, 250, **{"spendgate.project": "fleet"})  # the rest of the fleet spends $1.125
+        outputs = [process.communicate(timeout=60)[0].split() for process in agents]
+    finally:
+        for process in agents:
+            process.kill()
+    for output in outputs:
+        assert output[0] == "blocked" and output[2:] == ["project", "fleet"], output
+    assert all(process.returncode == 0 for process in agents)
