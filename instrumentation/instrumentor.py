@@ -8,10 +8,9 @@ this class wraps them on ``instrument()`` and restores every original on
 
 from __future__ import annotations
 
-import os
-
 import importlib
 import logging
+import os
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any

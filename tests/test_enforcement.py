@@ -223,6 +223,7 @@ def test_a_block_flag_stops_the_agent_before_the_provider_is_called(
     budgets: RunningCollector, agent: Any, fake: Any
 ) -> None:
     import openai
+
     from spendgate import BudgetExceeded, scope
 
     client = api(budgets)
@@ -269,6 +270,7 @@ def test_warnings_are_logged_once_added_as_span_events_and_passed_to_the_callbac
     budgets: RunningCollector, agent: Any, fake: Any
 ) -> None:
     import openai
+
     from spendgate import scope
 
     api(budgets).post(
@@ -291,6 +293,7 @@ def test_per_request_limits_refuse_a_call_whose_worst_case_is_too_expensive(
     budgets: RunningCollector, agent: Any, fake: Any
 ) -> None:
     import openai
+
     from spendgate import BudgetExceeded, scope
 
     api(budgets).post(
@@ -319,6 +322,7 @@ def test_per_request_limits_refuse_a_call_whose_worst_case_is_too_expensive(
 
 def test_per_run_limits_stop_the_run_in_process(budgets: RunningCollector, agent: Any, fake: Any) -> None:
     import openai
+
     from spendgate import BudgetExceeded, scope
 
     # The fake provider reports 1,200 input and 80 output tokens per call: 1,280 tokens.
@@ -349,9 +353,10 @@ def test_per_run_limits_stop_the_run_in_process(budgets: RunningCollector, agent
 
 def test_fail_open_by_default_and_closed_when_asked(fake: Any) -> None:
     import openai
-    from spendgate import BudgetExceeded
     from spendgate.instrumentation.configure import enforce_budgets, stop_enforcing
     from spendgate.instrumentation.openai import OpenAIInstrumentor
+
+    from spendgate import BudgetExceeded
 
     from .conftest import free_port
 
@@ -549,10 +554,11 @@ def test_strict_mode_counts_a_settled_call_once_when_its_span_arrives(
     budgets: RunningCollector, fake: Any
 ) -> None:
     import openai
-    from spendgate import BudgetExceeded, scope
     from spendgate.instrumentation.configure import enforce_budgets, make_tracer_provider, stop_enforcing
     from spendgate.instrumentation.openai import OpenAIInstrumentor
     from spendgate.instrumentation.recorder import RECORDER
+
+    from spendgate import BudgetExceeded, scope
 
     # gpt-4o-mini with 1,200 in / 80 out costs $0.000228; max_tokens=100 makes the worst case about $0.00024.
     api(budgets).post(
