@@ -8,6 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
+from .cli_budgets import ApiError, add_commands, report_api_error
 from .config import Config, ConfigError, load_config
 from .storage import StorageError
 
@@ -74,6 +75,17 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluator(args: argparse.Namespace) -> int:
+    from .cli_budgets import cmd_evaluator
+
+    config, _, base_dir = _load(args)
+    logging.basicConfig(
+        level=config.service.telemetry.logs.level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return cmd_evaluator(args, config, base_dir)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spendgate", description="Meter and cap what AI agents spend on LLM APIs."
@@ -98,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--config")
     sql.set_defaults(func=_cmd_sql)
+    evaluator = commands.add_parser(
+        "evaluator",
+        help="evaluate budgets on their own, for several collectors (set extensions.budgets.evaluator: external)",
+    )
+    evaluator.add_argument("--config")
+    evaluator.set_defaults(func=_cmd_evaluator)
+    add_commands(commands)
     return parser
 
 
@@ -108,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StorageError) as exc:
         print(f"spendgate: {exc}", file=sys.stderr)
         return 2
+    except ApiError as exc:
+        return report_api_error(exc)
     except KeyboardInterrupt:
         return 130
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -121,3 +122,42 @@ def test_evaluation_counts_exactly_the_spans_inside_each_window(running: Running
     assert results["day"].state == "block"  # two gpt-4o calls (0.0045 USD each) are 180 % of the limit
     assert results["day"].utilization == 2 * one_call / Decimal("0.005") * 100
     assert results["month"].state == "ok"
+
+
+def test_default_budgets_apply_to_every_scope_id_without_its_own(running: RunningCollector) -> None:
+    now = datetime.now(UTC)
+    spans = [_span_at(now, **{"spendgate.project": name}) for name in ("a", "a", "b", "c")]
+    spans.append(_span_at(now))  # no project: not under the project default
+    assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans).name == "SUCCESS"  # type: ignore[arg-type]
+    one_call = running.scalar("SELECT min(total_cost) FROM {db}.llm_spans")
+    default = Budget(
+        id="project-default", scope_type="project", scope_id="*", limit=one_call * 2, grace_percent=0
+    )
+    own = Budget(id="c-own", scope_type="project", scope_id="c", limit=one_call * 10)
+    assert running.collector.storage is not None
+    results = evaluate(running.collector.storage, [default, own], now)
+    got = sorted((e.budget.id, e.scope_id, e.spend, e.state) for e in results)
+    assert got == [
+        ("c-own", "c", one_call, "ok"),
+        ("project-default", "a", 2 * one_call, "block"),
+        ("project-default", "b", one_call, "ok"),  # c has its own monthly budget: the default skips it
+    ]
+
+
+def test_evaluator_command_runs_alone_and_stops_cleanly(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    config = tmp_path / "otel-config.yaml"
+    config.write_text(f"exporters:\n  clickhouse:\n    endpoint: chdb://{tmp_path / 'data'}\n"
+                      "extensions:\n  budgets:\n    evaluate_every: 200ms\n")  # fmt: skip
+    process = subprocess.Popen([sys.executable, "-m", "spendgate", "evaluator", "--config", str(config)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().startswith("spendgate evaluator ready: every 0.2s on chdb://")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+    finally:
+        process.kill()

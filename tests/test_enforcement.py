@@ -686,3 +686,77 @@ def test_flags_reach_real_agent_processes_over_grpc(
     for output in outputs:
         assert output[0] == "blocked" and output[2:] == ["project", "fleet"], output
     assert all(process.returncode == 0 for process in agents)
+
+
+# -- the command line and the external evaluator ----------------------------------------------------------
+
+
+def _cli(running: RunningCollector, *args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "spendgate", *args, "--url", running.http_url],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+
+
+def test_cli_manages_budgets_and_shows_flags_and_alerts(budgets: RunningCollector) -> None:
+    created = _cli(
+        budgets,
+        "budgets",
+        "create",
+        "--id",
+        "cli",
+        "--scope-type",
+        "agent",
+        "--scope-id",
+        "bot",
+        "--limit",
+        str(ONE_CALL * 2),
+        "--period",
+        "day",
+        "--timezone",
+        "Asia/Tokyo",
+        "--grace",
+        "0",
+    )
+    assert created.returncode == 0 and created.stdout.strip() == "created budget cli", created.stderr
+    send(budgets, 2, **{"spendgate.agent": "bot"})
+    listed = _cli(budgets, "budgets", "list")
+    assert listed.returncode == 0
+    row = next(line.split() for line in listed.stdout.splitlines() if line.startswith("cli "))
+    assert row == ["cli", "agent", "bot", "day", f"${ONE_CALL * 2}", "hard", "active", "block"]
+    shown = _cli(budgets, "flags")
+    assert "BLOCK  agent  bot" in shown.stdout and "blocked: $0.01 of $0.01 spent" in shown.stdout
+    assert _cli(budgets, "budgets", "override", "--id", "cli", "--limit", "5").returncode == 0
+    assert _cli(budgets, "budgets", "pause", "--id", "cli").stdout.strip() == "budget cli: pause done"
+    as_json = json.loads(_cli(budgets, "budgets", "list", "--json").stdout)
+    assert [(b["limit"], b["active"]) for b in as_json] == [("5", False)]
+    missing = _cli(budgets, "budgets", "delete", "--id", "nope")
+    assert missing.returncode == 1 and "404 no budget 'nope'" in missing.stderr
+    invalid = _cli(budgets, "budgets", "create", "--scope-type", "project", "--limit", "5")
+    assert invalid.returncode == 1 and "needs a scope_id" in invalid.stderr
+    assert _cli(budgets, "alerts").returncode == 0
+    assert _cli(budgets, "budgets", "delete", "--id", "cli").stdout.strip() == "deleted budget cli"
+
+
+def test_external_evaluator_flags_are_served_by_collectors(chdb_dsn: str) -> None:
+    from spendgate.collector.budget_runtime import BudgetRuntime
+
+    external = "    evaluator: external\n"
+    for running in _collector(chdb_dsn, every="100ms", more=external):
+        assert running.collector.budgets is not None and running.collector.budgets.evaluator is None
+        api(running).post(
+            "/api/v1/costs/budgets",
+            json={"id": "ext", "scope_type": "global", "limit": str(ONE_CALL), "grace_percent": 0},
+        )
+        send(running, 1)
+        assert flags(running) == {}  # this collector does not evaluate
+        storage = running.collector.storage
+        assert storage is not None
+        settings = running.collector.config.extensions.budgets.model_copy(update={"evaluator": "embedded"})
+        evaluator = BudgetRuntime(storage, settings, fast_path=False)  # what `spendgate evaluator` runs
+        evaluator.open()
+        try:
+            _until(lambda: flags(running).get(("ext", ""), {}).get("state") == "block")
+        finally:
+            evaluator.close()
