@@ -112,7 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(func=_cmd_sql)
     evaluator = commands.add_parser(
         "evaluator",
-        help="evaluate budgets on their own, for several collectors (set extensions.budgets.evaluator: external)",
+        help="evaluate budgets on their own, for several collectors (their config: evaluator: external)",
     )
     evaluator.add_argument("--config")
     evaluator.set_defaults(func=_cmd_evaluator)

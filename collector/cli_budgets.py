@@ -17,6 +17,8 @@ from typing import Any
 import requests
 
 DEFAULT_URL = "http://127.0.0.1:4318"
+_BUDGET_FIELDS = ("id", "name", "scope_type", "scope_id", "metric", "limit", "period", "timezone",
+                  "rolling_hours", "starts_at", "ends_at", "grace_percent")  # fmt: skip
 
 
 class ApiError(Exception):
@@ -54,8 +56,10 @@ def _print_budgets(budgets: list[dict[str, Any]]) -> None:
         state = flag["state"] if flag else (f"{len(b['flags'])} flags" if b["flags"] else "ok")
         period = f"{b['rolling_hours']}h rolling" if b["period"] == "rolling" else b["period"]
         unit = "$" if b["metric"] == "cost" else "tok "
-        rows.append([b["id"], b["scope_type"], b["scope_id"] or "-", period, f"{unit}{b['limit']}",
-                     "hard" if b["hard"] else "soft", "active" if b["active"] else "paused", state])  # fmt: skip
+        kind = "hard" if b["hard"] else "soft"
+        status = "active" if b["active"] else "paused"
+        limit = f"{unit}{b['limit']}"
+        rows.append([b["id"], b["scope_type"], b["scope_id"] or "-", period, limit, kind, status, state])
     print(_table(rows, ["ID", "SCOPE", "SCOPE ID", "PERIOD", "LIMIT", "KIND", "STATUS", "STATE"]))
 
 
@@ -69,9 +73,7 @@ def cmd_budgets(args: argparse.Namespace) -> int:
             _print_budgets(body["budgets"])
         return 0
     if action in ("create", "update"):
-        fields = {key: getattr(args, key) for key in ("id", "name", "scope_type", "scope_id", "metric", "limit",
-                  "period", "timezone", "rolling_hours", "starts_at", "ends_at", "grace_percent")}  # fmt: skip
-        fields = {key: value for key, value in fields.items() if value is not None}
+        fields = {key: getattr(args, key) for key in _BUDGET_FIELDS if getattr(args, key) is not None}
         if args.thresholds:
             fields["thresholds"] = [int(t) for t in args.thresholds.split(",")]
         if args.soft:
@@ -158,8 +160,11 @@ def cmd_evaluator(args: argparse.Namespace, config: Any, base_dir: Any) -> int:
 
 def add_commands(commands: Any) -> None:
     url = argparse.ArgumentParser(add_help=False)
-    url.add_argument("--url", default=os.environ.get("SPENDGATE_URL", DEFAULT_URL),
-                     help=f"the collector's HTTP address (default: $SPENDGATE_URL or {DEFAULT_URL})")  # fmt: skip
+    url.add_argument(
+        "--url",
+        default=os.environ.get("SPENDGATE_URL", DEFAULT_URL),
+        help=f"the collector's HTTP address (default: $SPENDGATE_URL or {DEFAULT_URL})",
+    )
     url.add_argument("--json", action="store_true", help="print JSON")
     budgets = commands.add_parser(
         "budgets", parents=[url], help="list, create, change, pause or delete budgets"

@@ -757,6 +757,6 @@ def test_external_evaluator_flags_are_served_by_collectors(chdb_dsn: str) -> Non
         evaluator = BudgetRuntime(storage, settings, fast_path=False)  # what `spendgate evaluator` runs
         evaluator.open()
         try:
-            _until(lambda: flags(running).get(("ext", ""), {}).get("state") == "block")
+            _until(lambda running=running: flags(running).get(("ext", ""), {}).get("state") == "block")
         finally:
             evaluator.close()
