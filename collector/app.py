@@ -61,8 +61,7 @@ class Collector:
             self.budgets = BudgetRuntime(self.storage, settings)
             writer = self.writer
             self.budgets.open(quiesce=lambda: writer.insert_lock)
-            if self.budgets.live is not None:
-                self.writer.on_stored = self.budgets.live.observe
+            self.writer.observer = self.budgets.live
             self.budgets.start()
 
     def http_app(self) -> FastAPI:

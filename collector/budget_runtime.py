@@ -34,17 +34,17 @@ class FlagRecorder:
 
     def __init__(self, storage: Storage) -> None:
         self._storage = storage
-        self._queue: queue.Queue[list[Flag] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[datetime, list[Flag]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="spendgate-flag-recorder", daemon=True)
         self._thread.start()
 
     def __call__(self, flags: list[Flag]) -> None:
-        self._queue.put(flags)
+        self._queue.put((datetime.now(UTC), flags))  # the time of the change, not of the write
 
     def _run(self) -> None:
         table = f"{self._storage.options.database}.budget_flags"
-        while (flags := self._queue.get()) is not None:
-            now = datetime.now(UTC)
+        while (item := self._queue.get()) is not None:
+            now, flags = item
             rows = [
                 [
                     f.budget_id,

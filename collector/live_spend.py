@@ -1,11 +1,12 @@
 """The fast path between evaluations, and strict-mode reservations.
 
 After each evaluation the collector knows every budget scope's spend as
-stored in ClickHouse. Each block of spans the writer stores afterwards is
-added here, so a scope that crosses its limit is flagged at once instead of
-at the next evaluation; the next evaluation replaces these counts with the
-stored truth (the writer holds inserts while it reads, so nothing is counted
-twice or missed).
+stored in ClickHouse. Each block of new spans is added here as soon as the
+writer queues it, before its insert, so a scope that crosses its limit is
+flagged within milliseconds of the crossing span's arrival. A block whose
+insert fails is taken back out (its exporter will retry). The next evaluation
+replaces these counts with the stored truth plus the blocks still queued; it
+reads while inserts are held, so nothing is counted twice or missed.
 
 Strict mode: an agent reserves a call's worst-case cost before sending it.
 A reservation is granted only if every hard budget of the call's scopes has
@@ -76,11 +77,13 @@ class LiveSpend:
         self._lock = threading.Lock()
         self._windows: list[_Window] = []
         self._reservations: dict[str, _Reservation] = {}
+        self._queued: dict[int, pa.Table] = {}  # blocks counted here but not stored yet
         self.stats = {"blocks_counted": 0, "flag_changes": 0, "reservations": 0, "refused": 0}
 
     # -- evaluation and stored spans ---------------------------------------------------------------
-    def reset(self, evaluations: list[Evaluation], budgets: list[Budget], now: datetime) -> None:
-        """Start counting from an evaluation (called while inserts are held)."""
+    def reset(self, evaluations: list[Evaluation], budgets: list[Budget], now: datetime) -> list[Flag]:
+        """Start counting from an evaluation (called while inserts are held); returns every
+        scope's flag: the evaluation plus the blocks queued but not stored yet."""
         explicit = explicit_scopes(budgets)
         by_budget: dict[str, list[Evaluation]] = {}
         for evaluation in evaluations:
@@ -101,26 +104,55 @@ class LiveSpend:
             windows.append(window)
         with self._lock:
             self._windows = windows
+            for block in self._queued.values():  # not stored yet, so not in the evaluation
+                self._add(block, 1)
+            return [
+                flag_of(window.budget, scope_id, spend, window.end, now)
+                for window in windows
+                for scope_id, spend in window.spend.items()
+            ]
 
-    def observe(self, block: pa.Table) -> None:
-        """Count a block of stored spans (called by the writer after each insert)."""
-        if block.num_rows == 0:
-            return
-        starts = pc.cast(block.column("start_time"), pa.int64())
-        now = datetime.now(UTC)
-        flags: list[Flag] = []
+    # -- the writer's blocks (BlockObserver) ------------------------------------------------------
+    def queued(self, seq: int, block: pa.Table) -> None:
         with self._lock:
             if self._reservations:
                 self._count_reserved(block)
-            for window in self._windows:
-                in_window = pc.and_(pc.greater_equal(starts, window.start_us), pc.less(starts, window.end_us))
-                for scope_id, amount in self._amounts(window, block, in_window):
-                    total = window.spend.get(scope_id, Decimal(0)) + amount
-                    window.spend[scope_id] = total
-                    flags.append(flag_of(window.budget, scope_id, total, window.end, now))
+            self._queued[seq] = block
+            flags = self._add(block, 1)
             self.stats["blocks_counted"] += 1
+        self._publish(flags)
+
+    def stored(self, seqs: list[int]) -> None:
+        with self._lock:
+            for seq in seqs:
+                self._queued.pop(seq, None)
+
+    def failed(self, seqs: list[int]) -> None:
+        flags = []
+        with self._lock:
+            for seq in seqs:
+                block = self._queued.pop(seq, None)
+                if block is not None:
+                    flags.extend(self._add(block, -1))
+        self._publish(flags)
+
+    def _publish(self, flags: list[Flag]) -> None:
         if flags:
             self.stats["flag_changes"] += len(self._board.update(flags))
+
+    def _add(self, block: pa.Table, sign: int) -> list[Flag]:
+        if block.num_rows == 0 or not self._windows:
+            return []
+        starts = pc.cast(block.column("start_time"), pa.int64())
+        now = datetime.now(UTC)
+        flags = []
+        for window in self._windows:
+            in_window = pc.and_(pc.greater_equal(starts, window.start_us), pc.less(starts, window.end_us))
+            for scope_id, amount in self._amounts(window, block, in_window):
+                total = window.spend.get(scope_id, Decimal(0)) + sign * amount
+                window.spend[scope_id] = total
+                flags.append(flag_of(window.budget, scope_id, total, window.end, now))
+        return flags
 
     @staticmethod
     def _amounts(window: _Window, block: pa.Table, in_window: pa.Array) -> list[tuple[str, Decimal]]:

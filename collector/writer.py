@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import pyarrow as pa
 
@@ -58,7 +59,16 @@ class StorageUnavailable(Exception):
 class _Pending:
     keys: list[bytes]
     block: pa.Table  # llm_spans rows, one per key
+    seq: int = 0
     future: Future[None] = field(default_factory=Future)
+
+
+class BlockObserver(Protocol):
+    """Told about every block of new rows: queued, then stored or failed (the budget fast path)."""
+
+    def queued(self, seq: int, block: pa.Table) -> None: ...
+    def stored(self, seqs: list[int]) -> None: ...
+    def failed(self, seqs: list[int]) -> None: ...
 
 
 class _SeenSpans:
@@ -107,10 +117,12 @@ class SpanWriter:
         self._thread: threading.Thread | None = None
         # Requests being processed upstream, which will reach the writer soon.
         self.incoming: Callable[[], int] = lambda: 0
-        # Called with every stored block before its requests are acknowledged (the budget
-        # fast path); inserts hold this lock, so a reader holding it sees a settled table.
-        self.on_stored: Callable[[pa.Table], None] | None = None
+        # Sees each block of new rows as it is queued (so budgets react before the insert) and
+        # when it is stored or failed. Inserts and their ``stored`` call hold ``insert_lock``: a
+        # reader holding it sees a table that agrees with what the observer was told.
+        self.observer: BlockObserver | None = None
         self.insert_lock = threading.Lock()
+        self._seq = 0
         self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0}
 
     # -- lifecycle ---------------------------------------------------------
@@ -168,7 +180,10 @@ class SpanWriter:
             if new_keys:
                 if len(kept) < len(keys):
                     block = block.take(pa.array(kept, pa.int64()))
-                pending = _Pending(new_keys, block)
+                self._seq += 1
+                pending = _Pending(new_keys, block, self._seq)
+                # Under the lock, so the writer thread cannot store it before it is announced.
+                self._notify("queued", pending.seq, block)
                 for key in new_keys:
                     self._in_flight[key] = pending.future
                 self._queue.append(pending)
@@ -212,25 +227,28 @@ class SpanWriter:
             taken = self._take()
             if not taken:
                 return
+            seqs = [pending.seq for pending in taken]
             try:
                 with self.insert_lock:
-                    block = self._insert(taken)
-                    self._stored(block)
+                    self._insert(taken)
+                    self._notify("stored", seqs)
             except Exception as exc:
                 log.error("insert of %d spans failed: %s", sum(len(p.keys) for p in taken), exc)
+                self._notify("failed", seqs)
                 self._finish(taken, StorageUnavailable(f"ClickHouse did not accept the spans: {exc}"))
             else:
                 self._finish(taken, None)
 
-    def _stored(self, block: pa.Table) -> None:
-        if self.on_stored is None:
+    def _notify(self, event: str, *args: object) -> None:
+        observer = self.observer
+        if observer is None:
             return
         try:
-            self.on_stored(block)
-        except Exception:  # counting for budgets must never fail an insert that succeeded
-            log.exception("counting stored spans for budgets failed")
+            getattr(observer, event)(*args)
+        except Exception:  # counting for budgets must never fail an insert
+            log.exception("the block observer failed on %s", event)
 
-    def _insert(self, taken: list[_Pending]) -> pa.Table:
+    def _insert(self, taken: list[_Pending]) -> None:
         block = pa.concat_tables([pending.block for pending in taken])
         keys = [key for pending in taken for key in pending.keys]
         token = hashlib.blake2b(b"".join(keys), digest_size=16).hexdigest()
@@ -241,7 +259,7 @@ class SpanWriter:
             try:
                 self._storage.client.insert_arrow(self._table, block, settings=settings)
                 self.stats["inserts"] += 1
-                return block
+                return
             except Exception as exc:
                 self.stats["insert_failures"] += 1
                 if time.monotonic() + delay > deadline or self._stopping:

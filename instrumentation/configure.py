@@ -80,7 +80,7 @@ def make_tracer_provider(
     protocol: str | None = None,
     spool_dir: str | os.PathLike[str] | None = None,
     spool_max_bytes: int = 256 << 20,
-    schedule_delay_millis: int = 500,
+    schedule_delay_millis: int | None = None,
 ) -> TracerProvider:
     """A tracer provider exporting OTLP to the spendgate collector, spooling while it is down."""
     attributes = {SERVICE_NAME: service_name} if service_name else {}
@@ -97,6 +97,8 @@ def make_tracer_provider(
     )
     provider = TracerProvider(resource=resource)
     # A short delay gets spend to the budget evaluator quickly; batches stay large under load.
+    if schedule_delay_millis is None:
+        schedule_delay_millis = int(os.environ.get("OTEL_BSP_SCHEDULE_DELAY") or 500)
     provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=schedule_delay_millis))
     # atexit runs last-registered first: build pending spans before the provider shuts down.
     atexit.register(RECORDER.flush)

@@ -60,6 +60,17 @@ def flags(running: RunningCollector) -> dict[tuple[str, str], dict[str, Any]]:
     return {(f["budget_id"], f["scope_id"]): f for f in body["flags"]}
 
 
+def _settled_evaluations(running: RunningCollector) -> int:
+    """Wait for the evaluation a budget change triggers; returns the evaluation count after it."""
+    evaluator = running.collector.budgets.evaluator
+    runs, stable_since = evaluator.runs, time.monotonic()
+    while time.monotonic() - stable_since < 0.5:
+        time.sleep(0.05)
+        if evaluator.runs != runs:
+            runs, stable_since = evaluator.runs, time.monotonic()
+    return runs
+
+
 def test_budget_crud_through_the_api(budgets: RunningCollector) -> None:
     client = api(budgets)
     created = client.post(
@@ -149,8 +160,7 @@ def test_fast_path_flags_a_crossing_before_any_evaluation(budgets: RunningCollec
         ).status_code
         == 201
     )
-    time.sleep(0.3)  # the evaluation the change triggers
-    runs = budgets.collector.budgets.evaluator.runs
+    runs = _settled_evaluations(budgets)
     send(budgets, 7, **{"spendgate.project": "alpha"})
     assert ("p", "alpha") not in flags(budgets)  # 70 %: below the first flagging threshold
     send(budgets, 2, **{"spendgate.project": "alpha"})
