@@ -85,6 +85,7 @@ def measure(call: Callable[[], Any], calls: int) -> tuple[float, float]:
 VARIANTS = {
     "bare": "bare OTel span (6 attributes)",
     "spendgate": "spendgate",
+    "spendgate-budgets": "spendgate + budget checks (the seeded limits)",
     "spendgate-sequential": "spendgate, measured like the peers",
     "official": "opentelemetry-instrumentation-openai-v2",
     "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
@@ -103,6 +104,21 @@ def _instrumentor(variant: str) -> Any:
     from opentelemetry.instrumentation.openai import OpenAIInstrumentor as OpenLLMetry
 
     return OpenLLMetry()
+
+
+def budget_guard() -> Any:
+    """The guard instrument() installs, with the seeded per-request and per-run limits and no
+    flags, as an agent holds them after its first snapshot (no network on the call path)."""
+    from spendgate.collector.config import Config
+    from spendgate.collector.flags import Snapshot
+    from spendgate.collector.receiver.flags_service import snapshot_message
+    from spendgate.instrumentation.budget_guard import BudgetGuard
+    from spendgate.instrumentation.flags_client import FlagTable
+
+    limits = tuple(b for b in Config().extensions.budgets.defaults if b.agent_enforced)
+    table = FlagTable()
+    table.apply(snapshot_message(Snapshot(1, (), limits)))
+    return BudgetGuard(table)
 
 
 def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
@@ -133,10 +149,18 @@ def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
 
     for _ in range(300):
         plain()
-    if variant in ("bare", "spendgate"):
+    if variant in ("bare", "spendgate", "spendgate-budgets"):
         # These can be switched on and off cleanly: alternate plain and variant blocks and take
         # the median of the paired differences, so the machine's drift cancels out.
-        instrumentor = _instrumentor(variant) if variant == "spendgate" else None
+        instrumentor = _instrumentor(variant) if variant != "bare" else None
+        if variant == "spendgate-budgets":
+            from spendgate.instrumentation import enforcement
+
+            enforcement.install_guard(budget_guard())
+            # Inside a run of a coding agent: the per-request and per-run limits both apply.
+            from spendgate import scope
+
+            scope(agent_type="coding", agent="coder", run="run-1").__enter__()  # plain calls too
         plain_blocks, diffs = [], []
         for _ in range(rounds):
             plain_wall, plain_cpu = measure(plain, calls)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -124,3 +125,13 @@ def test_generated_flag_modules_match_the_proto(tmp_path: Path) -> None:
         assert (tree / name).read_text() == (source / name).read_text(), (
             f"run tools/gen_proto.sh: {name} is stale"
         )
+
+
+def test_shipped_config_holds_the_seeded_budget_defaults() -> None:
+    from spendgate.collector.config import Config
+
+    shipped = load_config(REPO / "otel-config.yaml").extensions.budgets.defaults
+    assert [b.model_dump() for b in shipped] == [b.model_dump() for b in Config().extensions.budgets.defaults]
+    by_id = {b.id: b for b in shipped}
+    assert (by_id["global-monthly"].limit, by_id["global-monthly"].period) == (500, "month")
+    assert by_id["per-request-testing"].limit == Decimal("0.10")

@@ -3,6 +3,7 @@ the agent's guard in front of real SDK calls, overrides, alerts and notification
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -770,3 +771,65 @@ def test_external_evaluator_flags_are_served_by_collectors(chdb_dsn: str) -> Non
             _until(lambda running=running: flags(running).get(("ext", ""), {}).get("state") == "block")
         finally:
             evaluator.close()
+
+
+def test_unsettled_reservations_expire_and_check_answers_for_scopes(chdb_dsn: str) -> None:
+    for running in _collector(chdb_dsn, more="    reservation_ttl: 300ms\n"):
+        api(running).post(
+            "/api/v1/costs/budgets",
+            json={"id": "ttl", "scope_type": "user", "scope_id": "ann", "limit": "1", "grace_percent": 0},
+        )
+        _settled_evaluations(running)
+        stub = flags_pb2_grpc.BudgetFlagsStub(grpc.insecure_channel(running.grpc_endpoint))
+        scopes = [pb.Scope(type="user", id="ann")]
+        assert stub.Reserve(pb.ReserveRequest(scopes=scopes, amount="0.9")).granted
+        assert not stub.Reserve(pb.ReserveRequest(scopes=scopes, amount="0.2")).granted
+        time.sleep(0.4)  # the first agent died without settling: its hold lapses
+        assert stub.Reserve(pb.ReserveRequest(scopes=scopes, amount="0.2")).granted
+        send(running, 250, **{"spendgate.user": "ann"})  # $1.125: blocked
+        answer = stub.Check(pb.CheckRequest(scopes=scopes))
+        assert not answer.allowed and answer.flags[0].budget_id == "ttl" and "blocked" in answer.reason
+        assert stub.Check(pb.CheckRequest(scopes=[pb.Scope(type="user", id="bob")])).allowed
+        checked = api(running).get(
+            "/api/v1/costs/budgets/check", params={"scope_type": "user", "scope_id": "ann"}
+        )
+        assert checked.json()["allowed"] is False
+
+
+def test_the_agent_reconnects_after_a_collector_restart(chdb_dsn: str) -> None:
+    from spendgate.collector.app import Collector
+    from spendgate.collector.config import parse_config
+    from spendgate.instrumentation.flags_client import FlagSubscriber, FlagTable
+
+    from .conftest import collector_yaml, free_port
+
+    grpc_port, http_port, database = free_port(), free_port(), "t_reconnect_" + str(time.time_ns())[-8:]
+    config = parse_config(collector_yaml(chdb_dsn, database, grpc_port, http_port,
+                                         NO_DEFAULTS.format(every="100ms", more="")))  # fmt: skip
+
+    def serve() -> tuple[Collector, threading.Thread]:
+        collector = Collector(config)
+        collector.open()
+        thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)
+        thread.start()
+        _until(lambda: collector.grpc_port is not None and collector.http_port is not None)
+        return collector, thread
+
+    first, thread = serve()
+    table = FlagTable()
+    subscriber = FlagSubscriber(f"127.0.0.1:{grpc_port}", table).start()
+    try:
+        assert subscriber.wait_synced(10)
+        first.request_stop()
+        thread.join(30)
+        _until(lambda: not table.connected)
+        second, thread = serve()
+        running = RunningCollector(second, chdb_dsn, database)
+        api(running).post("/api/v1/costs/budgets", json={"id": "g", "scope_type": "global", "limit": "0.001"})
+        send(running, 1)
+        _until(lambda: table.connected and bool(table.flags_for([("global", "")])))
+        assert table.flags_for([("global", "")])[0].state == "block" and subscriber.reconnects >= 1
+        second.request_stop()
+        thread.join(30)
+    finally:
+        subscriber.stop()
