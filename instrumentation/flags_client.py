@@ -62,6 +62,7 @@ class FlagTable:
     def __init__(self) -> None:
         self.by_scope: dict[Scope, list[AgentFlag]] = {}
         self.limits: tuple[CallLimit, ...] = ()
+        self.limit_index: dict[Scope, list[CallLimit]] = {}  # (type, id or "*") -> limits
         self.version = -1
         self.connected = False
         self.synced_at = 0.0  # monotonic time of the last snapshot; 0 before the first
@@ -85,8 +86,12 @@ class FlagTable:
             )  # fmt: skip
             for lim in snapshot.limits
         )
+        index: dict[Scope, list[CallLimit]] = {}
+        for limit in limits:
+            index.setdefault((limit.scope_type, limit.scope_id), []).append(limit)
         # Swap whole objects: readers on other threads see the old or the new table, never a mix.
-        self.by_scope, self.limits, self.version = by_scope, limits, snapshot.version
+        self.by_scope, self.limits, self.limit_index = by_scope, limits, index
+        self.version = snapshot.version
         self.synced_at = time.monotonic()
         self.connected = True
 
@@ -94,6 +99,20 @@ class FlagTable:
         if self.connected:
             self.connected = False
             self.disconnected_at = time.monotonic()
+
+    def limits_for(self, scopes: list[Scope]) -> list[tuple[CallLimit, str]]:
+        """The per-request and per-run limits for a call in these scopes, with the scope id each binds."""
+        index = self.limit_index
+        found: list[tuple[CallLimit, str]] = []
+        for scope in scopes:
+            exact = index.get(scope)
+            if exact:
+                found.extend((limit, scope[1]) for limit in exact)
+            if scope[1]:
+                default = index.get((scope[0], "*"))
+                if default:
+                    found.extend((limit, scope[1]) for limit in default)
+        return found
 
     def flags_for(self, scopes: list[Scope]) -> list[AgentFlag]:
         by_scope = self.by_scope
