@@ -28,7 +28,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .budgets import Budget, explicit_scopes, period_window
+from .budgets import Budget, explicit_scopes, period_window, state_of
 from .evaluator import Evaluation, flag_of
 from .flags import Flag, FlagBoard, Key
 
@@ -46,7 +46,8 @@ class _Window:
     start_us: int
     end_us: int
     end: datetime
-    spend: dict[str, Decimal] = field(default_factory=dict)  # scope id -> spend since the evaluation
+    spend: dict[str, Decimal] = field(default_factory=dict)  # scope id -> spend, evaluated plus counted since
+    states: dict[str, str] = field(default_factory=dict)  # scope id -> the state last published
     excluded: frozenset[str] = frozenset()  # ids with a budget of their own (default budgets only)
 
 
@@ -106,11 +107,13 @@ class LiveSpend:
             self._windows = windows
             for block in self._queued.values():  # not stored yet, so not in the evaluation
                 self._add(block, 1)
-            return [
-                flag_of(window.budget, scope_id, spend, window.end, now)
-                for window in windows
-                for scope_id, spend in window.spend.items()
-            ]
+            flags = []
+            for window in windows:
+                for scope_id, spend in window.spend.items():
+                    flag = flag_of(window.budget, scope_id, spend, window.end, now)
+                    window.states[scope_id] = flag.state
+                    flags.append(flag)
+            return flags
 
     # -- the writer's blocks (BlockObserver) ------------------------------------------------------
     def queued(self, seq: int, block: pa.Table) -> None:
@@ -144,39 +147,49 @@ class LiveSpend:
         if block.num_rows == 0 or not self._windows:
             return []
         starts = pc.cast(block.column("start_time"), pa.int64())
+        first, last = pc.min_max(starts).values()
+        first_us, last_us = first.as_py(), last.as_py()
         now = datetime.now(UTC)
         flags = []
         for window in self._windows:
-            in_window = pc.and_(pc.greater_equal(starts, window.start_us), pc.less(starts, window.end_us))
+            if first_us >= window.start_us and last_us < window.end_us:
+                in_window = None  # the usual case: the whole block is in the current period
+            elif last_us < window.start_us or first_us >= window.end_us:
+                continue
+            else:
+                in_window = pc.and_(pc.greater_equal(starts, window.start_us), pc.less(starts, window.end_us))
             for scope_id, amount in self._amounts(window, block, in_window):
                 total = window.spend.get(scope_id, Decimal(0)) + sign * amount
                 window.spend[scope_id] = total
-                flags.append(flag_of(window.budget, scope_id, total, window.end, now))
+                state = state_of(window.budget, total, now)[0]
+                if state != window.states.get(scope_id, "ok"):
+                    # Only state changes are news; spend figures are refreshed at each evaluation.
+                    window.states[scope_id] = state
+                    flags.append(flag_of(window.budget, scope_id, total, window.end, now))
         return flags
 
     @staticmethod
-    def _amounts(window: _Window, block: pa.Table, in_window: pa.Array) -> list[tuple[str, Decimal]]:
+    def _amounts(window: _Window, block: pa.Table, in_window: pa.Array | None) -> list[tuple[str, Decimal]]:
         budget = window.budget
         column = SCOPE_COLUMNS.get(budget.scope_type)
-        rows = block.filter(in_window)
+        values = ["total_cost"] if budget.metric == "cost" else ["input_tokens", "output_tokens"]
+        rows = block.select(([column] if column else []) + values)  # filter a few columns, not all
+        if in_window is not None:
+            rows = rows.filter(in_window)
         if budget.scope_type != "global" and not budget.is_default and column is not None:
             rows = rows.filter(pc.equal(rows.column(column), budget.scope_id))
         if rows.num_rows == 0:
             return []
-        if budget.metric == "cost":
-            value_columns = [("total_cost", "sum")]
-        else:
-            value_columns = [("input_tokens", "sum"), ("output_tokens", "sum")]
         if not budget.is_default or column is None:
-            sums = [pc.sum(rows.column(name)).as_py() or 0 for name, _ in value_columns]
+            sums = [pc.sum(rows.column(name)).as_py() or 0 for name in values]
             return [(budget.scope_id, Decimal(sum(sums)))]
-        grouped = rows.group_by(column).aggregate(value_columns).to_pylist()
+        grouped = rows.group_by(column).aggregate([(name, "sum") for name in values]).to_pylist()
         found = []
         for row in grouped:
             scope_id = row[column]
             if not scope_id or scope_id in window.excluded:
                 continue
-            found.append((scope_id, Decimal(sum(row[f"{name}_sum"] or 0 for name, _ in value_columns))))
+            found.append((scope_id, Decimal(sum(row[f"{name}_sum"] or 0 for name in values))))
         return found
 
     def _count_reserved(self, block: pa.Table) -> None:
