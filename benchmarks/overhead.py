@@ -86,7 +86,7 @@ def measure(call: Callable[[], Any], calls: int) -> tuple[float, float]:
 VARIANTS = {
     "bare": "bare OTel span (6 attributes)",
     "spendgate": "spendgate",
-    "spendgate-budgets": "spendgate + budget checks (the seeded limits)",
+    "spendgate-budgets": "budget checks, on top of spendgate (seeded limits)",
     "spendgate-sequential": "spendgate, measured like the peers",
     "official": "opentelemetry-instrumentation-openai-v2",
     "openllmetry": "OpenLLMetry opentelemetry-instrumentation-openai",
@@ -127,6 +127,36 @@ def budget_guard() -> Any:
     return BudgetGuard(table)
 
 
+def run_budget_checks(provider: Any, plain: Callable[[], Any], calls: int, rounds: int) -> dict[str, float]:
+    """What the budget checks add to an instrumented call: instrumented blocks without and with
+    the guard alternate, inside a run of a coding agent (per-request and per-run limits apply)."""
+    from spendgate.instrumentation import enforcement
+
+    from spendgate import scope
+
+    instrumentor = _instrumentor("spendgate")
+    instrumentor.instrument(tracer_provider=provider)
+    guard = budget_guard()
+    with scope(agent_type="coding", agent="coder", run="run-1"):
+        base_blocks, diffs = [], []
+        for _ in range(rounds):
+            enforcement.install_guard(None)
+            base_wall, base_cpu = measure(plain, calls)
+            enforcement.install_guard(guard)
+            wall, cpu = measure(plain, calls)
+            base_blocks.append((base_wall, base_cpu))
+            diffs.append((wall - base_wall, cpu - base_cpu))
+    enforcement.install_guard(None)
+    instrumentor.uninstrument()
+    provider.shutdown()
+    return {
+        "plain_wall": statistics.median(w for w, _ in base_blocks),
+        "added_wall": statistics.median(w for w, _ in diffs),
+        "added_cpu": statistics.median(c for _, c in diffs),
+        "method": "paired with instrumented calls",
+    }
+
+
 def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
     """Plain calls against calls with the variant, in this process."""
     provider = TracerProvider()
@@ -155,18 +185,12 @@ def run_variant(variant: str, calls: int, rounds: int) -> dict[str, float]:
 
     for _ in range(300):
         plain()
-    if variant in ("bare", "spendgate", "spendgate-budgets"):
+    if variant == "spendgate-budgets":
+        return run_budget_checks(provider, plain, calls, rounds)
+    if variant in ("bare", "spendgate"):
         # These can be switched on and off cleanly: alternate plain and variant blocks and take
         # the median of the paired differences, so the machine's drift cancels out.
         instrumentor = _instrumentor(variant) if variant != "bare" else None
-        if variant == "spendgate-budgets":
-            from spendgate.instrumentation import enforcement
-
-            enforcement.install_guard(budget_guard())
-            # Inside a run of a coding agent: the per-request and per-run limits both apply.
-            from spendgate import scope
-
-            scope(agent_type="coding", agent="coder", run="run-1").__enter__()  # plain calls too
         plain_blocks, diffs = [], []
         for _ in range(rounds):
             plain_wall, plain_cpu = measure(plain, calls)
