@@ -66,7 +66,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
 
     @router.get("/api/v1/costs/budgets")
     def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
-        budgets = [b for b in store.list() if _matches(b, scope_type, scope_id)]
+        budgets = [b for b in store.all() if _matches(b, scope_type, scope_id)]
         return {"budgets": [_budget_json(b, runtime) for b in budgets], "unreadable": store.broken}
 
     @router.post("/api/v1/costs/budgets", status_code=201)

@@ -121,7 +121,7 @@ class BudgetRuntime:
         self.board.add_listener(self._recorder)
         self.evaluator = BudgetEvaluator(
             self.storage,
-            lambda: self.store.list(max_age=1.0),
+            lambda: self.store.all(max_age=1.0),
             self.board,
             self.settings.evaluate_every,
             live=self.live,
@@ -141,7 +141,7 @@ class BudgetRuntime:
         """External mode: serve the flags the evaluator stores."""
         while not stop.is_set():
             try:
-                limits = tuple(b for b in self.store.list() if b.active and b.agent_enforced)
+                limits = tuple(b for b in self.store.all() if b.active and b.agent_enforced)
                 self.board.update(read_flags(self.storage), replace_all=True, limits=limits)
             except Exception as exc:
                 log.warning("could not read flags: %s", exc)

@@ -35,7 +35,7 @@ class BudgetStore:
         self._cache: tuple[float, list[Budget]] | None = None
         self.broken: dict[str, str] = {}  # id -> why a stored spec could not be read
 
-    def list(self, max_age: float = 0.0) -> list[Budget]:
+    def all(self, max_age: float = 0.0) -> list[Budget]:
         """Every budget, newest versions; ``max_age`` seconds of caching."""
         cached = self._cache
         if cached is not None and time.monotonic() - cached[0] <= max_age:
@@ -53,7 +53,7 @@ class BudgetStore:
         return budgets
 
     def get(self, budget_id: str) -> Budget:
-        for budget in self.list():
+        for budget in self.all():
             if budget.id == budget_id:
                 return budget
         raise BudgetNotFound(budget_id)
@@ -73,7 +73,7 @@ class BudgetStore:
 
     def create(self, budget: Budget, by: str = "api") -> Budget:
         with self._lock:
-            if any(existing.id == budget.id for existing in self.list()):
+            if any(existing.id == budget.id for existing in self.all()):
                 raise BudgetConflict(f"a budget with id {budget.id!r} exists")
             self._write(budget.id, budget.model_dump_json(), False, by)
         return budget

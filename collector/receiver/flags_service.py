@@ -95,6 +95,7 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
             amount = _decimal(request.amount, "amount")
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        assert self.live is not None  # abort() raised otherwise
         result = self.live.reserve([(s.type, s.id) for s in request.scopes], amount)
         return pb.ReserveResponse(
             granted=result.granted,
@@ -112,6 +113,7 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
             cost = _decimal(request.actual_cost, "actual_cost")
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        assert self.live is not None
         return pb.SettleResponse(found=self.live.settle(request.reservation_id, cost))
 
 
