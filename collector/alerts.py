@@ -82,9 +82,20 @@ def read_alerts(storage: Storage, since: datetime, limit: int = 100) -> list[Ale
         storage.sql("budgets/recent_alerts.sql"), parameters={"since": since, "limit": limit}
     ).result_rows
     return [
-        Alert(id=str(r[0]), at=r[1].replace(tzinfo=UTC) if r[1].tzinfo is None else r[1], budget_id=r[2],
-              scope_type=r[3], scope_id=r[4], kind=r[5], level=r[6], threshold=int(r[7]), spend=Decimal(r[8]),
-              limit=Decimal(r[9]), utilization=Decimal(r[10]), message=r[11])  # fmt: skip
+        Alert(
+            id=str(r[0]),
+            at=r[1].replace(tzinfo=UTC) if r[1].tzinfo is None else r[1],
+            budget_id=r[2],
+            scope_type=r[3],
+            scope_id=r[4],
+            kind=r[5],
+            level=r[6],
+            threshold=int(r[7]),
+            spend=Decimal(r[8]),
+            limit=Decimal(r[9]),
+            utilization=Decimal(r[10]),
+            message=r[11],
+        )  # fmt: skip
         for r in rows
     ]
 

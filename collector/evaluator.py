@@ -162,10 +162,10 @@ class BudgetEvaluator:
         with hold:
             evaluations = evaluate(self._storage, budgets, now)
             if self._live is not None:
-                flags = self._live.reset(evaluations, window_budgets(budgets), now)
+                self._live.reset(evaluations, window_budgets(budgets), now, limits)
         if self._live is None:
             flags = [flag_of(e.budget, e.scope_id, e.spend, e.window_end, now) for e in evaluations]
-        self._board.update(flags, replace_all=True, limits=limits)
+            self._board.update(flags, replace_all=True, limits=limits)
         if self._alerts is not None:
             self._alerts.observe(evaluations, now)
         self.last_run = now

@@ -57,6 +57,7 @@ class _Reservation:
     amount: Decimal  # held: the estimate, then the actual cost once settled
     expires: float
     settled: bool = False
+    counted_in: int | None = None  # the queued block that carries its span: held no more
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class ReserveResult:
     reservation_id: str = ""
     reason: str = ""
     blocking: Flag | None = None
+
+
+_OPEN_END = 2**62
 
 
 def _us(moment: datetime) -> int:
@@ -82,8 +86,14 @@ class LiveSpend:
         self.stats = {"blocks_counted": 0, "flag_changes": 0, "reservations": 0, "refused": 0}
 
     # -- evaluation and stored spans ---------------------------------------------------------------
-    def reset(self, evaluations: list[Evaluation], budgets: list[Budget], now: datetime) -> list[Flag]:
-        """Start counting from an evaluation (called while inserts are held); returns every
+    def reset(
+        self,
+        evaluations: list[Evaluation],
+        budgets: list[Budget],
+        now: datetime,
+        limits: tuple[Budget, ...] = (),
+    ) -> None:
+        """Start counting from an evaluation (called while inserts are held) and publish every
         scope's flag: the evaluation plus the blocks queued but not stored yet."""
         explicit = explicit_scopes(budgets)
         by_budget: dict[str, list[Evaluation]] = {}
@@ -92,7 +102,9 @@ class LiveSpend:
         windows = []
         for budget in budgets:
             start, end = period_window(budget, now)
-            window = _Window(budget, _us(start), _us(end), end)
+            # A rolling window moves with the clock: new spans are always inside it.
+            end_us = _OPEN_END if budget.period == "rolling" else _us(end)
+            window = _Window(budget, _us(start), end_us, end)
             for evaluation in by_budget.get(budget.id, []):
                 window.spend[evaluation.scope_id] = evaluation.spend
             if budget.is_default:
@@ -113,33 +125,41 @@ class LiveSpend:
                     flag = flag_of(window.budget, scope_id, spend, window.end, now)
                     window.states[scope_id] = flag.state
                     flags.append(flag)
-            return flags
+            # Published under the lock, so a fast-path change cannot be overtaken by an older one.
+            self._board.update(flags, replace_all=True, limits=limits)
 
     # -- the writer's blocks (BlockObserver) ------------------------------------------------------
     def queued(self, seq: int, block: pa.Table) -> None:
         with self._lock:
             if self._reservations:
-                self._count_reserved(block)
+                self._count_reserved(block, seq)
             self._queued[seq] = block
-            flags = self._add(block, 1)
+            self._publish(self._add(block, 1))
             self.stats["blocks_counted"] += 1
-        self._publish(flags)
 
     def stored(self, seqs: list[int]) -> None:
         with self._lock:
+            done = set(seqs)
             for seq in seqs:
                 self._queued.pop(seq, None)
+            for reservation_id in [k for k, r in self._reservations.items() if r.counted_in in done]:
+                del self._reservations[reservation_id]
 
     def failed(self, seqs: list[int]) -> None:
-        flags = []
         with self._lock:
+            undone = set(seqs)
+            for reservation in self._reservations.values():
+                if reservation.counted_in in undone:
+                    reservation.counted_in = None  # held again until the exporter's retry arrives
+            flags = []
             for seq in seqs:
                 block = self._queued.pop(seq, None)
                 if block is not None:
                     flags.extend(self._add(block, -1))
-        self._publish(flags)
+            self._publish(flags)
 
     def _publish(self, flags: list[Flag]) -> None:
+        # Called under self._lock: changes reach the board in the order they were computed.
         if flags:
             self.stats["flag_changes"] += len(self._board.update(flags))
 
@@ -192,13 +212,13 @@ class LiveSpend:
             found.append((scope_id, Decimal(sum(row[f"{name}_sum"] or 0 for name in values))))
         return found
 
-    def _count_reserved(self, block: pa.Table) -> None:
+    def _count_reserved(self, block: pa.Table, seq: int) -> None:
         if "reservation_id" not in block.column_names:
             return
         ids = set(block.column("reservation_id").to_pylist()) - {""}
         for reservation_id in ids & self._reservations.keys():
-            # The call's cost is now in the stored spend: stop holding it.
-            del self._reservations[reservation_id]
+            # The call's cost is counted from now on: stop holding it (dropped once stored).
+            self._reservations[reservation_id].counted_in = seq
 
     # -- strict mode ------------------------------------------------------------------------------
     def _matching(self, scopes: list[tuple[str, str]]) -> list[tuple[_Window, str]]:
@@ -219,7 +239,11 @@ class LiveSpend:
 
     def _held(self, key: Key, now: float) -> Decimal:
         return sum(
-            (r.amount for r in self._reservations.values() if key in r.keys and r.expires > now),
+            (
+                r.amount
+                for r in self._reservations.values()
+                if r.counted_in is None and key in r.keys and r.expires > now
+            ),
             Decimal(0),
         )
 

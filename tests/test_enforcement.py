@@ -833,3 +833,13 @@ def test_the_agent_reconnects_after_a_collector_restart(chdb_dsn: str) -> None:
         thread.join(30)
     finally:
         subscriber.stop()
+
+
+def test_fast_path_counts_rolling_windows_too(budgets: RunningCollector) -> None:
+    api(budgets).post("/api/v1/costs/budgets", json={"id": "roll", "scope_type": "model", "scope_id": "gpt-4o",
+                                                     "limit": str(ONE_CALL * 2), "period": "rolling",
+                                                     "rolling_hours": 24, "grace_percent": 0})  # fmt: skip
+    runs = _settled_evaluations(budgets)
+    send(budgets, 2)
+    assert flags(budgets)[("roll", "gpt-4o")]["state"] == "block"
+    assert budgets.collector.budgets.evaluator.runs == runs
