@@ -147,10 +147,10 @@ class BudgetRuntime:
                 log.warning("could not read flags: %s", exc)
             stop.wait(self.settings.evaluate_every)
 
-    def changed(self) -> None:
-        """A budget changed: evaluate (or re-read) now."""
+    def changed(self, wait: float = 5.0) -> None:
+        """A budget changed: evaluate now, and wait (up to ``wait`` s) until its flags are out."""
         if self.evaluator is not None:
-            self.evaluator.wake()
+            self.evaluator.wake(wait)
 
     def close(self) -> None:
         self._stop.set()

@@ -148,11 +148,26 @@ class BudgetEvaluator:
         self._alerts = alerts
         self._quiesce = quiesce
         self._wake = threading.Event()
+        self._run_lock = threading.Lock()
+        self._done = threading.Condition()
+        self._started = 0
+        self._finished = 0
         self.last_run: datetime | None = None
         self.last_error: str | None = None
         self.runs = 0
 
     def run_once(self, now: datetime | None = None) -> list[Evaluation]:
+        with self._run_lock:  # one evaluation at a time: an older one must not publish last
+            with self._done:
+                self._started += 1
+            try:
+                return self._run(now)
+            finally:
+                with self._done:
+                    self._finished = self._started
+                    self._done.notify_all()
+
+    def _run(self, now: datetime | None) -> list[Evaluation]:
         now = now or datetime.now(UTC)
         budgets = self._list_budgets()
         limits = tuple(b for b in budgets if b.active and b.agent_enforced)
@@ -173,9 +188,16 @@ class BudgetEvaluator:
         self.runs += 1
         return evaluations
 
-    def wake(self) -> None:
-        """Evaluate now rather than at the next tick (after a budget changed)."""
+    def wake(self, wait: float = 0.0) -> bool:
+        """Evaluate now rather than at the next tick (after a budget changed); with ``wait``,
+        return once an evaluation that started after this call has finished (True) or at the timeout."""
+        with self._done:
+            target = self._started + 1
         self._wake.set()
+        if not wait:
+            return True
+        with self._done:
+            return self._done.wait_for(lambda: self._finished >= target, wait)
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():

@@ -85,6 +85,14 @@ def request_text(request: dict[str, Any]) -> str:
     return "\n".join(part for part in parts if part)
 
 
+def _framing_tokens(request: dict[str, Any]) -> int:
+    """Tokens chat formats add around the text: a few per message and a few to prime the reply
+    (3 and 3 for OpenAI's chat models; 4 each errs high)."""
+    messages = request.get("messages") or request.get("contents")
+    count = len(messages) if isinstance(messages, list | tuple) else 1
+    return 4 * count + 4
+
+
 class _CallBudget:
     """What the guard remembers about a call until it ends."""
 
@@ -221,7 +229,7 @@ class BudgetGuard:
         an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
         output = max_output_tokens(request) or self.default_max_output
         if precise:
-            tokens = estimate.count_tokens(request_text(request))
+            tokens = estimate.count_tokens(request_text(request)) + _framing_tokens(request)
         else:
             # repr() is done in C and contains every string of the request: its UTF-8 length
             # is more than the prompt's bytes, hence more than its tokens.
