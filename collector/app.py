@@ -17,6 +17,7 @@ from spendgate import __version__
 from .api import build_router as budgets_router
 from .budget_runtime import BudgetRuntime
 from .config import Config
+from .costs_api import build_router as costs_router
 from .pipeline import TracesPipeline
 from .receiver import flags_service, grpc_receiver, http_receiver
 from .storage import Storage, migrate, open_storage
@@ -76,6 +77,8 @@ class Collector:
                     self.config.processors.batch.ack_timeout,
                 )
             )
+        assert self.storage is not None
+        app.include_router(costs_router(self.storage))
         if self.budgets is not None:
             app.include_router(budgets_router(self.budgets))
         pipeline, writer, budgets = self.pipeline, self.writer, self.budgets

@@ -1,0 +1,122 @@
+"""The costs API against a running collector, on spans with known prices."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+
+from .conftest import RunningCollector
+from .test_budgets import _span_at
+
+GPT4O = Decimal("0.0045")  # 1,000 input + 200 output tokens
+MINI = Decimal("0.00027")  # the same usage on gpt-4o-mini
+
+
+def _seed(running: RunningCollector) -> datetime:
+    now = datetime.now(UTC).replace(microsecond=0)
+    spans = []
+    for i in range(5):
+        spans.append(
+            _span_at(
+                now - timedelta(minutes=i),
+                **{"spendgate.project": "shop", "spendgate.agent": "coder", "spendgate.task": f"T{i % 2}"},
+            )
+        )
+    for i in range(3):
+        spans.append(
+            _span_at(
+                now - timedelta(minutes=10 + i),
+                model="gpt-4o-mini",
+                **{"spendgate.project": "shop", "spendgate.agent": "tester"},
+            )
+        )
+    spans.append(
+        _span_at(
+            now - timedelta(minutes=20),
+            model="claude-sonnet-4-5",
+            provider="anthropic",
+            **{"spendgate.project": "blog", "spendgate.agent": "writer"},
+        )
+    )
+    assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans).name == "SUCCESS"
+    return now
+
+
+def _get(running: RunningCollector, path: str, **params: Any) -> Any:
+    response = httpx.get(running.http_url + path, params=params, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_records_filter_and_paginate_with_a_cursor(running: RunningCollector) -> None:
+    _seed(running)
+    first = _get(running, "/api/v1/costs/records", project="shop", limit=3)
+    assert len(first["records"]) == 3 and first["next_cursor"]
+    seen = [r["span_id"] for r in first["records"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = _get(running, "/api/v1/costs/records", project="shop", limit=3, cursor=cursor)
+        seen += [r["span_id"] for r in page["records"]]
+        cursor = page["next_cursor"]
+    assert len(seen) == len(set(seen)) == 8  # every shop call once, none twice
+    times = [r["start_time"] for r in _get(running, "/api/v1/costs/records", limit=1000)["records"]]
+    assert times == sorted(times, reverse=True) and len(times) == 9
+    tester = _get(running, "/api/v1/costs/records", agent="tester")["records"]
+    assert [(r["priced_model"], Decimal(r["total_cost"])) for r in tester] == [("gpt-4o-mini", MINI)] * 3
+    assert len(_get(running, "/api/v1/costs/records", task="T1")["records"]) == 2
+    assert len(_get(running, "/api/v1/costs/records", model="gpt-4o")["records"]) == 5
+    bad = httpx.get(running.http_url + "/api/v1/costs/records", params={"cursor": "nonsense"})
+    assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
+    assert httpx.get(running.http_url + "/api/v1/costs/records", params={"limit": 1001}).status_code == 422
+
+
+def test_summary_totals_and_breakdowns(running: RunningCollector) -> None:
+    _seed(running)
+    shop = _get(running, "/api/v1/costs/summary", scope_type="project", scope_id="shop", period="day")
+    assert shop["totals"]["calls"] == 8 and Decimal(shop["totals"]["total_cost"]) == 5 * GPT4O + 3 * MINI
+    assert shop["totals"]["input_tokens"] == 8000
+    assert [(m["model"], m["calls"], Decimal(m["total_cost"])) for m in shop["by_model"]] == [
+        ("gpt-4o", 5, 5 * GPT4O),
+        ("gpt-4o-mini", 3, 3 * MINI),
+    ]
+    assert [p["provider"] for p in shop["by_provider"]] == ["openai"]
+    everything = _get(running, "/api/v1/costs/summary")
+    assert everything["totals"]["calls"] == 9
+    assert sorted(p["provider"] for p in everything["by_provider"]) == ["anthropic", "openai"]
+    task = _get(running, "/api/v1/costs/summary", scope_type="task", scope_id="T0", period="all")
+    assert task["totals"]["calls"] == 3
+    missing = httpx.get(running.http_url + "/api/v1/costs/summary", params={"scope_type": "agent"})
+    assert missing.status_code == 422
+
+
+def test_usage_by_agent_project_model_daily_and_trends(running: RunningCollector) -> None:
+    now = _seed(running)
+    agents = _get(running, "/api/v1/usage/by-agent", period="month")
+    by_agent = {a["agent"]: a for a in agents["agents"]}
+    assert Decimal(by_agent["coder"]["total_cost"]) == 5 * GPT4O and by_agent["tester"]["calls"] == 3
+    assert list(by_agent)[0] == "coder" or Decimal(by_agent["writer"]["total_cost"]) > 5 * GPT4O
+    assert sum(Decimal(a["share_percent"]) for a in agents["agents"]) > Decimal("99.9")
+    projects = {p["project"]: p for p in _get(running, "/api/v1/usage/by-project")["projects"]}
+    assert Decimal(projects["shop"]["total_cost"]) == 5 * GPT4O + 3 * MINI
+    models = {m["model"] for m in _get(running, "/api/v1/usage/by-model")["models"]}
+    assert {"gpt-4o", "gpt-4o-mini"} <= models
+    days = _get(
+        running,
+        "/api/v1/usage/daily",
+        start=(now - timedelta(days=1)).date().isoformat(),
+        end=now.date().isoformat(),
+    )["days"]
+    assert sum(d["calls"] for d in days) == 9
+    trends = _get(running, "/api/v1/costs/trends", days=7)
+    assert len(trends["daily"]) == 7 and trends["daily"][-1]["day"] == now.date().isoformat()
+    month_to_date = Decimal(trends["month_to_date"])
+    assert month_to_date == sum(
+        Decimal(d["total_cost"]) for d in days if d["day"][:7] == now.date().isoformat()[:7]
+    )
+    assert Decimal(trends["projected_month"]) == (
+        month_to_date / trends["days_elapsed"] * trends["days_in_month"]
+    ).quantize(Decimal("0.000001"))
