@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Query
 
+from . import advice
 from .budgets import ScopeType
 from .storage import Storage
 
@@ -337,5 +338,18 @@ def build_router(storage: Storage) -> APIRouter:
             "days_elapsed": elapsed,
             "days_in_month": days_in_month,
         }
+
+    @router.post("/costs/forecast")
+    def forecast(body: advice.ForecastRequest) -> dict[str, Any]:
+        """Low / mid / high cost of pending tasks, and the assumptions behind them."""
+        try:
+            return advice.forecast(storage, body)
+        except LookupError as exc:
+            raise HTTPException(422, str(exc)) from None
+
+    @router.get("/costs/insights")
+    def insights(days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
+        """Optimisation suggestions from the last ``days`` days, largest saving first."""
+        return {"days": days, "insights": [i.to_json() for i in advice.insights(storage, days)]}
 
     return router

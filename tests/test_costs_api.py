@@ -120,3 +120,112 @@ def test_usage_by_agent_project_model_daily_and_trends(running: RunningCollector
     assert Decimal(trends["projected_month"]) == (
         month_to_date / trends["days_elapsed"] * trends["days_in_month"]
     ).quantize(Decimal("0.000001"))
+
+
+def _spans(items: list[tuple[dict[str, Any], bool]]) -> list[Any]:
+    """SDK spans with chat_attributes(**attrs) and, where asked, an error status."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import Status, StatusCode
+
+    from .conftest import chat_attributes
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource.create({"service.name": "advice"}))
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    for attrs, failed in items:
+        span = provider.get_tracer("t").start_span("chat")
+        span.set_attributes(chat_attributes(**attrs))
+        if failed:
+            span.set_status(Status(StatusCode.ERROR))
+        span.end()
+    return list(memory.get_finished_spans())
+
+
+def _post(running: RunningCollector, path: str, body: dict[str, Any]) -> httpx.Response:
+    return httpx.post(running.http_url + path, json=body, timeout=10)
+
+
+def test_forecast_from_given_figures_and_from_history(running: RunningCollector) -> None:
+    from genai_prices import Usage, calc_price
+
+    given = _post(
+        running,
+        "/api/v1/costs/forecast",
+        {
+            "pending_task_count": 10,
+            "avg_tokens_per_task": 5000,
+            "input_share": "0.8",
+            "provider": "anthropic",
+            "model": "claude-sonnet-4-5",
+            "expected_retry_rate": "0.15",
+            "safety_buffer_multiplier": "1.5",
+        },
+    ).json()
+    per_task = Decimal(
+        calc_price(
+            Usage(input_tokens=4000, output_tokens=1000), "claude-sonnet-4-5", provider_id="anthropic"
+        ).total_price
+    )
+    assert Decimal(given["estimated_cost_low"]) == 10 * per_task
+    assert Decimal(given["estimated_cost_mid"]) == (10 * per_task * Decimal("1.15")).quantize(
+        Decimal("0.000001")
+    )
+    assert Decimal(given["estimated_cost_high"]) == (
+        10 * per_task * Decimal("1.15") * Decimal("1.5")
+    ).quantize(Decimal("0.000001"))
+    assert given["assumptions"]["source"]["avg_tokens_per_task"] == "given"
+    # History: two tasks of two gpt-4o calls each (2,400 tokens per task), one call in four failed.
+    items = [
+        ({"spendgate.task": task}, failed)
+        for task, failed in (("A", False), ("A", True), ("B", False), ("B", False))
+    ]
+    assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(_spans(items)).name == "SUCCESS"
+    learned = _post(running, "/api/v1/costs/forecast", {"pending_task_count": 4, "model": "gpt-4o"}).json()
+    assumptions = learned["assumptions"]
+    assert assumptions["avg_tokens_per_task"] == 2400 and Decimal(assumptions["input_share"]) == Decimal(
+        "0.8333"
+    )
+    assert (
+        Decimal(assumptions["expected_retry_rate"]) == Decimal("0.25")
+        and assumptions["safety_buffer"] == "1.2"
+    )
+    assert assumptions["source"] == {
+        "avg_tokens_per_task": "history",
+        "expected_retry_rate": "history",
+        "history_tasks": 2,
+        "history_days": 30,
+    }
+    assert Decimal(learned["estimated_cost_low"]) == 4 * 2 * GPT4O  # 2,000 in + 400 out per task
+    unknown = _post(running, "/api/v1/costs/forecast", {"pending_task_count": 1, "model": "no-such-model"})
+    assert unknown.status_code == 422 and "no price" in unknown.json()["detail"]
+    assert _post(running, "/api/v1/costs/forecast", {"pending_task_count": -1}).status_code == 422
+
+
+def test_insights_name_cheaper_models_cache_misses_and_retries(running: RunningCollector) -> None:
+    items = [({"spendgate.agent": "clarifier", "spendgate.run": f"r{i}"}, i < 4) for i in range(10)]
+    big = {
+        "spendgate.agent": "reader",
+        "gen_ai.usage.input_tokens": 60_000,
+        "gen_ai.usage.cache_read.input_tokens": 1000,
+    }
+    items += [(big, False), (big, False)]
+    assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(_spans(items)).name == "SUCCESS"
+    found = _get(running, "/api/v1/costs/insights")["insights"]
+    kinds = {(i["kind"], i["agent"]) for i in found}
+    assert kinds == {
+        ("cheaper_model", "clarifier"),
+        ("high_retry_rate", "clarifier"),
+        ("low_cache_hit_rate", "reader"),
+    }
+    cheaper = next(i for i in found if i["kind"] == "cheaper_model")
+    assert (
+        cheaper["details"]["suggested_model"] == "gpt-4o-mini"
+        and cheaper["details"]["tokens_per_run"] == 1200
+    )
+    # 10 calls on gpt-4o cost $0.045; on gpt-4o-mini $0.0027: saving $0.0423 over 30 days.
+    assert Decimal(cheaper["estimated_monthly_saving"]) == Decimal("0.04")
+    retry = next(i for i in found if i["kind"] == "high_retry_rate")
+    assert retry["details"] == {"failed_calls": 4, "calls": 10} and "40%" in retry["message"]

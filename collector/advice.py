@@ -1,0 +1,196 @@
+"""Forecasts and optimisation insights, computed from recent spend.
+
+Forecast (the seeds' Flow 46): pending tasks x tokens per task (given, or the
+average of recent tasks) x the model's price. ``low`` assumes no retries, ``mid``
+adds the expected retry rate, ``high`` applies the safety buffer on top.
+
+Insights: agents that use an expensive model for small runs (with the monthly
+saving of a cheaper model of the same provider), low prompt-cache hit rates,
+and high failure (retry) rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from genai_prices import Usage, calc_price
+from pydantic import BaseModel, ConfigDict, Field
+
+from .storage import Storage
+
+# A cheaper model of the same provider, for "expensive model for small runs".
+CHEAPER_MODEL = {
+    "openai": "gpt-4o-mini",
+    "azure": "gpt-4o-mini",
+    "anthropic": "claude-3-5-haiku-latest",
+    "google": "gemini-2.0-flash",
+    "mistral": "mistral-small-latest",
+    "groq": "llama-3.1-8b-instant",
+    "aws": "amazon.nova-micro-v1:0",
+}
+DEFAULT_TOKENS_PER_TASK = 5000
+DEFAULT_RETRY_RATE = Decimal("0.15")
+DEFAULT_BUFFER = Decimal("1.2")  # the seeds' config; the UI seed shows 1.5
+SMALL_RUN_TOKENS = 5000
+MONTH_DAYS = 30
+
+
+class ForecastRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    pending_task_count: int = Field(ge=0, le=10_000_000)
+    avg_tokens_per_task: int | None = Field(default=None, gt=0, le=100_000_000)
+    input_share: Decimal | None = Field(default=None, ge=0, le=1)  # of the tokens per task
+    provider: str = "openai"
+    model: str = "gpt-4o"
+    expected_retry_rate: Decimal | None = Field(default=None, ge=0, le=10)
+    safety_buffer_multiplier: Decimal = Field(default=DEFAULT_BUFFER, ge=1, le=100)
+    history_days: int = Field(default=30, gt=0, le=365)
+
+
+def price(provider: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
+    try:
+        result = calc_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens), model,
+                            provider_id=provider or None)  # fmt: skip
+    except Exception:  # not in the catalogue
+        return None
+    return Decimal(result.total_price)
+
+
+def _history(storage: Storage, model: str, days: int) -> dict[str, Any]:
+    result = storage.client.query(
+        storage.sql("api/task_history.sql"), parameters={"days": days, "model": model}
+    )
+    return dict(zip(result.column_names, result.result_rows[0], strict=True))
+
+
+def forecast(storage: Storage, request: ForecastRequest) -> dict[str, Any]:
+    history = _history(storage, request.model, request.history_days)
+    from_history = int(history["tasks"]) > 0
+    tokens = request.avg_tokens_per_task
+    share = request.input_share
+    if tokens is None and share is None and from_history:
+        input_tokens = round(history["avg_input_tokens"])
+        tokens = input_tokens + round(history["avg_output_tokens"])
+        share = (Decimal(input_tokens) / tokens).quantize(Decimal("0.0001")) if tokens else Decimal(0)
+    else:
+        if tokens is None:
+            tokens = (
+                round(history["avg_input_tokens"] + history["avg_output_tokens"])
+                if from_history
+                else (DEFAULT_TOKENS_PER_TASK)
+            )
+        if share is None:
+            total = history["avg_input_tokens"] + history["avg_output_tokens"] if from_history else 0
+            share = Decimal(str(round(history["avg_input_tokens"] / total, 4))) if total else Decimal("0.8")
+        input_tokens = int(tokens * share)
+    retry = request.expected_retry_rate
+    if retry is None:
+        retry = Decimal(str(round(history["failure_rate"], 4))) if from_history else DEFAULT_RETRY_RATE
+    per_task = price(request.provider, request.model, input_tokens, tokens - input_tokens)
+    if per_task is None:
+        raise LookupError(f"no price for {request.provider}/{request.model} in the catalogue")
+    low = per_task * request.pending_task_count
+    mid = low * (1 + retry)
+    high = mid * request.safety_buffer_multiplier
+    places = Decimal("0.000001")
+    return {
+        "pending_task_count": request.pending_task_count,
+        "estimated_cost_low": str(low.quantize(places)),
+        "estimated_cost_mid": str(mid.quantize(places)),
+        "estimated_cost_high": str(high.quantize(places)),
+        "cost_per_task": str(per_task.quantize(places)),
+        "assumptions": {
+            "avg_tokens_per_task": tokens,
+            "input_share": str(share),
+            "provider": request.provider,
+            "model": request.model,
+            "expected_retry_rate": str(retry),
+            "safety_buffer": str(request.safety_buffer_multiplier),
+            "source": {
+                "avg_tokens_per_task": "given" if request.avg_tokens_per_task else
+                ("history" if from_history else "default"),
+                "expected_retry_rate": "given" if request.expected_retry_rate is not None else
+                ("history" if from_history else "default"),
+                "history_tasks": int(history["tasks"]),
+                "history_days": request.history_days,
+            },
+        },
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Insight:
+    kind: str
+    agent: str
+    provider: str
+    model: str
+    message: str
+    estimated_monthly_saving: Decimal
+    details: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "agent": self.agent, "provider": self.provider, "model": self.model,
+            "message": self.message, "estimated_monthly_saving": str(self.estimated_monthly_saving),
+            "details": self.details,
+        }  # fmt: skip
+
+
+def _cheaper_model(r: dict[str, Any], scale: Decimal) -> Insight | None:
+    calls, cost = int(r["calls"]), Decimal(r["total_cost"])
+    cheaper = CHEAPER_MODEL.get(r["provider"])
+    if r["runs"] < 3 or r["tokens_per_run"] >= SMALL_RUN_TOKENS or not cheaper or cheaper == r["model"]:
+        return None
+    per_call = price(
+        r["provider"], cheaper, int(r["input_tokens"]) // calls, int(r["output_tokens"]) // calls
+    )
+    if per_call is None or per_call * calls >= cost:
+        return None
+    saving = ((cost - per_call * calls) * scale).quantize(Decimal("0.01"))
+    message = (
+        f"{r['agent']} uses {r['model']} but averages {r['tokens_per_run']:,.0f} tokens per run: "
+        f"{cheaper} would cost {(1 - per_call * calls / cost) * 100:.0f}% less, about ${saving} a month"
+    )
+    details = {"suggested_model": cheaper, "runs": r["runs"], "tokens_per_run": round(r["tokens_per_run"])}
+    return Insight("cheaper_model", r["agent"], r["provider"], r["model"], message, saving, details)
+
+
+def _cache_misses(r: dict[str, Any]) -> Insight | None:
+    input_tokens = int(r["input_tokens"])
+    hit_rate = Decimal(int(r["cache_read_tokens"])) / input_tokens if input_tokens else Decimal(0)
+    if input_tokens < 100_000 or hit_rate >= Decimal("0.1"):
+        return None
+    message = (
+        f"{r['agent']} reads {hit_rate * 100:.1f}% of its {input_tokens:,} input tokens on {r['model']} "
+        "from the prompt cache: stable prompt prefixes would make more of them cheap"
+    )
+    details = {"cache_hit_rate": str(hit_rate.quantize(Decimal("0.0001")))}
+    return Insight("low_cache_hit_rate", r["agent"], r["provider"], r["model"], message, Decimal(0), details)
+
+
+def _retries(r: dict[str, Any], scale: Decimal) -> Insight | None:
+    calls, failed = int(r["calls"]), int(r["failed_calls"])
+    if calls < 10 or failed / calls < 0.1:
+        return None
+    saving = (Decimal(r["failed_cost"]) * scale).quantize(Decimal("0.01"))
+    message = (
+        f"{r['agent']} has a high retry rate ({failed / calls:.0%} of {calls} calls failed on {r['model']})"
+    )
+    details = {"failed_calls": failed, "calls": calls}
+    return Insight("high_retry_rate", r["agent"], r["provider"], r["model"], message, saving, details)
+
+
+def insights(storage: Storage, days: int = 30) -> list[Insight]:
+    result = storage.client.query(storage.sql("api/insights.sql"), parameters={"days": days})
+    rows = [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+    scale = Decimal(MONTH_DAYS) / days  # savings are per month
+    found = [
+        insight
+        for r in rows
+        for insight in (_cheaper_model(r, scale), _cache_misses(r), _retries(r, scale))
+        if insight is not None
+    ]
+    return sorted(found, key=lambda i: i.estimated_monthly_saving, reverse=True)
