@@ -194,6 +194,9 @@ def add_commands(commands: Any) -> None:
     alerts = commands.add_parser("alerts", parents=[url], help="recent budget alerts")
     alerts.add_argument("--limit", type=int, default=50)
     alerts.set_defaults(func=cmd_alerts)
+    from .cli_report import add_commands as add_report_commands
+
+    add_report_commands(commands, url)
 
 
 def report_api_error(exc: ApiError) -> int:

@@ -229,3 +229,49 @@ def test_insights_name_cheaper_models_cache_misses_and_retries(running: RunningC
     assert Decimal(cheaper["estimated_monthly_saving"]) == Decimal("0.04")
     retry = next(i for i in found if i["kind"] == "high_retry_rate")
     assert retry["details"] == {"failed_calls": 4, "calls": 10} and "40%" in retry["message"]
+
+
+def _cli(*args: str) -> Any:
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "spendgate", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_report_draws_cards_daily_bars_and_rankings(running: RunningCollector) -> None:
+    now = _seed(running)
+    httpx.post(
+        running.http_url + "/api/v1/costs/budgets",
+        json={"id": "g", "scope_type": "global", "limit": "1.00", "period": "month"},
+    )
+    shown = _cli("report", "--url", running.http_url)
+    assert shown.returncode == 0, shown.stderr
+    out = shown.stdout
+    total = (
+        5 * GPT4O
+        + 3 * MINI
+        + Decimal(
+            _get(running, "/api/v1/costs/summary", scope_type="agent", scope_id="writer")["totals"][
+                "total_cost"
+            ]
+        )
+    )
+    assert f"Total cost: ${total:,.2f}" in out and "Tokens: 10.8k" in out
+    assert f"Budget used: {total * 100:.0f}% of $1.00" in out
+    assert "9 calls; 0 priced by fallback or unpriced" in out
+    assert f"  {now.date().isoformat()}  " in out  # today's bar in the daily chart
+    agent_lines = [line for line in out.splitlines() if line.startswith("  coder ")]
+    assert len(agent_lines) == 1 and "█" in agent_lines[0] and "$0.02" in agent_lines[0]
+    for heading in ("Cost by agent", "Cost by model", "Cost by provider"):
+        assert heading in out
+    assert "report (month) from" in shown.stderr  # progress goes to stderr, the report to stdout
+
+
+def test_price_command_shows_the_catalogue_price() -> None:
+    shown = _cli("price", "gpt-4o", "--provider", "openai", "--input", "1000", "--output", "200")
+    assert shown.returncode == 0 and "OpenAI" in shown.stdout and "$2.5/input MTok" in shown.stdout
+    assert shown.stdout.strip().endswith(": $0.0045")
+    missing = _cli("price", "no-such-model-anywhere")
+    assert missing.returncode == 1 and "not in the genai-prices catalogue" in missing.stderr
