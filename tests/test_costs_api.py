@@ -275,3 +275,25 @@ def test_price_command_shows_the_catalogue_price() -> None:
     assert shown.stdout.strip().endswith(": $0.0045")
     missing = _cli("price", "no-such-model-anywhere")
     assert missing.returncode == 1 and "not in the genai-prices catalogue" in missing.stderr
+
+
+def test_openapi_lists_every_endpoint(running: RunningCollector) -> None:
+    paths = _get(running, "/openapi.json")["paths"]
+    for path in (
+        "/api/v1/costs/records",
+        "/api/v1/costs/summary",
+        "/api/v1/usage/daily",
+        "/api/v1/usage/by-agent",
+        "/api/v1/usage/by-project",
+        "/api/v1/usage/by-model",
+        "/api/v1/costs/trends",
+        "/api/v1/costs/forecast",
+        "/api/v1/costs/insights",
+        "/api/v1/costs/budgets",
+        "/api/v1/costs/budgets/check",
+        "/v1/flags",
+        "/api/v1/alerts",
+        "/v1/traces",
+    ):
+        assert path in paths, path
+    assert "post" in paths["/api/v1/costs/forecast"]
