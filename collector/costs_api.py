@@ -290,20 +290,18 @@ def build_router(storage: Storage) -> APIRouter:
             dimension + "s": [_jsonable(e) for e in items],
         }
 
-    for dimension in ("agent", "project", "model", "provider"):
-
+    def usage_by(dimension: Dimension) -> Any:
         def endpoint(
-            period: Period = "month",
-            tz: str = "UTC",
-            start: date | None = None,
-            end: date | None = None,
-            dimension: Dimension = dimension,  # type: ignore[assignment]
+            period: Period = "month", tz: str = "UTC", start: date | None = None, end: date | None = None
         ) -> dict[str, Any]:
             return by(dimension, period, tz, start, end)
 
         endpoint.__doc__ = f"Spend by {dimension}, largest first, with each one's share."
+        return endpoint
+
+    for dimension in ("agent", "project", "model", "provider"):
         router.add_api_route(
-            f"/usage/by-{dimension}", endpoint, methods=["GET"], name=f"usage_by_{dimension}"
+            f"/usage/by-{dimension}", usage_by(dimension), methods=["GET"], name=f"usage_by_{dimension}"
         )
 
     @router.get("/costs/trends")

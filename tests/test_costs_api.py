@@ -293,7 +293,12 @@ def test_openapi_lists_every_endpoint(running: RunningCollector) -> None:
         "/api/v1/costs/budgets/check",
         "/v1/flags",
         "/api/v1/alerts",
-        "/v1/traces",
     ):
         assert path in paths, path
     assert "post" in paths["/api/v1/costs/forecast"]
+    assert [p["name"] for p in paths["/api/v1/usage/by-agent"]["get"]["parameters"]] == [
+        "period",
+        "tz",
+        "start",
+        "end",
+    ]
