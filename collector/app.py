@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from spendgate import __version__
 
 from .api import build_router as budgets_router
+from .auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from .budget_runtime import BudgetRuntime
 from .config import Config
 from .costs_api import build_router as costs_router
@@ -41,6 +42,7 @@ class Collector:
         self.budgets: BudgetRuntime | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
+        self.auth = Authenticator(config.extensions.auth.api_keys)
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -69,6 +71,8 @@ class Collector:
         assert self.pipeline is not None and self.writer is not None
         protocols = self.config.receivers.otlp.protocols
         app = FastAPI(title="spendgate collector", version=__version__)
+        if self.auth.enabled:
+            app.add_middleware(AuthMiddleware, authenticator=self.auth)
         if protocols.http is not None:
             app.include_router(
                 http_receiver.build_router(
@@ -114,6 +118,7 @@ class Collector:
                 protocols.grpc.endpoint,
                 protocols.grpc.max_recv_msg_size_mib * _MIB,
                 batch.ack_timeout,
+                [GrpcAuthInterceptor(self.auth)] if self.auth.enabled else None,
             )
             if self.budgets is not None:
                 flags_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live)

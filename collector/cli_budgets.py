@@ -28,7 +28,9 @@ class ApiError(Exception):
 def _call(args: argparse.Namespace, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
     url = args.url.rstrip("/") + path
     try:
-        response = requests.request(method, url, json=body, timeout=30)
+        key = getattr(args, "api_key", None)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        response = requests.request(method, url, json=body, headers=headers, timeout=30)
     except requests.ConnectionError:
         raise ApiError(
             f"cannot reach the collector at {args.url}: is `spendgate collector` running?"
@@ -165,6 +167,11 @@ def add_commands(commands: Any) -> None:
         default=os.environ.get("SPENDGATE_URL", DEFAULT_URL),
         help=f"the collector's HTTP address (default: $SPENDGATE_URL or {DEFAULT_URL})",
     )
+    url.add_argument(
+        "--api-key",
+        default=os.environ.get("SPENDGATE_API_KEY"),
+        help="when the collector has API keys: a read (or, to change budgets, admin) key; $SPENDGATE_API_KEY",
+    )
     url.add_argument("--json", action="store_true", help="print JSON")
     budgets = commands.add_parser(
         "budgets", parents=[url], help="list, create, change, pause or delete budgets"
@@ -194,9 +201,25 @@ def add_commands(commands: Any) -> None:
     alerts = commands.add_parser("alerts", parents=[url], help="recent budget alerts")
     alerts.add_argument("--limit", type=int, default=50)
     alerts.set_defaults(func=cmd_alerts)
+    api_key = commands.add_parser("api-key", help="make an API key and the config entry with its digest")
+    api_key.add_argument("--name", required=True)
+    api_key.add_argument("--role", action="append", required=True, choices=["ingest", "read", "admin"])
+    api_key.set_defaults(func=cmd_api_key)
     from .cli_report import add_commands as add_report_commands
 
     add_report_commands(commands, url)
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    import secrets
+
+    from .auth import digest
+
+    key = "sg_" + secrets.token_urlsafe(32)
+    print(f"key (give it to the client; it is not stored anywhere): {key}")
+    print("config (extensions.auth.api_keys in otel-config.yaml):")
+    print(f"  - name: {args.name}\n    sha256: {digest(key)}\n    roles: [{', '.join(args.role)}]")
+    return 0
 
 
 def report_api_error(exc: ApiError) -> int:

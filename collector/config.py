@@ -232,8 +232,29 @@ class BudgetsExtension(_Strict):
     defaults: list[Budget] = Field(default_factory=_seed_budgets)
 
 
+class ApiKey(_Strict):
+    name: str
+    sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")  # of the key; `spendgate api-key` makes both
+    roles: list[str] = Field(min_length=1)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"ingest", "read", "admin"})
+        if unknown:
+            raise ValueError(f"unknown role {unknown[0]!r} (known: ingest, read, admin)")
+        return value
+
+
+class AuthExtension(_Strict):
+    """With keys configured, every request needs one (``Authorization: Bearer <key>``)."""
+
+    api_keys: list[ApiKey] = []
+
+
 class Extensions(_Strict):
     budgets: BudgetsExtension = BudgetsExtension()
+    auth: AuthExtension = AuthExtension()
 
 
 class Pipeline(_Strict):

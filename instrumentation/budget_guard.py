@@ -116,6 +116,7 @@ class BudgetGuard:
         stub: Any = None,  # BudgetFlagsStub, for strict mode
         reserve_timeout: float = 2.0,
         default_max_output: int = DEFAULT_MAX_OUTPUT,
+        metadata: tuple[tuple[str, str], ...] = (),  # gRPC metadata for Reserve/Settle (API key)
     ) -> None:
         self.table = table
         self.fail_closed = fail_closed
@@ -125,6 +126,7 @@ class BudgetGuard:
         self.stub = stub
         self.reserve_timeout = reserve_timeout
         self.default_max_output = default_max_output
+        self.metadata = metadata
         self._warned: set[tuple[str, str, str, str]] = set()
         self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens]
         self._runs_lock = threading.Lock()
@@ -248,6 +250,7 @@ class BudgetGuard:
             reply = self.stub.Reserve(
                 pb.ReserveRequest(scopes=[pb.Scope(type=t, id=i) for t, i in scopes], amount=str(amount)),
                 timeout=self.reserve_timeout,
+                metadata=self.metadata,
             )
         except grpc.RpcError as exc:
             if self.fail_closed:
@@ -285,7 +288,7 @@ class BudgetGuard:
     def _settle(self, reservation: str, cost: Decimal) -> None:
         try:
             request = pb.SettleRequest(reservation_id=reservation, actual_cost=str(cost))
-            self.stub.Settle(request, timeout=self.reserve_timeout)
+            self.stub.Settle(request, timeout=self.reserve_timeout, metadata=self.metadata)
         except grpc.RpcError as exc:
             logger.debug("spendgate: settling a reservation failed: %s", exc.code())
 

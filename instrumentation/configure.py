@@ -21,6 +21,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.util.re import parse_env_headers
 
 from . import enforcement
 from .budget_guard import BudgetGuard, WarnCallback
@@ -60,12 +61,8 @@ def _load(path: str) -> Any:
 
 
 def _parse_headers(raw: str) -> dict[str, str]:
-    headers = {}
-    for pair in raw.split(","):
-        key, sep, value = pair.partition("=")
-        if sep and key.strip():
-            headers[key.strip()] = value.strip()
-    return headers
+    # The SDK's own parser: values are URL-encoded (Bearer%20<key>), as the OTLP exporter spec says.
+    return dict(parse_env_headers(raw, liberal=True))
 
 
 def _default_spool_dir(service_name: str) -> Path:
@@ -127,21 +124,25 @@ def enforce_budgets(
     strict: bool = False,
     agent: str = "",
     wait_seconds: float = 0.0,
+    headers: dict[str, str] | None = None,
 ) -> BudgetGuard:
     """Subscribe to the collector's budget flags and check every instrumented call against them.
 
     ``fail_closed`` refuses calls while the collector has been unreachable for
     ``stale_after`` seconds (default: let them through). ``strict`` reserves each
     call's worst-case cost at the collector first. ``wait_seconds`` waits for the
-    first snapshot of flags.
+    first snapshot of flags. ``headers`` (default: ``OTEL_EXPORTER_OTLP_HEADERS``) carry the
+    collector's API key, e.g. ``{"authorization": "Bearer <key>"}``.
     """
     global _subscriber
     if _subscriber is not None:
         _subscriber.stop()
     table = FlagTable()
-    _subscriber = FlagSubscriber(endpoint, table, agent).start()
+    if headers is None:
+        headers = _parse_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
+    _subscriber = FlagSubscriber(endpoint, table, agent, headers).start()
     guard = BudgetGuard(table, fail_closed=fail_closed, stale_after=stale_after, on_warn=on_warn,
-                        strict=strict, stub=_subscriber.stub)  # fmt: skip
+                        strict=strict, stub=_subscriber.stub, metadata=_subscriber.metadata)  # fmt: skip
     enforcement.install_guard(guard)
     if wait_seconds and not _subscriber.wait_synced(wait_seconds):
         logger.warning("spendgate: no budget flags from %s yet", endpoint)
@@ -208,7 +209,7 @@ def instrument(
         budgets = os.environ.get("SPENDGATE_BUDGETS", "on").lower() not in ("off", "0", "false", "no")
     if budgets:
         enforce_budgets(flags_endpoint_for(endpoint, protocol), fail_closed=fail_closed, strict=strict,
-                        on_warn=on_warn, agent=service_name or "")  # fmt: skip
+                        on_warn=on_warn, agent=service_name or "", headers=headers)  # fmt: skip
     return provider
 
 

@@ -127,10 +127,14 @@ class FlagTable:
 
 
 class FlagSubscriber:
-    def __init__(self, endpoint: str, table: FlagTable, agent: str = "") -> None:
+    def __init__(
+        self, endpoint: str, table: FlagTable, agent: str = "", headers: dict[str, str] | None = None
+    ) -> None:
         self.endpoint = endpoint.removeprefix("http://").removeprefix("https://").rstrip("/")
         self.table = table
         self.agent = agent
+        # gRPC metadata keys are lower case; the collector reads "authorization".
+        self.metadata = tuple((key.lower(), value) for key, value in (headers or {}).items())
         self._stop = threading.Event()
         self._channel = grpc.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS)
         self.stub = flags_pb2_grpc.BudgetFlagsStub(self._channel)
@@ -151,7 +155,9 @@ class FlagSubscriber:
         pause = 0.1
         while not self._stop.is_set():
             try:
-                for snapshot in self.stub.Watch(pb.WatchRequest(agent=self.agent), wait_for_ready=True):
+                for snapshot in self.stub.Watch(
+                    pb.WatchRequest(agent=self.agent), wait_for_ready=True, metadata=self.metadata
+                ):
                     self.table.apply(snapshot)
                     pause = 0.1
             except grpc.RpcError as exc:

@@ -135,3 +135,14 @@ def test_shipped_config_holds_the_seeded_budget_defaults() -> None:
     by_id = {b.id: b for b in shipped}
     assert (by_id["global-monthly"].limit, by_id["global-monthly"].period) == (500, "month")
     assert by_id["per-request-testing"].limit == Decimal("0.10")
+
+
+def test_api_key_entries_are_checked() -> None:
+    bad_role = "extensions:\n  auth:\n    api_keys: [{name: a, sha256: " + "a" * 64 + ", roles: [root]}]\n"
+    with pytest.raises(
+        ConfigError, match="extensions.auth.api_keys.0.roles: Value error, unknown role 'root'"
+    ):
+        parse_config(bad_role)
+    clear_text = "extensions:\n  auth:\n    api_keys: [{name: a, sha256: my-secret, roles: [read]}]\n"
+    with pytest.raises(ConfigError, match="extensions.auth.api_keys.0.sha256"):
+        parse_config(clear_text)

@@ -49,7 +49,13 @@ class TraceServiceHandler:
         return otlp.response(result.rejected_spans, result.errors)
 
 
-def build_server(pipeline: TracesPipeline, endpoint: str, max_message_bytes: int, ack_timeout: float) -> Any:
+def build_server(
+    pipeline: TracesPipeline,
+    endpoint: str,
+    max_message_bytes: int,
+    ack_timeout: float,
+    interceptors: list[Any] | None = None,
+) -> Any:
     handler = TraceServiceHandler(pipeline, ack_timeout)
     method = grpc.unary_unary_rpc_method_handler(
         handler.export,
@@ -57,10 +63,11 @@ def build_server(pipeline: TracesPipeline, endpoint: str, max_message_bytes: int
         response_serializer=lambda message: message.SerializeToString(),
     )
     server = grpc.aio.server(
+        interceptors=interceptors or None,
         options=[
             ("grpc.max_receive_message_length", max_message_bytes),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
-        ]
+        ],
     )
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(otlp.SERVICE_NAME, {"Export": method}),)
