@@ -86,6 +86,12 @@ def _cmd_evaluator(args: argparse.Namespace) -> int:
     return cmd_evaluator(args, config, base_dir)
 
 
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spendgate", description="Meter and cap what AI agents spend on LLM APIs."
@@ -116,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluator.add_argument("--config")
     evaluator.set_defaults(func=_cmd_evaluator)
+    demo = commands.add_parser(
+        "demo", help="the whole loop in under a minute: agents, a budget, blocks, the report"
+    )
+    demo.add_argument("--dir", help="where to keep the demo's database (default: a new temporary directory)")
+    demo.set_defaults(func=_cmd_demo)
     add_commands(commands)
     return parser
 

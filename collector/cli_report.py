@@ -59,13 +59,19 @@ def _daily(days: list[dict[str, Any]], width: int) -> list[str]:
 
 
 def _budget_used(budgets: list[dict[str, Any]], month_cost: Decimal) -> str:
+    """The global monthly budget's use; else the most used budget that has a flag."""
     for budget in budgets:
         if (budget["scope_type"], budget["period"], budget["metric"], budget["active"]) == (
             "global", "month", "cost", True
         ):  # fmt: skip
             used = month_cost / Decimal(budget["limit"]) * 100
             return f"{used:.0f}% of {_money(budget['limit'])}"
-    return "no global monthly budget"
+    flags = [(Decimal(f["utilization"]), f, b) for b in budgets for f in b["flags"] if b["metric"] == "cost"]
+    if not flags:
+        return "no global monthly budget"
+    used, flag, budget = max(flags, key=lambda item: item[0])
+    where = "global" if flag["scope_type"] == "global" else f"{flag['scope_type']} {flag['scope_id']}"
+    return f"{used:.0f}% of {_money(budget['limit'])} ({where}, {budget['period']})"
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -54,6 +54,11 @@ VERCEL_OPERATION = "ai.operationId"
 TRACELOOP_KIND = "traceloop.span.kind"
 ERROR_TYPE = "error.type"
 USAGE_ESTIMATED = "spendgate.usage.estimated"
+# Set on the resource by spendgate's instrument(): the process meters its SDK calls itself.
+SPENDGATE_RESOURCE = "spendgate.instrumented"
+# Spans that SDKs emit natively for the same calls; in a spendgate-instrumented process they
+# would count each call twice.
+NATIVE_SDK_SCOPES = frozenset({"com.anthropic.sdk.python", "mistralai_sdk_tracer"})
 
 # Attribution dimension -> keys on the span (set directly or copied from
 # baggage) and then on the resource. ``spendgate.*`` names win.

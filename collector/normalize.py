@@ -60,7 +60,11 @@ _SPAN_FIELDS = _field_table(
     }
 )
 _RESOURCE_FIELDS = _field_table(
-    {**{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items()}, "sdk": ("telemetry.sdk.name",)}
+    {
+        **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items()},
+        "sdk": ("telemetry.sdk.name",),
+        "spendgate": (cv.SPENDGATE_RESOURCE,),
+    }
 )
 _ATTRIBUTION_FIELDS = tuple(("attr:" + dim, dim) for dim in cv.ATTRIBUTION)
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
@@ -272,8 +276,12 @@ def normalize_request(request: Any) -> NormalizeResult:
             for name, dim in _ATTRIBUTION_FIELDS
             if (entry := resource.get(name)) is not None
         }
+        metered_here = _value(resource, "spendgate") in (True, "true")
         for scope_spans in resource_spans.scope_spans:
             scope_name = _text(scope_spans.scope.name)
+            if metered_here and scope_name in cv.NATIVE_SDK_SCOPES:
+                result.non_llm_spans += len(scope_spans.spans)  # spendgate's own span has this call
+                continue
             for span in scope_spans.spans:
                 _normalize_span(span, resource_attribution, sdk_name, scope_name, result)
     return result

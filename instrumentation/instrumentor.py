@@ -44,6 +44,8 @@ class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     package: str = ""  # the requirement checked before instrumenting, e.g. "openai >= 1.40"
     targets: tuple[Target, ...] = ()
+    # (variable, value) that switches off the SDK's own tracing of the calls spendgate meters.
+    native_tracing_switch: tuple[str, str] | None = None
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return (self.package,)
@@ -64,12 +66,21 @@ class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapper = target.surface(tracer)
             wrapt.wrap_function_wrapper(owner, name, wrapper)
             self._patched.append((owner, name))
+        self._switched_env = None
+        if self.native_tracing_switch is not None:
+            name, value = self.native_tracing_switch
+            if name not in os.environ:
+                os.environ[name] = value
+                self._switched_env = name
         _enforce_budgets_from_environment()
 
     def _uninstrument(self, **kwargs: Any) -> None:
         for owner, name in getattr(self, "_patched", ()):
             unwrap(owner, name)
         self._patched = []
+        if getattr(self, "_switched_env", None):
+            os.environ.pop(self._switched_env, None)
+            self._switched_env = None
 
     @staticmethod
     def _resolve(target: Target) -> tuple[Any, str]:

@@ -135,3 +135,28 @@ def test_attribution_from_resource_and_span_wins() -> None:
 def test_provider_spellings(raw: str, stored: str) -> None:
     r = one({"gen_ai.operation.name": "chat", "gen_ai.provider.name": raw, "gen_ai.request.model": "m"})
     assert r.provider == stored
+
+
+def test_native_sdk_spans_are_not_counted_again_in_a_spendgate_process() -> None:
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from .conftest import chat_attributes
+
+    def request(resource: dict[str, Any]) -> Any:
+        memory = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource.create(resource))
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        attributes = chat_attributes(model="claude-sonnet-4-5", provider="anthropic")
+        for scope in ("spendgate.instrumentation", "com.anthropic.sdk.python"):
+            span = provider.get_tracer(scope).start_span("chat")
+            span.set_attributes(attributes)
+            span.end()
+        return encode_spans(memory.get_finished_spans())
+
+    metered = normalize_request(request({"service.name": "a", "spendgate.instrumented": True}))
+    assert len(metered.records) == 1 and metered.non_llm_spans == 1
+    # Without spendgate in the process, the SDK's own spans are the only record of the calls.
+    assert len(normalize_request(request({"service.name": "a"})).records) == 2

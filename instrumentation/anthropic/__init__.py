@@ -16,6 +16,10 @@ class AnthropicInstrumentor(SpendgateInstrumentor):
         Target(_MESSAGES, "Messages.stream", patch.stream_helper),
         Target(_MESSAGES, "AsyncMessages.stream", patch.stream_helper),
     )
+    # Newer SDKs trace their own calls when a tracer provider is set; with spendgate metering
+    # them, each call would be counted twice. Clients created afterwards leave it off unless
+    # they are given their own `open_telemetry` option.
+    native_tracing_switch = ("ANTHROPIC_OPEN_TELEMETRY", "false")
 
 
 __all__ = ["AnthropicInstrumentor"]
