@@ -88,6 +88,7 @@ def _agent(name: str, kind: str, sdk: str, model: str, fake: Any, results: dict[
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "100")
     from spendgate.instrumentation import configure
+    from spendgate.instrumentation.budget_guard import BudgetGuard
     from spendgate.instrumentation.fake_provider import FakeProvider
     from spendgate.instrumentation.fake_provider.formats import Usage
 
@@ -116,11 +117,14 @@ def run(args: argparse.Namespace) -> int:
 
     usage = Usage(input_tokens=2400, output_tokens=320, cache_read_tokens=0)
     with FakeProvider(usage=usage) as fake:
-        configure.instrument("demo-agents", f"http://127.0.0.1:{collector.grpc_port}", spool_dir=workdir / "spool",
-                             sdks=["openai", "anthropic"], on_warn=warned)  # fmt: skip
+        endpoint = f"http://127.0.0.1:{collector.grpc_port}"
+        configure.instrument(
+            "demo-agents", endpoint, spool_dir=workdir / "spool", sdks=["openai", "anthropic"], on_warn=warned
+        )
         guard = configure.enforcement.installed_guard()
-        if guard is not None:
-            guard.table.synced_at or time.sleep(0.5)
+        deadline = time.monotonic() + 10
+        while isinstance(guard, BudgetGuard) and not guard.table.synced_at and time.monotonic() < deadline:
+            time.sleep(0.02)  # the agents start once they hold the flags
         results: dict[str, Any] = {}
         agents = [
             threading.Thread(target=_agent, args=(*agent, fake, results), name=agent[0]) for agent in AGENTS
