@@ -228,7 +228,10 @@ class SpanRecorder:
         while True:
             self._wake.wait(_DRAIN_INTERVAL_S)
             self._wake.clear()
-            self.drain()
+            # Under the lock: flush() must not return while a span taken from the queue here
+            # is still being built.
+            with self._lock:
+                self.drain()
 
     def drain(self) -> int:
         """Build spans for every queued call; returns how many."""
