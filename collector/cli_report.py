@@ -89,6 +89,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     cards = [
         ("Total cost", _money(totals["total_cost"])),
         ("Tokens", _tokens(int(totals["input_tokens"]) + int(totals["output_tokens"]))),
+        ("Agent runs", f"{int(totals['runs']):,}"),
         ("Today", _money(today["totals"]["total_cost"])),
         ("Budget used", _budget_used(budgets, Decimal(month["totals"]["total_cost"]))),
     ]

@@ -187,6 +187,7 @@ def build_router(storage: Storage) -> APIRouter:
         )
         empty = {
             "calls": 0,
+            "runs": 0,
             "input_tokens": 0,
             "output_tokens": 0,
             "cache_read_tokens": 0,

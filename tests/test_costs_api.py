@@ -79,6 +79,7 @@ def test_summary_totals_and_breakdowns(running: RunningCollector) -> None:
     shop = _get(running, "/api/v1/costs/summary", scope_type="project", scope_id="shop", period="day")
     assert shop["totals"]["calls"] == 8 and Decimal(shop["totals"]["total_cost"]) == 5 * GPT4O + 3 * MINI
     assert shop["totals"]["input_tokens"] == 8000
+    assert shop["totals"]["runs"] == 0  # no spendgate.run on these spans
     assert [(m["model"], m["calls"], Decimal(m["total_cost"])) for m in shop["by_model"]] == [
         ("gpt-4o", 5, 5 * GPT4O),
         ("gpt-4o-mini", 3, 3 * MINI),
@@ -214,6 +215,8 @@ def test_insights_name_cheaper_models_cache_misses_and_retries(running: RunningC
     items += [(big, False), (big, False)]
     assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(_spans(items)).name == "SUCCESS"
     found = _get(running, "/api/v1/costs/insights")["insights"]
+    clarifier = _get(running, "/api/v1/costs/summary", scope_type="agent", scope_id="clarifier")
+    assert clarifier["totals"]["runs"] == 10 and clarifier["totals"]["calls"] == 10
     kinds = {(i["kind"], i["agent"]) for i in found}
     assert kinds == {
         ("cheaper_model", "clarifier"),
@@ -258,7 +261,7 @@ def test_report_draws_cards_daily_bars_and_rankings(running: RunningCollector) -
             ]
         )
     )
-    assert f"Total cost: ${total:,.2f}" in out and "Tokens: 10.8k" in out
+    assert f"Total cost: ${total:,.2f}" in out and "Tokens: 10.8k" in out and "Agent runs: 0" in out
     assert f"Budget used: {total * 100:.0f}% of $1.00" in out
     assert "9 calls; 0 priced by fallback or unpriced" in out
     assert f"  {now.date().isoformat()}  " in out  # today's bar in the daily chart

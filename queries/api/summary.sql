@@ -6,6 +6,7 @@ SELECT
     provider,
     priced_model AS model,
     count() AS calls,
+    uniqExactIf(run, run != '') AS runs,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
     sum(cache_read_tokens) AS cache_read_tokens,
