@@ -106,21 +106,50 @@ def explicit_scopes(budgets: list[Budget]) -> set[tuple[str, str, str, str]]:
     }
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
-def _utc(moment: datetime) -> datetime:
+def utc(moment: datetime) -> datetime:
+    """The moment in UTC; a naive datetime is taken to be UTC already."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
 
 
+def epoch_micros(moment: datetime) -> int:
+    """Microseconds since the epoch, in integers: a float timestamp can lose the last microsecond."""
+    delta = utc(moment) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def calendar_bounds(period: str, zone: ZoneInfo, now: datetime) -> tuple[datetime, datetime]:
+    """The [start, end) in UTC of the calendar ``day``, ``week`` (Monday first), ``month`` or
+    ``year`` that holds ``now`` in ``zone``."""
+    today = utc(now).astimezone(zone).date()
+    if period == "day":
+        first, after = today, today + timedelta(days=1)
+    elif period == "week":
+        first = today - timedelta(days=today.weekday())
+        after = first + timedelta(days=7)
+    elif period == "month":
+        first = today.replace(day=1)
+        after = (first + timedelta(days=32)).replace(day=1)
+    elif period == "year":
+        first, after = date(today.year, 1, 1), date(today.year + 1, 1, 1)
+    else:
+        raise ValueError(f"{period!r} is not a calendar period")
+    return utc(_local_midnight(first, zone)), utc(_local_midnight(after, zone))
+
+
 def period_window(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
     """The [start, end) of the budget's current period, in UTC, from a reset if one falls in it."""
-    start, end = _period_bounds(budget, _utc(now))
+    start, end = _period_bounds(budget, utc(now))
     if budget.reset_at is not None:
-        start = min(max(start, _utc(budget.reset_at)), end)
+        start = min(max(start, utc(budget.reset_at)), end)
     return start, end
 
 
@@ -132,25 +161,15 @@ def _period_bounds(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
         return now - timedelta(hours=budget.rolling_hours), now + timedelta(microseconds=1)
     if budget.period == "fixed":
         assert budget.starts_at is not None and budget.ends_at is not None
-        return _utc(budget.starts_at), _utc(budget.ends_at)
-    zone = ZoneInfo(budget.timezone)
-    today = now.astimezone(zone).date()
-    if budget.period == "day":
-        first, after = today, today + timedelta(days=1)
-    elif budget.period == "week":
-        first = today - timedelta(days=today.weekday())
-        after = first + timedelta(days=7)
-    else:
-        first = today.replace(day=1)
-        after = (first + timedelta(days=32)).replace(day=1)
-    return _utc(_local_midnight(first, zone)), _utc(_local_midnight(after, zone))
+        return utc(budget.starts_at), utc(budget.ends_at)
+    return calendar_bounds(budget.period, ZoneInfo(budget.timezone), now)
 
 
 def state_of(budget: Budget, spend: Decimal, now: datetime | None = None) -> tuple[State, Decimal]:
     """The flag state for this much spend, and the utilisation in percent."""
     utilization = spend / budget.limit * 100
     unblocked = (
-        budget.unblocked_until is not None and now is not None and _utc(now) < _utc(budget.unblocked_until)
+        budget.unblocked_until is not None and now is not None and utc(now) < utc(budget.unblocked_until)
     )
     if budget.hard and spend >= budget.block_at and budget.active and not unblocked:
         return "block", utilization

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import calendar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, HTTPException, Query
 
 from . import advice
-from .budgets import ScopeType
+from .budgets import ScopeType, calendar_bounds, epoch_micros, utc
 from .storage import Storage
 
 Period = Literal["day", "week", "month", "year", "all"]
@@ -38,26 +38,7 @@ def period_range(period: Period, tz: str, now: datetime | None = None) -> tuple[
     """[start, end) of the current calendar period in ``tz``, in UTC; ``all`` is everything."""
     if period == "all":
         return _EPOCH, _FAR_FUTURE
-    zone = _zone(tz)
-    today = (now or datetime.now(UTC)).astimezone(zone).date()
-    if period == "day":
-        first, after = today, today + timedelta(days=1)
-    elif period == "week":
-        first = today - timedelta(days=today.weekday())
-        after = first + timedelta(days=7)
-    elif period == "month":
-        first = today.replace(day=1)
-        after = (first + timedelta(days=32)).replace(day=1)
-    else:
-        first, after = date(today.year, 1, 1), date(today.year + 1, 1, 1)
-    return (
-        datetime.combine(first, time(), zone).astimezone(UTC),
-        datetime.combine(after, time(), zone).astimezone(UTC),
-    )
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return calendar_bounds(period, _zone(tz), now or datetime.now(UTC))
 
 
 def _range(
@@ -65,22 +46,16 @@ def _range(
 ) -> tuple[datetime, datetime]:
     if start is None and end is None:
         return period_range(period or "month", tz)
-    low, high = _utc(start or _EPOCH), _utc(end or _FAR_FUTURE)
+    low, high = utc(start or _EPOCH), utc(end or _FAR_FUTURE)
     if high <= low:
         raise HTTPException(422, "end must be after start")
     return low, high
 
 
-def _micros(moment: datetime) -> int:
-    # Integer arithmetic: a float timestamp loses the last microsecond.
-    delta = _utc(moment) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
 def _cursor(text: str | None) -> tuple[int, str, str]:
     """(start time in µs, trace id, span id) of the last row of the previous page."""
     if not text:
-        return _micros(_FAR_FUTURE), "ff" * 16, "ff" * 8
+        return epoch_micros(_FAR_FUTURE), "ff" * 16, "ff" * 8
     try:
         micros, trace, span = base64.urlsafe_b64decode(text.encode()).decode().split(":")
         bytes.fromhex(trace), bytes.fromhex(span)
@@ -92,7 +67,7 @@ def _cursor(text: str | None) -> tuple[int, str, str]:
 
 
 def _next_cursor(row: dict[str, Any]) -> str:
-    key = f"{_micros(row['start_time'])}:{row['trace_id']}:{row['span_id']}"
+    key = f"{epoch_micros(row['start_time'])}:{row['trace_id']}:{row['span_id']}"
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
@@ -142,8 +117,8 @@ def build_router(storage: Storage) -> APIRouter:
             storage,
             "api/records.sql",
             {
-                "start_us": _micros(low),
-                "end_us": _micros(high),
+                "start_us": epoch_micros(low),
+                "end_us": epoch_micros(high),
                 "task": task,
                 "agent": agent,
                 "project": project,
@@ -179,8 +154,8 @@ def build_router(storage: Storage) -> APIRouter:
             storage,
             "api/summary.sql",
             {
-                "start_us": _micros(low),
-                "end_us": _micros(high),
+                "start_us": epoch_micros(low),
+                "end_us": epoch_micros(high),
                 "scope_type": scope_type,
                 "scope_id": scope_id,
             },

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .budgets import Budget, State, explicit_scopes, period_window, state_of
+from .budgets import Budget, State, epoch_micros, explicit_scopes, period_window, state_of
 from .flags import Flag, FlagBoard
 from .storage import Storage
 
@@ -41,10 +41,6 @@ class Evaluation:
         return max(self.budget.limit - self.spend, Decimal(0))
 
 
-def _micros(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
 def window_budgets(budgets: list[Budget]) -> list[Budget]:
     """The budgets the evaluator watches: active and with a time window."""
     return [budget for budget in budgets if budget.active and not budget.agent_enforced]
@@ -62,8 +58,8 @@ def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Eva
             "budget_ids": [budget.id for budget in active],
             "scope_types": [budget.scope_type for budget in active],
             "scope_ids": [budget.scope_id for budget in active],
-            "starts_us": [_micros(start) for start, _ in windows],
-            "ends_us": [_micros(end) for _, end in windows],
+            "starts_us": [epoch_micros(start) for start, _ in windows],
+            "ends_us": [epoch_micros(end) for _, end in windows],
         },
     )
     spent: dict[str, dict[str, tuple[Decimal, int, int]]] = {}

@@ -28,7 +28,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .budgets import Budget, explicit_scopes, period_window, state_of
+from .budgets import Budget, epoch_micros, explicit_scopes, period_window, state_of
 from .evaluator import Evaluation, flag_of
 from .flags import Flag, FlagBoard, Key
 
@@ -71,10 +71,6 @@ class ReserveResult:
 _OPEN_END = 2**62
 
 
-def _us(moment: datetime) -> int:
-    return int(moment.timestamp() * 1_000_000)
-
-
 class LiveSpend:
     def __init__(self, board: FlagBoard, reservation_ttl: float = 120.0) -> None:
         self._board = board
@@ -103,8 +99,8 @@ class LiveSpend:
         for budget in budgets:
             start, end = period_window(budget, now)
             # A rolling window moves with the clock: new spans are always inside it.
-            end_us = _OPEN_END if budget.period == "rolling" else _us(end)
-            window = _Window(budget, _us(start), end_us, end)
+            end_us = _OPEN_END if budget.period == "rolling" else epoch_micros(end)
+            window = _Window(budget, epoch_micros(start), end_us, end)
             for evaluation in by_budget.get(budget.id, []):
                 window.spend[evaluation.scope_id] = evaluation.spend
             if budget.is_default:
