@@ -18,7 +18,7 @@ from typing import Any
 from .alerts import AlertManager
 from .budget_store import BudgetStore
 from .config import BudgetsExtension
-from .evaluator import BudgetEvaluator
+from .evaluator import BudgetEvaluator, agent_limits
 from .flags import Flag, FlagBoard
 from .live_spend import LiveSpend
 from .notify import Notifier
@@ -141,7 +141,7 @@ class BudgetRuntime:
         """External mode: serve the flags the evaluator stores."""
         while not stop.is_set():
             try:
-                limits = tuple(b for b in self.store.all() if b.active and b.agent_enforced)
+                limits = agent_limits(self.store.all())
                 self.board.update(read_flags(self.storage), replace_all=True, limits=limits)
             except Exception as exc:
                 log.warning("could not read flags: %s", exc)

@@ -46,6 +46,11 @@ def window_budgets(budgets: list[Budget]) -> list[Budget]:
     return [budget for budget in budgets if budget.active and not budget.agent_enforced]
 
 
+def agent_limits(budgets: list[Budget]) -> tuple[Budget, ...]:
+    """The active per-request and per-run budgets, which agents enforce themselves."""
+    return tuple(budget for budget in budgets if budget.active and budget.agent_enforced)
+
+
 def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Evaluation]:
     """Evaluate the active window budgets against ClickHouse at ``now``."""
     active = window_budgets(budgets)
@@ -166,7 +171,7 @@ class BudgetEvaluator:
     def _run(self, now: datetime | None) -> list[Evaluation]:
         now = now or datetime.now(UTC)
         budgets = self._list_budgets()
-        limits = tuple(b for b in budgets if b.active and b.agent_enforced)
+        limits = agent_limits(budgets)
         # While the spend is read, no insert completes: every stored span is either in
         # the result or counted by the fast path afterwards, never both or neither.
         hold = self._quiesce() if self._quiesce is not None else contextlib.nullcontext()

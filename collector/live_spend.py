@@ -56,7 +56,6 @@ class _Reservation:
     keys: list[Key]
     amount: Decimal  # held: the estimate, then the actual cost once settled
     expires: float
-    settled: bool = False
     counted_in: int | None = None  # the queued block that carries its span: held no more
 
 
@@ -281,7 +280,6 @@ class LiveSpend:
             if reservation is None:
                 return False  # its span was stored already, or it expired
             reservation.amount = actual_cost
-            reservation.settled = True
             reservation.expires = time.monotonic() + self._ttl
             return True
 

@@ -86,17 +86,22 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
             reason=blocked[0].reason if blocked else "",
         )
 
-    async def Reserve(self, request: pb.ReserveRequest, context: Any) -> pb.ReserveResponse:  # noqa: N802
+    async def _ledger(self, context: Any, text: str, field: str) -> tuple[LiveSpend, Decimal]:
+        """The reservation ledger and the request's amount; aborts the call when either is missing."""
         if self.live is None:
             await context.abort(
                 grpc.StatusCode.FAILED_PRECONDITION, "this collector does not evaluate budgets"
             )
         try:
-            amount = _decimal(request.amount, "amount")
+            amount = _decimal(text, field)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         assert self.live is not None  # abort() raised otherwise
-        result = self.live.reserve([(s.type, s.id) for s in request.scopes], amount)
+        return self.live, amount
+
+    async def Reserve(self, request: pb.ReserveRequest, context: Any) -> pb.ReserveResponse:  # noqa: N802
+        live, amount = await self._ledger(context, request.amount, "amount")
+        result = live.reserve([(s.type, s.id) for s in request.scopes], amount)
         return pb.ReserveResponse(
             granted=result.granted,
             reservation_id=result.reservation_id,
@@ -105,16 +110,8 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
         )
 
     async def Settle(self, request: pb.SettleRequest, context: Any) -> pb.SettleResponse:  # noqa: N802
-        if self.live is None:
-            await context.abort(
-                grpc.StatusCode.FAILED_PRECONDITION, "this collector does not evaluate budgets"
-            )
-        try:
-            cost = _decimal(request.actual_cost, "actual_cost")
-        except ValueError as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        assert self.live is not None
-        return pb.SettleResponse(found=self.live.settle(request.reservation_id, cost))
+        live, cost = await self._ledger(context, request.actual_cost, "actual_cost")
+        return pb.SettleResponse(found=live.settle(request.reservation_id, cost))
 
 
 def add_to_server(server: Any, board: FlagBoard, live: LiveSpend | None) -> None:
