@@ -24,7 +24,6 @@ same collector, measured in the same run.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import platform
@@ -75,12 +74,7 @@ extensions:
 service: {{telemetry: {{logs: {{level: warning}}}}}}
 """)
     collector = Collector(config)
-    collector.open()
-    thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)
-    thread.start()
-    while collector.http_port is None or collector.grpc_port is None:
-        time.sleep(0.02)
-    return collector, thread
+    return collector, collector.serve_in_thread()
 
 
 def check_round_trip(endpoint: str, count: int = 300) -> float:

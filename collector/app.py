@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,22 @@ class Collector:
             http_server.should_exit = True
             await http_task
         self.close()
+
+    def serve_in_thread(self, timeout: float = 20.0) -> threading.Thread:
+        """Open and serve on a daemon thread (tests, the demo, benchmarks); returns once both
+        receivers listen. Stop it with :meth:`request_stop` and join the thread."""
+        if self.pipeline is None:
+            self.open()
+        thread = threading.Thread(
+            target=lambda: asyncio.run(self.serve()), name="spendgate-collector", daemon=True
+        )
+        thread.start()
+        deadline = time.monotonic() + timeout
+        while self.http_port is None or self.grpc_port is None:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the collector did not start")
+            time.sleep(0.02)
+        return thread
 
     def request_stop(self) -> None:
         """Ask a serving collector to shut down; safe from any thread."""

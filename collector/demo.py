@@ -9,7 +9,6 @@ them; then the alerts and the report.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import tempfile
@@ -103,11 +102,7 @@ def run(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     _say(f"starting a collector on the embedded engine in {workdir} ...")
     collector = Collector(parse_config(_config(workdir)))
-    collector.open()
-    thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)
-    thread.start()
-    while collector.http_port is None or collector.grpc_port is None:
-        time.sleep(0.02)
+    thread = collector.serve_in_thread()
     url = f"http://127.0.0.1:{collector.http_port}"
     _say(f"collector ready: OTLP/gRPC 127.0.0.1:{collector.grpc_port}, API {url}")
     _say(f"budget: project {DEMO_PROJECT} may spend ${DEMO_LIMIT} today (warn at 80 %, block at 100 %)")

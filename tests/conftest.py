@@ -6,10 +6,8 @@ test session shares one path and gets a database of its own.
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -81,15 +79,7 @@ def start_collector(dsn: str, extra: str = "", workers: int = 0) -> tuple[Collec
     database = "t_" + uuid.uuid4().hex[:10]
     config = parse_config(collector_yaml(dsn, database, free_port(), free_port(), extra, workers))
     collector = Collector(config)
-    collector.open()
-    thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while collector.http_port is None or collector.grpc_port is None:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("collector did not start")
-        time.sleep(0.02)
-    return collector, thread, database
+    return collector, collector.serve_in_thread(), database
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the agent's guard in front of real SDK calls, overrides, alerts and notification
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 import time
@@ -809,11 +808,7 @@ def test_the_agent_reconnects_after_a_collector_restart(chdb_dsn: str) -> None:
 
     def serve() -> tuple[Collector, threading.Thread]:
         collector = Collector(config)
-        collector.open()
-        thread = threading.Thread(target=lambda: asyncio.run(collector.serve()), daemon=True)
-        thread.start()
-        _until(lambda: collector.grpc_port is not None and collector.http_port is not None)
-        return collector, thread
+        return collector, collector.serve_in_thread()
 
     first, thread = serve()
     table = FlagTable()
