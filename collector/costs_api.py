@@ -24,7 +24,7 @@ Period = Literal["day", "week", "month", "year", "all"]
 Dimension = Literal["agent", "project", "model", "provider", "ticket", "phase", "agent_type", "user", "team"]
 _FAR_FUTURE = datetime(2200, 1, 1, tzinfo=UTC)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MONEY = ("input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "total_cost")
+_MONEY = ("input_cost", "cache_read_cost", "cache_write_cost", "output_cost", "total_cost", "cache_savings")
 
 
 def _zone(tz: str) -> ZoneInfo:

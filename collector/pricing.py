@@ -39,6 +39,20 @@ class Cost:
     cache_write: Decimal
     output: Decimal
     total: Decimal
+    # What the cache saved: the same usage priced with every cached or cache-written
+    # token at the plain input rate, minus the total. Negative when cache writes
+    # cost more than the reads saved.
+    cache_savings: Decimal = Decimal(0)
+
+    def scaled(self, factor: Decimal) -> Cost:
+        return Cost(
+            self.input * factor,
+            self.cache_read * factor,
+            self.cache_write * factor,
+            self.output * factor,
+            self.total * factor,
+            self.cache_savings * factor,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +106,14 @@ class PricePlan:
         self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)
 
     def cost(self, usage: dict[str, int]) -> Cost:
+        cost = self._cost(usage)
+        if usage.get("cache_read_tokens") or usage.get("cache_write_tokens"):
+            uncached = self._cost({**usage, "cache_read_tokens": 0, "cache_write_tokens": 0})
+            cost = Cost(cost.input, cost.cache_read, cost.cache_write, cost.output, cost.total,
+                        uncached.total - cost.total)  # fmt: skip
+        return cost
+
+    def _cost(self, usage: dict[str, int]) -> Cost:
         if not self.units:
             return ZERO_COST
         leaves: list[int] = []
@@ -273,8 +295,5 @@ class Pricer:
             log.warning("cannot price span %s: %s", record.span_id.hex(), exc)
             return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
         if resolution.discount is not None:
-            d = resolution.discount
-            cost = Cost(
-                cost.input * d, cost.cache_read * d, cost.cache_write * d, cost.output * d, cost.total * d
-            )
+            cost = cost.scaled(resolution.discount)
         return PricedUsage(resolution.priced_model, resolution.status, cost)

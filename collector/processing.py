@@ -69,6 +69,7 @@ ARROW_SCHEMA = pa.schema(
         ("cache_write_cost", _COST),
         ("output_cost", _COST),
         ("total_cost", _COST),
+        ("cache_savings", _COST),
         ("reservation_id", pa.string()),
     ]
 )
@@ -167,6 +168,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
                 cost.cache_write,
                 cost.output,
                 cost.total,
+                cost.cache_savings,
                 attribution.get("reservation_id", ""),
             )
         )

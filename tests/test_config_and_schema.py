@@ -84,6 +84,9 @@ def test_cluster_ddl_text() -> None:
     distributed = ddl["0005_distributed"]
     assert len(distributed) == 4
     assert "ENGINE = Distributed('prod', `metering`, llm_spans_local, cityHash64(trace_id))" in distributed[0]
+    savings = ddl["0010_cache_savings_distributed"]
+    assert "ALTER TABLE `metering`.llm_spans ON CLUSTER `prod`" in savings[0]
+    assert "ALTER TABLE `metering`.spend_daily_local ON CLUSTER `prod`" in ddl["0009_cache_savings"][1]
     single = {m.name: s for m, s in migration_statements(queries.SchemaOptions())}
     assert "0005_distributed" not in single
     assert (
@@ -103,7 +106,7 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
     assert running.collector.storage is not None
     assert migrate(running.collector.storage) == []
     versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
-    assert versions == [(1,), (2,), (3,), (4,), (6,), (7,)]  # 5 and 8 are for clusters only
+    assert versions == [(1,), (2,), (3,), (4,), (6,), (7,), (9,)]  # 5, 8 and 10 are for clusters only
     ttl = running.scalar(
         "SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'",
         d=running.database,

@@ -28,6 +28,8 @@ def _rollups_match_raw(running: RunningCollector) -> None:
         )[0]
         assert hourly == (raw_total, raw_calls), scope_type
     daily = running.rows("SELECT sum(total_cost), sum(calls) FROM {db}.spend_daily")[0]
+    raw_savings = running.scalar("SELECT sum(cache_savings) FROM {db}.llm_spans")
+    assert running.scalar("SELECT sum(cache_savings) FROM {db}.spend_daily") == raw_savings
     monthly = running.rows("SELECT sum(total_cost), sum(calls) FROM {db}.spend_monthly")[0]
     assert daily == (raw_total, raw_calls)
     assert monthly == (raw_total, raw_calls)
@@ -61,7 +63,7 @@ def test_grpc_exporter_spans_are_priced_and_rolled_up(running: RunningCollector)
     assert exporter.export(spans) == SpanExportResult.SUCCESS
     rows = running.rows(
         "SELECT provider, priced_model, pricing_status, input_tokens, cache_read_tokens, total_cost, project, agent, "
-        "ticket, service, start_time FROM {db}.llm_spans ORDER BY provider"
+        "ticket, service, start_time, cache_savings FROM {db}.llm_spans ORDER BY provider"
     )
     assert len(rows) == 2  # invoke_agent and the HTTP span are not priced
     anthropic, openai = rows
@@ -73,6 +75,13 @@ def test_grpc_exporter_spans_are_priced_and_rolled_up(running: RunningCollector)
         genai_request_timestamp=anthropic[10].replace(tzinfo=UTC),
     ).total_price
     assert anthropic[5] == expected
+    uncached = calc_price(
+        Usage(input_tokens=1000, output_tokens=200),
+        "claude-sonnet-4-5",
+        provider_id="anthropic",
+        genai_request_timestamp=anthropic[10].replace(tzinfo=UTC),
+    ).total_price
+    assert anthropic[11] == uncached - expected > 0
     assert openai[:3] == ("openai", "gpt-4o", "priced")
     assert openai[6:10] == ("web", "coder", "", "agent-svc")
     assert (

@@ -104,6 +104,15 @@ def test_price_equals_calc_price(
     assert priced.cost.output == expected.output_price
     # Decimal(38, 18) holds the value without rounding.
     assert priced.cost.total == priced.cost.total.quantize(Decimal("1e-18"))
+    # Cache savings: the catalogue's price for the same call with no token cached, minus the total.
+    uncached = {**catalogue_usage, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    if uncached == catalogue_usage:
+        assert priced.cost.cache_savings == 0
+    else:
+        without_cache = calc_price(
+            Usage(**uncached), model_id, provider_id=provider_id, genai_request_timestamp=when
+        )
+        assert priced.cost.cache_savings == without_cache.total_price - expected.total_price
 
 
 def test_price_history_uses_the_span_start_time() -> None:

@@ -6,7 +6,7 @@ SELECT
     provider, operation, request_model, response_model, priced_model, pricing_status, usage_estimated,
     status_code, error_type,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens,
-    input_cost, cache_read_cost, cache_write_cost, output_cost, total_cost
+    input_cost, cache_read_cost, cache_write_cost, output_cost, total_cost, cache_savings
 FROM {db}.llm_spans
 WHERE start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')
   AND start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')
