@@ -17,6 +17,7 @@ from .alerts import read_alerts
 from .budget_runtime import BudgetRuntime
 from .budget_store import BudgetConflict, BudgetNotFound
 from .budgets import Budget, ScopeType
+from .costs_api import jsonable, query_rows
 from .receiver.flags_service import blocking_flags
 
 
@@ -97,6 +98,19 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
             "allowed": not blocked and not short,
             "flags": [f.to_json() for f in flags],
             "reason": (blocked or short)[0].reason if (blocked or short) else "",
+        }
+
+    @router.get("/api/v1/costs/budgets/status")
+    def status(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        """Every budget scope in the newest evaluation, ok ones included (per agent: scope_type=agent)."""
+        rows = query_rows(
+            runtime.storage,
+            "budgets/latest_status.sql",
+            {"scope_type": scope_type or "", "scope_id": scope_id or ""},
+        )
+        return {
+            "evaluated_at": jsonable(rows[0])["evaluated_at"] if rows else None,
+            "scopes": [jsonable({k: v for k, v in row.items() if k != "evaluated_at"}) for row in rows],
         }
 
     @router.get("/api/v1/costs/budgets/{budget_id}")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from .alerts import AlertManager
+from .budget_status import StatusRecorder
 from .budget_store import BudgetStore
 from .config import BudgetsExtension
 from .evaluator import BudgetEvaluator, agent_limits
@@ -126,6 +127,7 @@ class BudgetRuntime:
             self.settings.evaluate_every,
             live=self.live,
             alerts=alerts,
+            status=StatusRecorder(self.storage, self.settings.status_every),
             quiesce=quiesce,
         )
         self.evaluator.run_once()  # flags are right before the first agent connects

@@ -227,6 +227,8 @@ class BudgetsExtension(_Strict):
     # and this collector serves the flags it stores (deployments with several collectors).
     evaluator: str = Field(default="embedded", pattern=r"^(embedded|external)$")
     reservation_ttl: Seconds = 120.0  # strict mode: unsettled reservations are released after this
+    # How often an unchanged budget status snapshot is stored again (dashboards, status API).
+    status_every: Seconds = 60.0
     alerts: Alerts = Alerts()
     # Written to ClickHouse on first start only; change budgets later through the API or CLI.
     defaults: list[Budget] = Field(default_factory=_seed_budgets)

@@ -71,7 +71,7 @@ def _next_cursor(row: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
         if isinstance(value, Decimal):
@@ -85,7 +85,7 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _rows(storage: Storage, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+def query_rows(storage: Storage, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
     result = storage.client.query(storage.sql(sql), parameters=parameters)
     return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
@@ -113,7 +113,7 @@ def build_router(storage: Storage) -> APIRouter:
         """Priced LLM calls, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
         low, high = _range("all", start, end, "UTC")
         cursor_us, cursor_trace, cursor_span = _cursor(cursor)
-        rows = _rows(
+        rows = query_rows(
             storage,
             "api/records.sql",
             {
@@ -135,7 +135,7 @@ def build_router(storage: Storage) -> APIRouter:
         for row in rows:
             row["trace_id"], row["span_id"] = row.pop("trace_hex"), row.pop("span_hex")
         next_cursor = _next_cursor(rows[-1]) if len(rows) == limit else None
-        return {"records": [_jsonable(r) for r in rows], "next_cursor": next_cursor}
+        return {"records": [jsonable(r) for r in rows], "next_cursor": next_cursor}
 
     @router.get("/costs/summary")
     def summary(
@@ -150,7 +150,7 @@ def build_router(storage: Storage) -> APIRouter:
         if scope_type != "global" and not scope_id:
             raise HTTPException(422, f"scope_type {scope_type} needs a scope_id")
         low, high = _range(period, start, end, tz)
-        rows = _rows(
+        rows = query_rows(
             storage,
             "api/summary.sql",
             {
@@ -176,7 +176,7 @@ def build_router(storage: Storage) -> APIRouter:
 
         def part(kind: str, key: str) -> list[dict[str, Any]]:
             return [
-                _jsonable(
+                jsonable(
                     {
                         key: r[key],
                         "calls": r["calls"],
@@ -194,13 +194,13 @@ def build_router(storage: Storage) -> APIRouter:
             "scope_id": scope_id,
             "start": low.isoformat(),
             "end": high.isoformat(),
-            "totals": _jsonable(totals),
+            "totals": jsonable(totals),
             "by_provider": part("provider", "provider"),
             "by_model": part("model", "model"),
         }
 
     def usage(dimension: str, low: date, high: date, filters: dict[str, str]) -> list[dict[str, Any]]:
-        return _rows(
+        return query_rows(
             storage, "api/usage_by.sql", {"dimension": dimension, "start": low, "end": high, **filters}
         )
 
@@ -232,7 +232,7 @@ def build_router(storage: Storage) -> APIRouter:
         return {
             "start": low.isoformat(),
             "end": high.isoformat(),
-            "days": [_jsonable({k: v for k, v in r.items() if k != "key"}) for r in rows],
+            "days": [jsonable({k: v for k, v in r.items() if k != "key"}) for r in rows],
         }
 
     def by(
@@ -263,7 +263,7 @@ def build_router(storage: Storage) -> APIRouter:
             "start": low.isoformat(),
             "end": high.isoformat(),
             "total_cost": str(total),
-            dimension + "s": [_jsonable(e) for e in items],
+            dimension + "s": [jsonable(e) for e in items],
         }
 
     def usage_by(dimension: Dimension) -> Any:

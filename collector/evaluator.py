@@ -139,6 +139,7 @@ class BudgetEvaluator:
         every: float,
         live: Any = None,  # LiveSpend: counts from each evaluation until the next
         alerts: Any = None,  # AlertManager
+        status: Any = None,  # StatusRecorder
         quiesce: Callable[[], Any] | None = None,  # holds inserts while the spend is read
     ) -> None:
         self._storage = storage
@@ -147,6 +148,7 @@ class BudgetEvaluator:
         self._every = every
         self._live = live
         self._alerts = alerts
+        self._status = status
         self._quiesce = quiesce
         self._wake = threading.Event()
         self._run_lock = threading.Lock()
@@ -184,6 +186,8 @@ class BudgetEvaluator:
             self._board.update(flags, replace_all=True, limits=limits)
         if self._alerts is not None:
             self._alerts.observe(evaluations, now)
+        if self._status is not None:
+            self._status.observe(evaluations, now)
         self.last_run = now
         self.last_error = None
         self.runs += 1

@@ -75,6 +75,7 @@ def test_otlp_ingest_needs_an_ingest_key(guarded: RunningCollector) -> None:
         ("GET", "/api/v1/costs/insights", None, "read"),
         ("GET", "/api/v1/costs/budgets", None, "read"),
         ("GET", "/api/v1/costs/budgets/check", None, "read"),
+        ("GET", "/api/v1/costs/budgets/status", None, "read"),
         ("GET", "/api/v1/alerts", None, "read"),
         ("GET", "/v1/flags", None, "read"),
         ("POST", "/api/v1/costs/budgets", {"id": "b", "scope_type": "global", "limit": 5}, "admin"),

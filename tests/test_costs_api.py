@@ -294,6 +294,7 @@ def test_openapi_lists_every_endpoint(running: RunningCollector) -> None:
         "/api/v1/costs/insights",
         "/api/v1/costs/budgets",
         "/api/v1/costs/budgets/check",
+        "/api/v1/costs/budgets/status",
         "/v1/flags",
         "/api/v1/alerts",
     ):
