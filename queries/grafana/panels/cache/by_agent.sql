@@ -1,0 +1,15 @@
+-- Cache use and savings per agent.
+SELECT
+    if(agent = '', '(none)', agent) AS agent,
+    sum(input_tokens) AS tokens_in,
+    sum(cache_read_tokens) AS tokens_cached,
+    round(100 * sum(cache_read_tokens) / nullIf(sum(input_tokens), 0), 2) AS hit_rate_percent,
+    sum(cache_savings) AS saved
+FROM spend_daily
+WHERE day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')
+  AND $__conditionalAll(project IN (${project:singlequote}), $project)
+  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
+  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
+  AND $__conditionalAll(model IN (${model:singlequote}), $model)
+GROUP BY agent
+ORDER BY tokens_in DESC, agent

@@ -1,0 +1,13 @@
+-- Per UTC day: what caching saved, and what cached and cache-written tokens cost.
+SELECT
+    toDateTime(day, 'UTC') AS time,
+    sum(cache_savings) AS saved,
+    sum(cache_read_cost) + sum(cache_write_cost) AS cache_spend
+FROM spend_daily
+WHERE day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')
+  AND $__conditionalAll(project IN (${project:singlequote}), $project)
+  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
+  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
+  AND $__conditionalAll(model IN (${model:singlequote}), $model)
+GROUP BY time
+ORDER BY time

@@ -1,0 +1,7 @@
+-- How much of each global budget its current period has used, in percent of the limit.
+SELECT budget_id AS budget, utilization AS used_percent, spend, limit_amount
+FROM budget_status
+-- Each snapshot holds every scope the evaluator saw: the newest one is the current state.
+WHERE evaluated_at = (SELECT max(evaluated_at) FROM budget_status)
+  AND scope_type = 'global'
+ORDER BY budget

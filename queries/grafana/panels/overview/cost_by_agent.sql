@@ -1,0 +1,16 @@
+-- Cost by agent in the selected range, largest first, with each one's share of the total.
+SELECT
+    if(agent = '', '(none)', agent) AS agent,
+    sum(calls) AS calls,
+    sum(input_tokens) + sum(output_tokens) AS tokens,
+    sum(total_cost) AS cost,
+    -- A share is a ratio, not money: Float64 avoids Decimal(38, 18) overflow in the division.
+    round(100 * toFloat64(cost) / nullIf(toFloat64(sum(sum(total_cost)) OVER ()), 0), 2) AS share_percent
+FROM spend_daily
+WHERE day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')
+  AND $__conditionalAll(project IN (${project:singlequote}), $project)
+  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
+  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
+  AND $__conditionalAll(model IN (${model:singlequote}), $model)
+GROUP BY agent
+ORDER BY cost DESC, agent

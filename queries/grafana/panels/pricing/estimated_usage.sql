@@ -1,0 +1,16 @@
+-- Calls whose token counts were estimated because the provider reported none (a stream cut short,
+-- say), per provider and model.
+SELECT
+    provider, priced_model AS model,
+    count() AS calls,
+    sum(input_tokens) + sum(output_tokens) AS tokens,
+    sum(total_cost) AS cost
+FROM llm_spans
+WHERE $__timeFilter(start_time)
+  AND $__conditionalAll(project IN (${project:singlequote}), $project)
+  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
+  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
+  AND $__conditionalAll(priced_model IN (${model:singlequote}), $model)
+  AND usage_estimated
+GROUP BY provider, model
+ORDER BY calls DESC, provider, model
