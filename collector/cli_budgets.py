@@ -13,6 +13,7 @@ import os
 import sys
 import threading
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -65,8 +66,30 @@ def _print_budgets(budgets: list[dict[str, Any]]) -> None:
     print(_table(rows, ["ID", "SCOPE", "SCOPE ID", "PERIOD", "LIMIT", "KIND", "STATUS", "STATE"]))
 
 
+def _print_status(body: dict[str, Any]) -> None:
+    scopes = body["scopes"]
+    if not scopes:
+        print("no budget scope evaluated yet")
+        return
+    print(f"evaluated at {body['evaluated_at']}")
+    rows = [[s["state"].upper(), s["scope_type"], s["scope_id"] or "-", s["budget_id"], s["period"],
+             s["spend"][:12], s["limit_amount"], f"{s['utilization']}%", s["period_end"][:19]]
+            for s in scopes]  # fmt: skip
+    headers = ["STATE", "SCOPE", "SCOPE ID", "BUDGET", "PERIOD", "SPEND", "LIMIT", "USED", "PERIOD END"]
+    print(_table(rows, headers))
+
+
 def cmd_budgets(args: argparse.Namespace) -> int:
     action = args.action
+    if action == "status":
+        query = {k: v for k, v in (("scope_type", args.scope_type), ("scope_id", args.scope_id)) if v}
+        path = "/api/v1/costs/budgets/status" + (f"?{urlencode(query)}" if query else "")
+        body = _call(args, "GET", path)
+        if args.json:
+            print(json.dumps(body, indent=2))
+        else:
+            _print_status(body)
+        return 0
     if action == "list":
         body = _call(args, "GET", "/api/v1/costs/budgets")
         if args.json:
@@ -174,10 +197,12 @@ def add_commands(commands: Any) -> None:
     )
     url.add_argument("--json", action="store_true", help="print JSON")
     budgets = commands.add_parser(
-        "budgets", parents=[url], help="list, create, change, pause or delete budgets"
+        "budgets",
+        parents=[url],
+        help="list, create, change, pause or delete budgets; status: every scope's use (--scope-type agent)",
     )
-    budgets.add_argument("action", choices=["list", "create", "update", "pause", "resume", "delete", "reset",
-                                            "override"])  # fmt: skip
+    budgets.add_argument("action", choices=["list", "status", "create", "update", "pause", "resume", "delete",
+                                            "reset", "override"])  # fmt: skip
     budgets.add_argument("--id")
     budgets.add_argument("--name")
     budgets.add_argument("--scope-type", dest="scope_type")

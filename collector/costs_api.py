@@ -75,7 +75,8 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
         if isinstance(value, Decimal):
-            out[key] = str(value.normalize()) if value else "0"
+            # Plain digits without trailing zeros: normalize() alone would print 100 as "1E+2".
+            out[key] = format(value.normalize(), "f") if value else "0"
         elif isinstance(value, datetime):
             out[key] = (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
         elif isinstance(value, date):

@@ -6,6 +6,7 @@ test session shares one path and gets a database of its own.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import uuid
@@ -82,12 +83,28 @@ def start_collector(dsn: str, extra: str = "", workers: int = 0) -> tuple[Collec
     return collector, collector.serve_in_thread(), database
 
 
+def stop_collector(running: RunningCollector, thread: threading.Thread) -> None:
+    """Stop the collector and drop its database: left behind, every test's tables would keep
+    the shared embedded engine merging in the background and slow the tests after them."""
+    running.collector.request_stop()
+    thread.join(30)
+    running.client.command(f"DROP DATABASE IF EXISTS {running.database} SYNC")
+
+
+@contextlib.contextmanager
+def collector_running(dsn: str, extra: str = "", workers: int = 0) -> Iterator[RunningCollector]:
+    collector, thread, database = start_collector(dsn, extra, workers)
+    running = RunningCollector(collector, dsn, database)
+    try:
+        yield running
+    finally:
+        stop_collector(running, thread)
+
+
 @pytest.fixture
 def running(chdb_dsn: str) -> Iterator[RunningCollector]:
-    collector, thread, database = start_collector(chdb_dsn)
-    yield RunningCollector(collector, chdb_dsn, database)
-    collector.request_stop()
-    thread.join(30)
+    with collector_running(chdb_dsn) as collector:
+        yield collector
 
 
 def make_spans(items: list[dict[str, Any]], resource: dict[str, Any] | None = None) -> list[ReadableSpan]:

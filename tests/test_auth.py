@@ -14,7 +14,7 @@ from spendgate.collector.auth import digest
 from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.proto import flags_pb2_grpc
 
-from .conftest import RunningCollector, chat_attributes, make_spans, start_collector
+from .conftest import RunningCollector, chat_attributes, collector_running, make_spans
 
 KEYS = {"ingest": "sg_agent_key", "read": "sg_dashboard_key", "admin": "sg_admin_key"}
 AUTH = "extensions:\n  budgets: {defaults: []}\n  auth:\n    api_keys:\n" + "".join(
@@ -24,10 +24,8 @@ AUTH = "extensions:\n  budgets: {defaults: []}\n  auth:\n    api_keys:\n" + "".j
 
 @pytest.fixture
 def guarded(chdb_dsn: str) -> Iterator[RunningCollector]:
-    collector, thread, database = start_collector(chdb_dsn, AUTH)
-    yield RunningCollector(collector, chdb_dsn, database)
-    collector.request_stop()
-    thread.join(30)
+    with collector_running(chdb_dsn, AUTH) as running:
+        yield running
 
 
 def _bearer(role: str | None) -> dict[str, str]:

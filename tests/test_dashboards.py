@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -26,7 +26,7 @@ from genai_prices import Usage, calc_price
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
 from . import grafana
-from .conftest import REPO, RunningCollector, start_collector
+from .conftest import REPO, RunningCollector, collector_running
 from .test_budgets import _span_at
 
 GRAFANA = REPO / "queries" / "grafana"
@@ -49,7 +49,6 @@ class Seeded:
     today: datetime  # 00:00 UTC
     claude: Decimal  # the cached anthropic call's price
     claude_savings: Decimal
-    budget_ids: Sequence[str]
 
     def day(self, days_ago: int) -> datetime:
         return self.today - timedelta(days=days_ago)
@@ -86,8 +85,11 @@ def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None
 
 @pytest.fixture(scope="module")
 def seeded(chdb_dsn: str) -> Iterator[Seeded]:
-    collector, thread, database = start_collector(chdb_dsn)
-    running = RunningCollector(collector, chdb_dsn, database)
+    with collector_running(chdb_dsn) as running:
+        yield _seed(running, chdb_dsn)
+
+
+def _seed(running: RunningCollector, chdb_dsn: str) -> Seeded:
     now = datetime.now(UTC).replace(microsecond=0)
     if now.hour == 0 and now.minute < 2:  # keep "today" one day for the whole module
         time.sleep(120 - now.minute * 60 - now.second)
@@ -165,7 +167,7 @@ def seeded(chdb_dsn: str) -> Iterator[Seeded]:
     for budget in budgets:
         assert api.post("/api/v1/costs/budgets", json=budget).status_code == 201
     assert api.delete("/api/v1/costs/budgets/gone").status_code == 204
-    client = clickhouse_connect.get_client(dsn=chdb_dsn, database=database)
+    client = clickhouse_connect.get_client(dsn=chdb_dsn, database=running.database)
 
     def recorded() -> bool:
         flags = client.query("SELECT DISTINCT budget_id FROM budget_flags").result_rows
@@ -183,10 +185,8 @@ def seeded(chdb_dsn: str) -> Iterator[Seeded]:
         )
 
     _wait_for(recorded, "flags and alerts of the test budgets")
-    yield Seeded(running, client, now, today, claude, uncached - claude, ["shop-daily", "blog-daily"])
     api.close()
-    collector.request_stop()
-    thread.join(30)
+    return Seeded(running, client, now, today, claude, uncached - claude)
 
 
 # -- the dashboards as files ---------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.proto import flags_pb2_grpc
 
-from .conftest import RunningCollector, chat_attributes, make_spans, start_collector
+from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, start_collector
 
 # One gpt-4o call of chat_attributes(): 1000 input tokens at $2.50/M + 200 output at $10/M.
 ONE_CALL = Decimal("0.0045")
@@ -34,10 +34,8 @@ extensions:
 
 
 def _collector(chdb_dsn: str, every: str = "1h", more: str = "") -> Iterator[RunningCollector]:
-    collector, thread, database = start_collector(chdb_dsn, NO_DEFAULTS.format(every=every, more=more))
-    yield RunningCollector(collector, chdb_dsn, database)
-    collector.request_stop()
-    thread.join(30)
+    with collector_running(chdb_dsn, NO_DEFAULTS.format(every=every, more=more)) as running:
+        yield running
 
 
 @pytest.fixture
@@ -735,6 +733,13 @@ def test_cli_manages_budgets_and_shows_flags_and_alerts(budgets: RunningCollecto
     assert listed.returncode == 0
     row = next(line.split() for line in listed.stdout.splitlines() if line.startswith("cli "))
     assert row == ["cli", "agent", "bot", "day", f"${ONE_CALL * 2}", "hard", "active", "block"]
+    runtime = budgets.collector.budgets
+    assert runtime is not None and runtime.evaluator is not None
+    runtime.evaluator.run_once()  # this collector evaluates only when told; status snapshots come from it
+    status = _cli(budgets, "budgets", "status", "--scope-type", "agent")
+    assert status.returncode == 0, status.stderr
+    row = next(line.split() for line in status.stdout.splitlines() if line.startswith("BLOCK"))
+    assert row[:5] == ["BLOCK", "agent", "bot", "cli", "day"] and row[7] == "100%"
     shown = _cli(budgets, "flags")
     assert "BLOCK  agent  bot" in shown.stdout and "blocked: $0.01 of $0.01 spent" in shown.stdout
     assert _cli(budgets, "budgets", "override", "--id", "cli", "--limit", "5").returncode == 0

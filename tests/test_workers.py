@@ -12,7 +12,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
 
-from .conftest import RunningCollector, chat_attributes, make_spans, start_collector
+from .conftest import RunningCollector, chat_attributes, collector_running, make_spans
 from .test_ingest_e2e import _rollups_match_raw
 
 pytestmark = pytest.mark.slow
@@ -20,10 +20,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def with_workers(chdb_dsn: str) -> Iterator[RunningCollector]:
-    collector, thread, database = start_collector(chdb_dsn, workers=2)
-    yield RunningCollector(collector, chdb_dsn, database)
-    collector.request_stop()
-    thread.join(30)
+    with collector_running(chdb_dsn, workers=2) as running:
+        yield running
 
 
 def test_exporter_spans_are_priced_once_and_rolled_up_through_workers(with_workers: RunningCollector) -> None:
