@@ -37,15 +37,20 @@ class StatusRecorder:
         # What a reader would notice at once: a state, a limit, a budget added or removed.
         signature = [(e.budget.model_dump_json(), e.scope_id, e.state) for e in evaluations]
         due = self._last_write is None or (now - self._last_write).total_seconds() >= self._every
-        if not evaluations or (signature == self._last_signature and not due):
+        if signature == self._last_signature and not due:
             return
         try:
-            rows = [_row(e, now) for e in evaluations]
+            # With no budget left to evaluate, an empty marker row ends the last snapshot.
+            rows = [_row(e, now) for e in evaluations] or [_marker(now)]
             self._storage.client.insert(self._table, rows, column_names=COLUMNS)
         except Exception as exc:  # the next evaluation tries again; enforcement does not depend on it
             log.warning("could not store the budget status of %d scopes: %s", len(evaluations), exc)
             return
         self._last_signature, self._last_write = signature, now
+
+
+def _marker(now: datetime) -> list[Any]:
+    return ["", "", "", "", "", "", Decimal(0), Decimal(0), Decimal(0), Decimal(0), 0, now, now, now]
 
 
 def _row(e: Evaluation, now: datetime) -> list[Any]:

@@ -68,6 +68,14 @@ class Budget(BaseModel):
         """The spend at which a hard budget blocks: the limit plus its grace."""
         return self.limit * (100 + self.grace_percent) / 100
 
+    @field_validator("id")
+    @classmethod
+    def _addressable_id(cls, value: str) -> str:
+        # /api/v1/costs/budgets/check and /status are endpoints, not budgets.
+        if value in ("check", "status") or not value or "/" in value:
+            raise ValueError(f"{value!r} cannot be a budget id (empty, '/', 'check' and 'status' are taken)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -73,7 +73,7 @@ def _print_status(body: dict[str, Any]) -> None:
         return
     print(f"evaluated at {body['evaluated_at']}")
     rows = [[s["state"].upper(), s["scope_type"], s["scope_id"] or "-", s["budget_id"], s["period"],
-             s["spend"][:12], s["limit_amount"], f"{s['utilization']}%", s["period_end"][:19]]
+             s["spend"], s["limit_amount"], f"{s['utilization']}%", s["period_end"][:19]]
             for s in scopes]  # fmt: skip
     headers = ["STATE", "SCOPE", "SCOPE ID", "BUDGET", "PERIOD", "SPEND", "LIMIT", "USED", "PERIOD END"]
     print(_table(rows, headers))

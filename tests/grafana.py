@@ -50,7 +50,7 @@ def macro_args(text: str, open_paren: int) -> tuple[list[str], int]:
     raise ValueError(f"unbalanced parentheses after {text[:open_paren]!r}")
 
 
-def _values(selection: Selection) -> list[str]:
+def values(selection: Selection) -> list[str]:
     return [selection] if isinstance(selection, str) else list(selection)
 
 
@@ -61,7 +61,7 @@ def apply_conditional_all(sql: str, variables: Mapping[str, Selection]) -> str:
         if len(args) != 2:
             raise ValueError(f"$__conditionalAll takes 2 arguments, got {args}")
         condition, variable = args
-        value = ",".join(_values(variables.get(variable.lstrip("$"), "")))
+        value = ",".join(values(variables.get(variable.lstrip("$"), "")))
         sql = sql[:start] + ("1=1" if value in ("", ALL) else condition) + sql[end:]
     return sql
 
@@ -82,16 +82,16 @@ def interpolate(sql: str, variables: Mapping[str, Selection], all_values: Mappin
         name = match.group(1) or match.group(3)
         if name not in variables:
             raise KeyError(f"the SQL uses ${name}, which the test does not set")
-        values = _values(variables[name])
-        if values == [ALL]:
-            values = list(all_values.get(name, []))
+        chosen = values(variables[name])
+        if chosen == [ALL]:
+            chosen = list(all_values.get(name, []))
         fmt = match.group(2)
         if fmt == "singlequote":
-            return ",".join(_singlequote(v) for v in values)
+            return ",".join(_singlequote(v) for v in chosen)
         if fmt == "sqlstring":
-            return ",".join(_sqlstring(v) for v in values)
+            return ",".join(_sqlstring(v) for v in chosen)
         if fmt is None:
-            return ",".join(values)
+            return ",".join(chosen)
         raise ValueError(f"format {fmt!r} is not emulated")
 
     return _VARIABLE.sub(replace, sql)

@@ -59,7 +59,7 @@ def test_bind_mounts_exist_and_match_the_provisioning() -> None:
     assert dashboards == REPO / "queries/grafana/dashboards"
     home = _compose_env("grafana")["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
     assert (dashboards / Path(home).name).is_file()
-    assert "grafana-clickhouse-datasource" in _compose_env("grafana")["GF_PLUGINS_PREINSTALL"]
+    assert "grafana-clickhouse-datasource" in _compose_env("grafana")["GF_PLUGINS_PREINSTALL_SYNC"]
 
 
 def test_grafana_gets_every_variable_its_data_source_reads() -> None:

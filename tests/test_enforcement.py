@@ -92,6 +92,8 @@ def test_budget_crud_through_the_api(budgets: RunningCollector) -> None:
     )
     bad = client.post("/api/v1/costs/budgets", json={"scope_type": "project", "limit": 5})
     assert bad.status_code == 422 and "needs a scope_id" in bad.json()["detail"]
+    taken = client.post("/api/v1/costs/budgets", json={"id": "status", "scope_type": "global", "limit": 5})
+    assert taken.status_code == 422 and "cannot be a budget id" in taken.json()["detail"]
     assert client.put("/api/v1/costs/budgets/t1", json={"limit": "4"}).json()["limit"] == "4"
     assert client.post("/api/v1/costs/budgets/t1/pause").json()["active"] is False
     assert client.post("/api/v1/costs/budgets/t1/resume").json()["active"] is True
@@ -843,3 +845,22 @@ def test_fast_path_counts_rolling_windows_too(budgets: RunningCollector) -> None
     send(budgets, 2)
     assert flags(budgets)[("roll", "gpt-4o")]["state"] == "block"
     assert budgets.collector.budgets.evaluator.runs == runs
+
+
+def test_budget_status_ends_when_the_last_budget_goes(budgets: RunningCollector) -> None:
+    runtime = budgets.collector.budgets
+    assert runtime is not None and runtime.evaluator is not None
+    client = api(budgets)
+    assert (
+        client.post(
+            "/api/v1/costs/budgets", json={"id": "only", "scope_type": "global", "limit": 1}
+        ).status_code
+        == 201
+    )
+    runtime.evaluator.run_once()
+    scopes = client.get("/api/v1/costs/budgets/status").json()["scopes"]
+    assert [(s["budget_id"], s["state"]) for s in scopes] == [("only", "ok")]
+    assert client.delete("/api/v1/costs/budgets/only").status_code == 204
+    runtime.evaluator.run_once()
+    # The newest snapshot is empty, not the last one that had the budget in it.
+    assert client.get("/api/v1/costs/budgets/status").json() == {"evaluated_at": None, "scopes": []}

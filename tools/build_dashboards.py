@@ -53,10 +53,11 @@ def _panel(spec: dict[str, Any], panel: dict[str, Any], index: int, grid: dict[s
         defaults["max"] = 100
     if time_series:
         bars = bool(panel.get("bars"))
+        stack = panel.get("stack", bars)  # bars stack per day, unless a series can be negative
         defaults["custom"] = {
             "drawStyle": "bars" if bars else "line",
             "fillOpacity": 60 if bars else 10,
-            "stacking": {"mode": "normal" if bars else "none", "group": "A"},  # bars stack per day
+            "stacking": {"mode": "normal" if stack else "none", "group": "A"},
         }
         if panel.get("label"):
             # One series per value of the label column: name each by that value.

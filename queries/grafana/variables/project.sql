@@ -1,6 +1,7 @@
--- The project choices: every project with spend in the selected range.
-SELECT DISTINCT project
+-- The project choices: every project with spend in the selected range. Each choice's value is the
+-- name in hex, so no quote or backslash in a name can change the panels' SQL.
+SELECT DISTINCT project AS __text, hex(project) AS __value
 FROM spend_daily
 WHERE day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')
   AND project != ''
-ORDER BY project
+ORDER BY __text

@@ -5,5 +5,6 @@ SELECT
 FROM budget_status
 -- Each snapshot holds every scope the evaluator saw: the newest one is the current state.
 WHERE evaluated_at = (SELECT max(evaluated_at) FROM budget_status)
+  AND budget_id != ''  -- a snapshot with no budget in it has one empty marker row
 ORDER BY multiIf(state = 'block', 0, state = 'critical', 1, state = 'warn', 2, 3), used_percent DESC, budget,
     scope_id

@@ -5,4 +5,5 @@ SELECT
 FROM budget_status
 -- Each snapshot holds every scope the evaluator saw: the newest one is the current state.
 WHERE evaluated_at = (SELECT max(evaluated_at) FROM budget_status)
+  AND budget_id != ''  -- a snapshot with no budget in it has one empty marker row
 ORDER BY used_percent DESC, budget

@@ -8,9 +8,9 @@ SELECT
     round(100 * toFloat64(cost) / nullIf(toFloat64(sum(sum(total_cost)) OVER ()), 0), 2) AS share_percent
 FROM spend_daily
 WHERE day >= toDate($__fromTime, 'UTC') AND day <= toDate($__toTime, 'UTC')
-  AND $__conditionalAll(project IN (${project:singlequote}), $project)
-  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
-  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
-  AND $__conditionalAll(model IN (${model:singlequote}), $model)
+  AND $__conditionalAll(spend_daily.project IN (SELECT unhex(arrayJoin([${project:singlequote}]))), $project)
+  AND $__conditionalAll(spend_daily.agent IN (SELECT unhex(arrayJoin([${agent:singlequote}]))), $agent)
+  AND $__conditionalAll(spend_daily.provider IN (SELECT unhex(arrayJoin([${provider:singlequote}]))), $provider)
+  AND $__conditionalAll(spend_daily.model IN (SELECT unhex(arrayJoin([${model:singlequote}]))), $model)
 GROUP BY agent
 ORDER BY cost DESC, agent

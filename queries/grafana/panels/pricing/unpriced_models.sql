@@ -10,10 +10,10 @@ SELECT
     max(start_time) AS last_seen
 FROM llm_spans
 WHERE $__timeFilter(start_time)
-  AND $__conditionalAll(project IN (${project:singlequote}), $project)
-  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
-  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
-  AND $__conditionalAll(priced_model IN (${model:singlequote}), $model)
+  AND $__conditionalAll(llm_spans.project IN (SELECT unhex(arrayJoin([${project:singlequote}]))), $project)
+  AND $__conditionalAll(llm_spans.agent IN (SELECT unhex(arrayJoin([${agent:singlequote}]))), $agent)
+  AND $__conditionalAll(llm_spans.provider IN (SELECT unhex(arrayJoin([${provider:singlequote}]))), $provider)
+  AND $__conditionalAll(llm_spans.priced_model IN (SELECT unhex(arrayJoin([${model:singlequote}]))), $model)
   AND pricing_status IN ('fallback', 'unpriced')
 GROUP BY provider, request_model, pricing_status
 ORDER BY calls DESC, provider, request_model

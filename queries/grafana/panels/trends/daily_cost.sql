@@ -12,10 +12,10 @@ FROM
         FROM spend_daily
         -- Six days before the range feed the first days' averages.
         WHERE day >= toDate($__fromTime, 'UTC') - 6 AND day <= toDate($__toTime, 'UTC')
-          AND $__conditionalAll(project IN (${project:singlequote}), $project)
-          AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
-          AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
-          AND $__conditionalAll(model IN (${model:singlequote}), $model)
+          AND $__conditionalAll(spend_daily.project IN (SELECT unhex(arrayJoin([${project:singlequote}]))), $project)
+          AND $__conditionalAll(spend_daily.agent IN (SELECT unhex(arrayJoin([${agent:singlequote}]))), $agent)
+          AND $__conditionalAll(spend_daily.provider IN (SELECT unhex(arrayJoin([${provider:singlequote}]))), $provider)
+          AND $__conditionalAll(spend_daily.model IN (SELECT unhex(arrayJoin([${model:singlequote}]))), $model)
         GROUP BY day
         ORDER BY day WITH FILL FROM toDate($__fromTime, 'UTC') - 6 TO toDate($__toTime, 'UTC') + 1 STEP 1
     )

@@ -7,7 +7,7 @@ SELECT
     average_per_day * toDayOfMonth(toLastDayOfMonth(as_of)) AS projected_month
 FROM spend_daily
 WHERE day >= toStartOfMonth(as_of) AND day <= as_of
-  AND $__conditionalAll(project IN (${project:singlequote}), $project)
-  AND $__conditionalAll(agent IN (${agent:singlequote}), $agent)
-  AND $__conditionalAll(provider IN (${provider:singlequote}), $provider)
-  AND $__conditionalAll(model IN (${model:singlequote}), $model)
+  AND $__conditionalAll(spend_daily.project IN (SELECT unhex(arrayJoin([${project:singlequote}]))), $project)
+  AND $__conditionalAll(spend_daily.agent IN (SELECT unhex(arrayJoin([${agent:singlequote}]))), $agent)
+  AND $__conditionalAll(spend_daily.provider IN (SELECT unhex(arrayJoin([${provider:singlequote}]))), $provider)
+  AND $__conditionalAll(spend_daily.model IN (SELECT unhex(arrayJoin([${model:singlequote}]))), $model)
