@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -72,6 +72,23 @@ class _Unit:
     per: int
     bucket: int  # which cost column the charge goes to (_BUCKETS)
     descendants: tuple[int, ...]  # indexes of more specific priced units
+    # Cache read/write units only: the unit that would charge these tokens were they not cached
+    # (the most specific broader unit that is not a cache unit), or None if none is priced.
+    cached: bool = False
+    uncached_as: int | None = None
+
+
+_CACHED_KEYS = ("cache_read_tokens", "cache_write_tokens")
+
+
+def _rate(price: Decimal | gp.TieredPrices, total_input: int) -> Decimal:
+    """The price that applies at this total input (tiered prices are chosen by it)."""
+    if not isinstance(price, gp.TieredPrices):
+        return price
+    for tier in reversed(price.tiers):
+        if total_input > tier.start:
+            return tier.price
+    return price.base
 
 
 class PricePlan:
@@ -102,25 +119,22 @@ class PricePlan:
             units.append(
                 _Unit(unit.usage_key, price, unit.per, _BUCKETS[_bucket(unit.dimensions)], descendants)
             )
+        for index, unit in enumerate(units):
+            if unit.usage_key in _CACHED_KEYS:
+                broader = [i for i, other in enumerate(units)
+                           if index in other.descendants and other.usage_key not in _CACHED_KEYS]  # fmt: skip
+                units[index] = replace(unit, cached=True, uncached_as=min(broader) if broader else None)
         self.units = tuple(units)
         self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)
 
     def cost(self, usage: dict[str, int]) -> Cost:
-        cost = self._cost(usage)
-        if usage.get("cache_read_tokens") or usage.get("cache_write_tokens"):
-            uncached = self._cost({**usage, "cache_read_tokens": 0, "cache_write_tokens": 0})
-            cost = Cost(cost.input, cost.cache_read, cost.cache_write, cost.output, cost.total,
-                        uncached.total - cost.total)  # fmt: skip
-        return cost
-
-    def _cost(self, usage: dict[str, int]) -> Cost:
         if not self.units:
             return ZERO_COST
         leaves: list[int] = []
         # input, cache_read, cache_write, output, other (see _BUCKETS)
         buckets = [_ZERO, _ZERO, _ZERO, _ZERO, _ZERO]
         total_input = usage.get("input_tokens", 0) if self.tiered else 0
-        total = _ZERO
+        total = savings = _ZERO
         for unit in self.units:
             count = 1 if unit.usage_key == "requests" else usage.get(unit.usage_key, 0)
             leaf = count
@@ -131,18 +145,15 @@ class PricePlan:
             leaves.append(leaf)
             if not leaf:
                 continue
-            price = unit.price
-            if isinstance(price, gp.TieredPrices):
-                applicable = price.base
-                for tier in reversed(price.tiers):
-                    if total_input > tier.start:
-                        applicable = tier.price
-                        break
-                price = applicable
-            charge = price * leaf / unit.per
+            charge = _rate(unit.price, total_input) * leaf / unit.per
             buckets[unit.bucket] += charge
             total += charge
-        return Cost(buckets[0], buckets[1], buckets[2], buckets[3], total)
+            if unit.cached:
+                # Uncached, these tokens would fall to the broader unit, at its rate (same tier).
+                plain = self.units[unit.uncached_as] if unit.uncached_as is not None else None
+                uncached = _rate(plain.price, total_input) * leaf / plain.per if plain else _ZERO
+                savings += uncached - charge
+        return Cost(buckets[0], buckets[1], buckets[2], buckets[3], total, savings)
 
 
 _BUCKETS = {"input": 0, "cache_read": 1, "cache_write": 2, "output": 3, "other": 4}
