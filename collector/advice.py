@@ -60,10 +60,7 @@ def price(provider: str, model: str, input_tokens: int, output_tokens: int) -> D
 
 
 def _history(storage: Storage, model: str, days: int) -> dict[str, Any]:
-    result = storage.client.query(
-        storage.sql("api/task_history.sql"), parameters={"days": days, "model": model}
-    )
-    return dict(zip(result.column_names, result.result_rows[0], strict=True))
+    return storage.rows("api/task_history.sql", {"days": days, "model": model})[0]
 
 
 def forecast(storage: Storage, request: ForecastRequest) -> dict[str, Any]:
@@ -184,8 +181,7 @@ def _retries(r: dict[str, Any], scale: Decimal) -> Insight | None:
 
 
 def insights(storage: Storage, days: int = 30) -> list[Insight]:
-    result = storage.client.query(storage.sql("api/insights.sql"), parameters={"days": days})
-    rows = [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+    rows = storage.rows("api/insights.sql", {"days": days})
     scale = Decimal(MONTH_DAYS) / days  # savings are per month
     found = [
         insight

@@ -17,7 +17,7 @@ from .alerts import read_alerts
 from .budget_runtime import BudgetRuntime
 from .budget_store import BudgetConflict, BudgetNotFound
 from .budgets import Budget, ScopeType
-from .costs_api import jsonable, query_rows
+from .costs_api import jsonable
 from .receiver.flags_service import blocking_flags
 
 
@@ -103,8 +103,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
     @router.get("/api/v1/costs/budgets/status")
     def status(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
         """Every budget scope in the newest evaluation, ok ones included (per agent: scope_type=agent)."""
-        rows = query_rows(
-            runtime.storage,
+        rows = runtime.storage.rows(
             "budgets/latest_status.sql",
             {"scope_type": scope_type or "", "scope_id": scope_id or ""},
         )

@@ -86,11 +86,6 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def query_rows(storage: Storage, sql: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
-    result = storage.client.query(storage.sql(sql), parameters=parameters)
-    return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
-
-
 Filter = Annotated[str, Query(max_length=500)]
 
 
@@ -114,8 +109,7 @@ def build_router(storage: Storage) -> APIRouter:
         """Priced LLM calls, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
         low, high = _range("all", start, end, "UTC")
         cursor_us, cursor_trace, cursor_span = _cursor(cursor)
-        rows = query_rows(
-            storage,
+        rows = storage.rows(
             "api/records.sql",
             {
                 "start_us": epoch_micros(low),
@@ -151,8 +145,7 @@ def build_router(storage: Storage) -> APIRouter:
         if scope_type != "global" and not scope_id:
             raise HTTPException(422, f"scope_type {scope_type} needs a scope_id")
         low, high = _range(period, start, end, tz)
-        rows = query_rows(
-            storage,
+        rows = storage.rows(
             "api/summary.sql",
             {
                 "start_us": epoch_micros(low),
@@ -201,9 +194,8 @@ def build_router(storage: Storage) -> APIRouter:
         }
 
     def usage(dimension: str, low: date, high: date, filters: dict[str, str]) -> list[dict[str, Any]]:
-        return query_rows(
-            storage, "api/usage_by.sql", {"dimension": dimension, "start": low, "end": high, **filters}
-        )
+        parameters = {"dimension": dimension, "start": low, "end": high, **filters}
+        return storage.rows("api/usage_by.sql", parameters)
 
     def day_range(period: Period, tz: str, start: date | None, end: date | None) -> tuple[date, date]:
         if start or end:

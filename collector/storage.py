@@ -35,6 +35,11 @@ class Storage:
     def sql(self, relative_path: str) -> str:
         return queries.render(queries.read_sql(relative_path), self.options)
 
+    def rows(self, relative_path: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
+        """Run a .sql file of queries/ with bound parameters; one dict per row, by column name."""
+        result = self.client.query(self.sql(relative_path), parameters=parameters)
+        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
     def close(self) -> None:
         try:
             self.client.close()
