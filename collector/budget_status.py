@@ -35,7 +35,7 @@ class StatusRecorder:
 
     def observe(self, evaluations: list[Evaluation], now: datetime) -> None:
         # What a reader would notice at once: a state, a limit, a budget added or removed.
-        signature = [(e.budget.model_dump_json(), e.scope_id, e.state) for e in evaluations]
+        signature = [(e.budget, e.scope_id, e.state) for e in evaluations]  # budgets compare by value
         due = self._last_write is None or (now - self._last_write).total_seconds() >= self._every
         if signature == self._last_signature and not due:
             return
