@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,17 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from spendgate.collector.app import Collector
 from spendgate.collector.config import parse_config
+
+
+def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, what: str = "the condition", interval: float = 0.005
+) -> None:
+    """Poll ``predicate`` until it is true; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
 
 
 def free_port() -> int:

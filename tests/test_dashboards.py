@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -26,7 +26,7 @@ from genai_prices import Usage, calc_price
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
 from . import grafana
-from .conftest import REPO, RunningCollector, collector_running
+from .conftest import REPO, RunningCollector, collector_running, wait_until
 from .test_budgets import _span_at
 
 GRAFANA = REPO / "queries" / "grafana"
@@ -86,14 +86,6 @@ def _utc(moment: datetime) -> datetime:
 
 def _day(moment: datetime) -> Any:
     return _utc(moment).date()
-
-
-def _wait_for(check: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
@@ -201,7 +193,7 @@ def _seed(running: RunningCollector, chdb_dsn: str) -> Seeded:
             and "gone" not in newest
         )
 
-    _wait_for(recorded, "flags and alerts of the test budgets")
+    wait_until(recorded, timeout=30, what="flags and alerts of the test budgets", interval=0.1)
     api.close()
     return Seeded(running, client, now, today, claude, uncached - claude)
 

@@ -19,7 +19,14 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.proto import flags_pb2_grpc
 
-from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, start_collector
+from .conftest import (
+    RunningCollector,
+    chat_attributes,
+    collector_running,
+    make_spans,
+    start_collector,
+    wait_until,
+)
 
 # One gpt-4o call of chat_attributes(): 1000 input tokens at $2.50/M + 200 output at $10/M.
 ONE_CALL = Decimal("0.0045")
@@ -212,13 +219,6 @@ def agent(budgets: RunningCollector) -> Iterator[Any]:
         instrumentor.uninstrument()
 
 
-def _until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.005)
-
-
 def _spans(guard: Any) -> list[Any]:
     from spendgate.instrumentation.recorder import RECORDER
 
@@ -251,7 +251,7 @@ def test_a_block_flag_stops_the_agent_before_the_provider_is_called(
     with scope(project="alpha", agent="coder"):
         sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)  # allowed
         send(budgets, 4, **{"spendgate.project": "alpha"})  # spend arrives from elsewhere in the fleet
-        _until(lambda: bool(agent.table.flags_for([("project", "alpha")])))
+        wait_until(lambda: bool(agent.table.flags_for([("project", "alpha")])))
         sent = len(fake.requests)
         with pytest.raises(BudgetExceeded) as blocked:
             sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -271,7 +271,7 @@ def test_a_block_flag_stops_the_agent_before_the_provider_is_called(
         client.post("/api/v1/costs/budgets/alpha-cap/override", json={"unblock_for_minutes": 60}).status_code
         == 200
     )
-    _until(lambda: not any(f.state == "block" for f in agent.table.flags_for([("project", "alpha")])))
+    wait_until(lambda: not any(f.state == "block" for f in agent.table.flags_for([("project", "alpha")])))
     with scope(project="alpha"):
         sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
 
@@ -288,7 +288,7 @@ def test_warnings_are_logged_once_added_as_span_events_and_passed_to_the_callbac
         json={"id": "team-cap", "scope_type": "team", "scope_id": "ml", "limit": str(ONE_CALL * 10)},
     )
     send(budgets, 9, **{"spendgate.team": "ml"})
-    _until(lambda: bool(agent.table.flags_for([("team", "ml")])))
+    wait_until(lambda: bool(agent.table.flags_for([("team", "ml")])))
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     with scope(team="ml"):
         for _ in range(3):
@@ -316,7 +316,7 @@ def test_per_request_limits_refuse_a_call_whose_worst_case_is_too_expensive(
             "period": "request",
         },
     )
-    _until(lambda: any(lim.budget_id == "testing-req" for lim in agent.table.limits))
+    wait_until(lambda: any(lim.budget_id == "testing-req" for lim in agent.table.limits))
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     sent = len(fake.requests)
     with scope(agent_type="testing"):
@@ -347,7 +347,7 @@ def test_per_run_limits_stop_the_run_in_process(budgets: RunningCollector, agent
             "period": "run",
         },
     )
-    _until(lambda: any(lim.budget_id == "run-tokens" for lim in agent.table.limits))
+    wait_until(lambda: any(lim.budget_id == "run-tokens" for lim in agent.table.limits))
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     with scope(agent="researcher", run="run-1"):
         sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
@@ -437,10 +437,6 @@ def smtp() -> Iterator[tuple[int, list[Any]]]:
     controller.stop()
 
 
-def _wait_until(predicate: Any, timeout: float = 10.0) -> None:
-    _until(predicate, timeout)
-
-
 def test_threshold_alerts_with_cooldown_reach_webhooks_and_email(
     chdb_dsn: str, hook: str, smtp: tuple[int, list[Any]]
 ) -> None:
@@ -488,7 +484,7 @@ def test_threshold_alerts_with_cooldown_reach_webhooks_and_email(
         runtime.evaluator.run_once()
         listed = api(running).get("/api/v1/alerts").json()["alerts"]
         assert len([a for a in listed if a["kind"] == "threshold"]) == 2
-        _wait_until(lambda: len(_Hook.received) == 4 and len(mails) == 2)
+        wait_until(lambda: len(_Hook.received) == 4 and len(mails) == 2)
     by_path = {path: [body for p, body in _Hook.received if p == path] for path in ("/json", "/slack")}
     assert [b["threshold"] for b in by_path["/json"]] == [50, 80]
     assert by_path["/json"][1]["level"] == "warning" and by_path["/json"][1]["scope_id"] == "AUTH-42"
@@ -610,14 +606,14 @@ def test_strict_mode_counts_a_settled_call_once_when_its_span_arrives(
     # about $0.00021 (the fake provider reports 1,200 prompt tokens). After 4 calls a 5th still fits;
     # after 5 nothing does. The overshoot is less than one call's estimate error.
     assert guard.strict and allowed == 5
-    _until(lambda: budgets.scalar("SELECT count() FROM {db}.llm_spans WHERE project = 'exact'") == 6)
+    wait_until(lambda: budgets.scalar("SELECT count() FROM {db}.llm_spans WHERE project = 'exact'") == 6)
     stored = budgets.rows(
         "SELECT reservation_id != '', total_cost FROM {db}.llm_spans WHERE project = 'exact'"
     )
     one = max(cost for _, cost in stored)  # the fake provider's usage, priced by the collector
     assert sorted(stored) == [(False, 0)] + [(True, one)] * 5  # the refused call is a $0 span
     live = budgets.collector.budgets.live
-    _until(lambda: live.reservations_held == 0)  # every settled amount was released by its stored span
+    wait_until(lambda: live.reservations_held == 0)  # every settled amount was released by its stored span
 
 
 # -- real agent processes ---------------------------------------------------------------------------------
@@ -774,7 +770,7 @@ def test_external_evaluator_flags_are_served_by_collectors(chdb_dsn: str) -> Non
         evaluator = BudgetRuntime(storage, settings, fast_path=False)  # what `spendgate evaluator` runs
         evaluator.open()
         try:
-            _until(lambda running=running: flags(running).get(("ext", ""), {}).get("state") == "block")
+            wait_until(lambda running=running: flags(running).get(("ext", ""), {}).get("state") == "block")
         finally:
             evaluator.close()
 
@@ -824,12 +820,12 @@ def test_the_agent_reconnects_after_a_collector_restart(chdb_dsn: str) -> None:
         assert subscriber.wait_synced(10)
         first.request_stop()
         thread.join(30)
-        _until(lambda: not table.connected)
+        wait_until(lambda: not table.connected)
         second, thread = serve()
         running = RunningCollector(second, chdb_dsn, database)
         api(running).post("/api/v1/costs/budgets", json={"id": "g", "scope_type": "global", "limit": "0.001"})
         send(running, 1)
-        _until(lambda: table.connected and bool(table.flags_for([("global", "")])))
+        wait_until(lambda: table.connected and bool(table.flags_for([("global", "")])))
         assert table.flags_for([("global", "")])[0].state == "block" and subscriber.reconnects >= 1
         second.request_stop()
         thread.join(30)

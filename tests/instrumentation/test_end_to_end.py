@@ -23,7 +23,7 @@ from spendgate.instrumentation.recorder import RECORDER
 from spendgate.instrumentation.spool import OtlpSender, SpoolingSpanExporter
 
 from ..collector_process import collector_sql, start_collector_process
-from ..conftest import RunningCollector, collector_yaml, free_port
+from ..conftest import RunningCollector, collector_yaml, free_port, wait_until
 
 pytestmark = pytest.mark.slow
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -33,14 +33,6 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 def fake() -> Iterator[FakeProvider]:
     with FakeProvider() as server:
         yield server
-
-
-def _wait_for(predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.05)
 
 
 def test_instrumented_agent_spans_land_priced_in_clickhouse(
@@ -108,7 +100,7 @@ def test_zero_code_opentelemetry_instrument(
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "Hello from the fake provider."
-    _wait_for(lambda: running.scalar("SELECT count() FROM {db}.llm_spans") >= 1)
+    wait_until(lambda: running.scalar("SELECT count() FROM {db}.llm_spans") >= 1, timeout=30, interval=0.05)
     rows = running.rows(
         "SELECT service, project, ticket, agent, input_tokens, output_tokens FROM {db}.llm_spans"
     )
@@ -155,7 +147,7 @@ def test_collector_outage_loses_nothing_and_counts_nothing_twice(fake: FakeProvi
         keep_calling(2)
         RECORDER.flush()
         provider.force_flush()
-        _wait_for(lambda: exporter.pending == 0, timeout=60)
+        wait_until(lambda: exporter.pending == 0, timeout=60, what="the spool to drain", interval=0.05)
     finally:
         instrumentor.uninstrument()
         provider.shutdown()
