@@ -99,6 +99,8 @@ class UsageRecord:
     reasoning_tokens: int
     usage_estimated: bool
     attribution: dict[str, str]
+    # The part of cache_write_tokens written with a one-hour lifetime (priced higher than 5 minutes).
+    cache_write_1h_tokens: int = 0
 
     @property
     def key(self) -> bytes:

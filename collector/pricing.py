@@ -177,6 +177,8 @@ def usage_dict(record: UsageRecord) -> dict[str, int]:
     }
     if record.reasoning_tokens:
         usage["output_reasoning_tokens"] = record.reasoning_tokens
+    if record.cache_write_1h_tokens:
+        usage["cache_write_1h_tokens"] = record.cache_write_1h_tokens
     return usage
 
 
