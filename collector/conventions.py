@@ -18,6 +18,7 @@ INPUT_TOKENS = (
     "ai.usage.inputTokens",
     "ai.usage.promptTokens",
     "llm.usage.prompt_tokens",
+    "ai.usage.tokens",  # Vercel AI SDK embeddings (ai.embed*.doEmbed)
 )
 OUTPUT_TOKENS = (
     "gen_ai.usage.output_tokens",
@@ -36,6 +37,7 @@ CACHE_READ_TOKENS = (
 )
 CACHE_WRITE_TOKENS = (
     "gen_ai.usage.cache_creation.input_tokens",
+    "gen_ai.usage.cache_write.input_tokens",  # the anthropic SDK's own spans
     "gen_ai.usage.cache_creation_input_tokens",
     "llm.token_count.prompt_details.cache_write",
     "ai.usage.inputTokenDetails.cacheWriteTokens",
@@ -46,22 +48,30 @@ REASONING_TOKENS = (
     "llm.token_count.completion_details.reasoning",
     "ai.usage.outputTokenDetails.reasoningTokens",
     "ai.usage.reasoningTokens",
+    "gen_ai.usage.details.reasoning_tokens",  # Pydantic AI
 )
+# The part of the cache writes with a one-hour lifetime (Anthropic prices it above 5 minutes).
+CACHE_WRITE_1H_TOKENS = (
+    "spendgate.usage.cache_creation.ephemeral_1h.input_tokens",
+    "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
+    "gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
+)
+# Usage that some emitters keep only inside a JSON string attribute, read when the plain keys
+# are absent: LiteLLM's OTel callback (without the semconv opt-in) and Vercel's provider metadata.
+USAGE_JSON_ATTRIBUTES = ("metadata.usage_object", "ai.response.providerMetadata")
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 OPERATION = ("gen_ai.operation.name", "llm.request.type")
-REQUEST_MODEL = ("gen_ai.request.model", "llm.model_name", "ai.model.id")
+REQUEST_MODEL = ("gen_ai.request.model", "llm.model_name", "ai.model.id", "embedding.model_name")
 RESPONSE_MODEL = ("gen_ai.response.model", "ai.response.model")
+RESPONSE_ID = ("gen_ai.response.id", "ai.response.id")
+SERVER_ADDRESS = ("server.address",)
+SERVER_PORT = ("server.port",)
 OPENINFERENCE_KIND = "openinference.span.kind"
 VERCEL_OPERATION = "ai.operationId"
 TRACELOOP_KIND = "traceloop.span.kind"
 ERROR_TYPE = "error.type"
 USAGE_ESTIMATED = "spendgate.usage.estimated"
-# Set on the resource by spendgate's instrument(): the process meters its SDK calls itself.
-SPENDGATE_RESOURCE = "spendgate.instrumented"
-# Spans that SDKs emit natively for the same calls; in a spendgate-instrumented process they
-# would count each call twice.
-NATIVE_SDK_SCOPES = frozenset({"com.anthropic.sdk.python", "mistralai_sdk_tracer"})
 
 # Attribution dimension -> keys on the span (set directly or copied from
 # baggage) and then on the resource. ``spendgate.*`` names win.
@@ -106,3 +116,53 @@ ROLLUP_OPERATIONS = frozenset(
 )
 OPENINFERENCE_LEAF = {"LLM": "chat", "EMBEDDING": "embeddings"}
 VERCEL_LEAF_SUFFIXES = {".doGenerate": "chat", ".doStream": "chat", ".doEmbed": "embeddings"}
+
+# Where a span names no provider (LiteLLM sends gen_ai.system=''), the API host tells it ...
+PROVIDER_BY_HOST_SUFFIX = (
+    ("api.openai.com", "openai"),
+    (".openai.azure.com", "azure.ai.openai"),
+    (".services.ai.azure.com", "azure.ai.inference"),
+    ("api.anthropic.com", "anthropic"),
+    ("generativelanguage.googleapis.com", "gcp.gemini"),
+    ("aiplatform.googleapis.com", "gcp.vertex_ai"),
+    (".amazonaws.com", "aws.bedrock"),
+    ("api.mistral.ai", "mistral_ai"),
+    ("api.groq.com", "groq"),
+    ("api.x.ai", "x_ai"),
+    ("api.deepseek.com", "deepseek"),
+    ("api.cohere.com", "cohere"),
+    ("api.cohere.ai", "cohere"),
+    ("api.perplexity.ai", "perplexity"),
+    ("api.together.xyz", "together"),
+    ("api.fireworks.ai", "fireworks"),
+    ("openrouter.ai", "openrouter"),
+    ("api.cerebras.ai", "cerebras"),
+    ("api.moonshot.ai", "moonshot_ai"),
+)
+PROVIDER_BY_PORT = {11434: "ollama", 1234: "lmstudio"}
+# ... or else the model's family does (first match wins; a "provider/model" route such as
+# LiteLLM's "anthropic/claude-..." names it outright).
+PROVIDER_BY_MODEL_PREFIX = (
+    ("gpt-", "openai"),
+    ("chatgpt-", "openai"),
+    ("o1", "openai"),
+    ("o3", "openai"),
+    ("o4", "openai"),
+    ("text-embedding-3", "openai"),
+    ("text-embedding-ada", "openai"),
+    ("davinci", "openai"),
+    ("babbage", "openai"),
+    ("claude", "anthropic"),
+    ("gemini", "gcp.gemini"),
+    ("text-embedding-00", "gcp.gemini"),
+    ("mistral", "mistral_ai"),
+    ("codestral", "mistral_ai"),
+    ("ministral", "mistral_ai"),
+    ("pixtral", "mistral_ai"),
+    ("magistral", "mistral_ai"),
+    ("grok", "x_ai"),
+    ("deepseek", "deepseek"),
+    ("command", "cohere"),
+    ("embed-", "cohere"),
+    ("kimi", "moonshot_ai"),
+)

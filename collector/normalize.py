@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import conventions as cv
+from . import emitters
+from .calls import call_id, one_per_call
 
 MAX_TOKENS_PER_SPAN = 10**10  # far above any context window; larger is corrupt data
 MAX_DIMENSION_CHARS = 256
@@ -28,6 +30,7 @@ _TOKEN_FIELDS = {
     "output": cv.OUTPUT_TOKENS,
     "cache_read": cv.CACHE_READ_TOKENS,
     "cache_write": cv.CACHE_WRITE_TOKENS,
+    "cache_write_1h": cv.CACHE_WRITE_1H_TOKENS,
     "reasoning": cv.REASONING_TOKENS,
 }
 _SINGLE_KEYS = (
@@ -38,6 +41,7 @@ _SINGLE_KEYS = (
     cv.TRACELOOP_KIND,
     cv.ERROR_TYPE,
     cv.USAGE_ESTIMATED,
+    *cv.USAGE_JSON_ATTRIBUTES,
 )
 
 
@@ -49,21 +53,34 @@ def _field_table(groups: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, int
     return table
 
 
-_SPAN_FIELDS = _field_table(
-    {
-        **_TOKEN_FIELDS,
-        "provider": cv.PROVIDER,
-        "request_model": cv.REQUEST_MODEL,
-        "response_model": cv.RESPONSE_MODEL,
-        **{key: (key,) for key in _SINGLE_KEYS},
-        **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items() if dim != "service"},
-    }
-)
+def _span_fields(token_fields: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, int]]:
+    return _field_table(
+        {
+            **token_fields,
+            "provider": cv.PROVIDER,
+            "request_model": cv.REQUEST_MODEL,
+            "response_model": cv.RESPONSE_MODEL,
+            "response_id": cv.RESPONSE_ID,
+            "server_address": cv.SERVER_ADDRESS,
+            "server_port": cv.SERVER_PORT,
+            **{key: (key,) for key in _SINGLE_KEYS},
+            **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items() if dim != "service"},
+        }
+    )
+
+
+def _own_keys_first(keys: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(k for k in keys if k.startswith("ai.")) + tuple(k for k in keys if not k.startswith("ai."))
+
+
+_SPAN_FIELDS = _span_fields(_TOKEN_FIELDS)
+# On the Vercel AI SDK's spans its own ai.usage.* counts win: the gen_ai.* copies that v5 adds
+# repeat them, and the emitter's inclusion rule is stated for its own keys.
+_VERCEL_SPAN_FIELDS = _span_fields({name: _own_keys_first(keys) for name, keys in _TOKEN_FIELDS.items()})
 _RESOURCE_FIELDS = _field_table(
     {
         **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items()},
         "sdk": ("telemetry.sdk.name",),
-        "spendgate": (cv.SPENDGATE_RESOURCE,),
     }
 )
 _ATTRIBUTION_FIELDS = tuple(("attr:" + dim, dim) for dim in cv.ATTRIBUTION)
@@ -101,6 +118,9 @@ class UsageRecord:
     attribution: dict[str, str]
     # The part of cache_write_tokens written with a one-hour lifetime (priced higher than 5 minutes).
     cache_write_1h_tokens: int = 0
+    response_id: str = ""
+    # The call's identity (trace id + 8 bytes), shared by every span that reports the same call.
+    call_key: bytes = b""
 
     @property
     def key(self) -> bytes:
@@ -117,6 +137,8 @@ class NormalizeResult:
     records: list[UsageRecord] = field(default_factory=list)
     non_llm_spans: int = 0
     rejected_spans: int = 0
+    # Reports of a call that another span of the request already describes (not billed again).
+    duplicate_calls: int = 0
     errors: list[str] = field(default_factory=list)
 
     def reject(self, message: str) -> None:
@@ -186,7 +208,9 @@ def token_count(key: str, value: Any) -> int:
         value = int(value)
     elif isinstance(value, str):
         stripped = value.strip()
-        if not stripped.isdigit():
+        # isdigit() alone admits "²" and other non-ASCII digits that int() refuses; more than
+        # 11 digits is beyond the maximum anyway (and int() of thousands of digits raises).
+        if not (stripped.isascii() and stripped.isdigit()) or len(stripped) > 11:
             raise InvalidUsage(f"{key}={_clip(value, 40)!r} is not a token count")
         value = int(stripped)
     elif not isinstance(value, int):
@@ -231,40 +255,50 @@ def classify_operation(found: Found) -> str | None:
     return "chat" if has_usage and "request_model" in found else None
 
 
-def _emitter(usage_key: str | None, sdk_name: str) -> str:
-    if sdk_name == "openlit":
-        return "openlit"
-    if usage_key is None:
-        return "semconv"
-    if usage_key.startswith("llm.token_count"):
-        return "openinference"
-    if usage_key.startswith("ai.usage"):
-        return "vercel"
-    if usage_key.startswith("llm.usage") or usage_key == "gen_ai.usage.prompt_tokens":
-        return "semconv-legacy"
-    return "semconv"
+_JSON_FILLABLE = frozenset(_TOKEN_FIELDS)
 
 
-def _usage(found: Found, provider: str, sdk_name: str, scope_name: str) -> tuple[str, tuple[int, ...]]:
-    """The emitter and the (input, output, cache read, cache write, reasoning) counts."""
+def _fill_from_json(found: Found) -> None:
+    """Usage that LiteLLM or Vercel keep only in a JSON string, where no plain key carries it."""
+    for attribute in cv.USAGE_JSON_ATTRIBUTES:
+        entry = found.get(attribute)
+        if entry is None:
+            continue
+        missing = {name for name in _JSON_FILLABLE if name not in found}
+        for name, value in emitters.json_usage(attribute, entry[1], missing).items():
+            found[name] = (len(cv.INPUT_TOKENS), value, f"{attribute}:{name}")
+
+
+def _usage(found: Found, provider: str, emitter: str, scope_name: str) -> tuple[int, ...]:
+    """(input, output, cache read, cache write, one-hour cache write, reasoning) in convention terms."""
     input_tokens = _tokens(found, "input")
     output_tokens = _tokens(found, "output")
     cache_read = _tokens(found, "cache_read")
     cache_write = _tokens(found, "cache_write")
+    cache_write_1h = _tokens(found, "cache_write_1h")
     reasoning = _tokens(found, "reasoning")
+    if cache_write_1h and not cache_write:
+        cache_write = cache_write_1h  # only the one-hour part named: it is all the writes there are
+    cache_write_1h = min(cache_write_1h, cache_write)
     input_entry = found.get("input")
-    emitter = _emitter(None if input_entry is None else input_entry[2], sdk_name)
-    cache_exclusive = provider == "anthropic" and emitter in ("openlit", "vercel")
-    if cache_exclusive or cache_read + cache_write > input_tokens:
-        # These emitters report Anthropic's raw input count, which leaves cache
-        # reads and writes out; the convention (and pricing) counts them in.
+    input_key = None if input_entry is None else input_entry[2]
+    if emitters.input_excludes_cache(emitter, provider, input_key) or cache_read + cache_write > input_tokens:
+        # The emitter reports the provider's raw input, which leaves cache reads and writes
+        # out; the convention (and pricing) counts them in.
         input_tokens += cache_read + cache_write
-    if reasoning and scope_name.startswith("opentelemetry.instrumentation.google_generativeai"):
-        # OpenLLMetry's Gemini output leaves thinking tokens out.
+    if reasoning and emitters.output_excludes_reasoning(emitter, scope_name):
         output_tokens += reasoning
     if reasoning > output_tokens:
         output_tokens += reasoning
-    return emitter, (input_tokens, output_tokens, cache_read, cache_write, reasoning)
+    return input_tokens, output_tokens, cache_read, cache_write, cache_write_1h, reasoning
+
+
+def _provider(found: Found, model: str) -> str:
+    provider = cv.normalize_provider(_clip(_value(found, "provider") or ""))
+    if provider:
+        return provider
+    host = _value(found, "server_address")
+    return emitters.infer_provider(model, host if isinstance(host, str) else "", _value(found, "server_port"))
 
 
 def normalize_request(request: Any) -> NormalizeResult:
@@ -278,21 +312,29 @@ def normalize_request(request: Any) -> NormalizeResult:
             for name, dim in _ATTRIBUTION_FIELDS
             if (entry := resource.get(name)) is not None
         }
-        metered_here = _value(resource, "spendgate") in (True, "true")
         for scope_spans in resource_spans.scope_spans:
             scope_name = _text(scope_spans.scope.name)
-            if metered_here and scope_name in cv.NATIVE_SDK_SCOPES:
-                result.non_llm_spans += len(scope_spans.spans)  # spendgate's own span has this call
-                continue
+            scope_emitter = emitters.from_scope(scope_name, sdk_name)
             for span in scope_spans.spans:
-                _normalize_span(span, resource_attribution, sdk_name, scope_name, result)
+                _normalize_span(span, resource_attribution, scope_emitter, scope_name, result)
+    if len(result.records) > 1:
+        kept, dropped = one_per_call(result.records)
+        result.records = [record for record, _ in kept]
+        for record, key in kept:
+            record.call_key = key
+        result.duplicate_calls = dropped
+    elif result.records:
+        record = result.records[0]
+        record.call_key = record.trace_id + call_id(record.response_id, record.span_id)
     return result
 
 
 def _normalize_span(
-    span: Any, resource_attribution: dict[str, str], sdk_name: str, scope_name: str, result: NormalizeResult
-) -> None:
-    found = _collect(span.attributes, _SPAN_FIELDS)
+    span: Any, resource_attribution: dict[str, str], scope_emitter: str | None, scope_name: str,
+    result: NormalizeResult,
+) -> None:  # fmt: skip
+    fields = _VERCEL_SPAN_FIELDS if scope_emitter == emitters.VERCEL else _SPAN_FIELDS
+    found = _collect(span.attributes, fields)
     operation = classify_operation(found)
     if operation is None:
         result.non_llm_spans += 1
@@ -301,9 +343,14 @@ def _normalize_span(
     if len(trace_id) != 16 or len(span_id) != 8 or not any(trace_id) or not any(span_id):
         result.reject(f"span {_clip(_text(span.name), 60)!r}: trace_id/span_id missing or malformed")
         return
-    provider = cv.normalize_provider(_clip(_value(found, "provider") or ""))
+    _fill_from_json(found)
+    request_model = _clip(_value(found, "request_model") or "")
+    response_model = _clip(_value(found, "response_model") or "")
+    provider = _provider(found, response_model or request_model)
+    input_entry = found.get("input")
+    emitter = scope_emitter or emitters.from_keys(None if input_entry is None else input_entry[2])
     try:
-        emitter, usage = _usage(found, provider, sdk_name, scope_name)
+        usage = _usage(found, provider, emitter, scope_name)
     except InvalidUsage as exc:
         result.reject(f"span {span_id.hex()}: {exc}")
         return
@@ -316,6 +363,7 @@ def _normalize_span(
     start_ns = span.start_time_unix_nano
     end_ns = span.end_time_unix_nano or start_ns
     estimated = _value(found, cv.USAGE_ESTIMATED)
+    response_id = _value(found, "response_id")
     result.records.append(
         UsageRecord(
             trace_id=trace_id,
@@ -329,14 +377,16 @@ def _normalize_span(
             emitter=emitter,
             provider=provider,
             operation=operation,
-            request_model=_clip(_value(found, "request_model") or ""),
-            response_model=_clip(_value(found, "response_model") or ""),
+            request_model=request_model,
+            response_model=response_model,
             input_tokens=usage[0],
             output_tokens=usage[1],
             cache_read_tokens=usage[2],
             cache_write_tokens=usage[3],
-            reasoning_tokens=usage[4],
+            cache_write_1h_tokens=usage[4],
+            reasoning_tokens=usage[5],
             usage_estimated=estimated is True or estimated == "true",
             attribution=attribution,
+            response_id=_clip(response_id) if isinstance(response_id, str) else "",
         )
     )

@@ -44,7 +44,7 @@ class TracesPipeline:
             )  # fmt: skip
         self.in_processing = 0
         writer.incoming = lambda: self.in_processing
-        self.stats = {"requests": 0, "llm_spans": 0, "non_llm_spans": 0, "rejected_spans": 0}
+        self.stats = {"requests": 0, "llm_spans": 0, "non_llm_spans": 0, "rejected_spans": 0, "duplicate_calls": 0}
 
     def warm_up(self) -> None:
         """Start the worker processes now rather than on the first request."""
@@ -82,6 +82,7 @@ class TracesPipeline:
         self.stats["llm_spans"] += len(split)
         self.stats["non_llm_spans"] += processed.non_llm_spans
         self.stats["rejected_spans"] += processed.rejected_spans
+        self.stats["duplicate_calls"] += processed.duplicate_calls
         return ConsumeResult(
             len(split), processed.non_llm_spans, processed.rejected_spans, processed.errors, waits
         )

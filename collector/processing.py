@@ -63,6 +63,7 @@ ARROW_SCHEMA = pa.schema(
         ("output_tokens", pa.uint64()),
         ("cache_read_tokens", pa.uint64()),
         ("cache_write_tokens", pa.uint64()),
+        ("cache_write_1h_tokens", pa.uint64()),
         ("reasoning_tokens", pa.uint64()),
         ("input_cost", _COST),
         ("cache_read_cost", _COST),
@@ -71,12 +72,13 @@ ARROW_SCHEMA = pa.schema(
         ("total_cost", _COST),
         ("cache_savings", _COST),
         ("reservation_id", pa.string()),
+        ("call_id", pa.binary(8)),
     ]
 )
 COLUMNS = tuple(ARROW_SCHEMA.names)
 _ATTRIBUTION = ("service", "environment", "project", "ticket", "task", "phase", "agent", "agent_type", "run",
                 "user", "team")  # fmt: skip
-KEY_BYTES = 24  # trace id + span id
+KEY_BYTES = 24  # trace id + call id (see calls.call_key)
 
 
 @dataclass
@@ -87,6 +89,7 @@ class Processed:
     block: pa.Table | bytes | None  # Arrow table, or its IPC bytes when produced in a worker
     non_llm_spans: int = 0
     rejected_spans: int = 0
+    duplicate_calls: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -137,7 +140,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
         priced = price(record)
         cost = priced.cost
         attribution = record.attribution
-        keys.append(record.trace_id + record.span_id)
+        keys.append(record.call_key)
         rows.append(
             (
                 record.trace_id,
@@ -162,6 +165,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
                 record.output_tokens,
                 record.cache_read_tokens,
                 record.cache_write_tokens,
+                record.cache_write_1h_tokens,
                 record.reasoning_tokens,
                 cost.input,
                 cost.cache_read,
@@ -170,6 +174,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
                 cost.total,
                 cost.cache_savings,
                 attribution.get("reservation_id", ""),
+                record.call_key[16:],
             )
         )
     block: pa.Table | bytes | None = None
@@ -181,6 +186,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
         block=block,
         non_llm_spans=normalized.non_llm_spans,
         rejected_spans=normalized.rejected_spans + len(decode_errors),
+        duplicate_calls=normalized.duplicate_calls,
         errors=decode_errors + normalized.errors,
     )
 

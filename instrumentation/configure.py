@@ -81,9 +81,6 @@ def make_tracer_provider(
 ) -> TracerProvider:
     """A tracer provider exporting OTLP to the spendgate collector, spooling while it is down."""
     attributes: dict[str, Any] = {SERVICE_NAME: service_name} if service_name else {}
-    # Tells the collector this process meters its SDK calls itself, so the spans some SDKs
-    # emit natively for the same calls are not counted again.
-    attributes["spendgate.instrumented"] = True
     resource = Resource.create(attributes)
     name = str(resource.attributes.get(SERVICE_NAME, "agent"))
     protocol = protocol or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")

@@ -137,26 +137,78 @@ def test_provider_spellings(raw: str, stored: str) -> None:
     assert r.provider == stored
 
 
-def test_native_sdk_spans_are_not_counted_again_in_a_spendgate_process() -> None:
-    from opentelemetry.sdk.resources import Resource
+def _spans(*reports: tuple[str, dict[str, Any], bool]) -> Any:
+    """One trace: each report is (scope, attributes, nested in the previous report's span)."""
+    from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from .conftest import chat_attributes
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    root = provider.get_tracer("app").start_span("agent run")
+    context = trace.set_span_in_context(root)
+    previous = None
+    for scope, attributes, nested in reports:
+        parent = trace.set_span_in_context(previous) if nested and previous is not None else context
+        span = provider.get_tracer(scope).start_span("chat", context=parent)
+        span.set_attributes(attributes)
+        span.end()
+        previous = span
+    root.end()
+    return encode_spans(memory.get_finished_spans())
 
-    def request(resource: dict[str, Any]) -> Any:
-        memory = InMemorySpanExporter()
-        provider = TracerProvider(resource=Resource.create(resource))
-        provider.add_span_processor(SimpleSpanProcessor(memory))
-        attributes = chat_attributes(model="claude-sonnet-4-5", provider="anthropic")
-        for scope in ("spendgate.instrumentation", "com.anthropic.sdk.python"):
-            span = provider.get_tracer(scope).start_span("chat")
-            span.set_attributes(attributes)
-            span.end()
-        return encode_spans(memory.get_finished_spans())
 
-    metered = normalize_request(request({"service.name": "a", "spendgate.instrumented": True}))
-    assert len(metered.records) == 1 and metered.non_llm_spans == 1
-    # Without spendgate in the process, the SDK's own spans are the only record of the calls.
-    assert len(normalize_request(request({"service.name": "a"})).records) == 2
+def _anthropic(output: int, response_id: str = "msg_1", **extra: Any) -> dict[str, Any]:
+    return {
+        "gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic",
+        "gen_ai.request.model": "claude-sonnet-4-5", "gen_ai.usage.input_tokens": 1000,
+        "gen_ai.usage.output_tokens": output, "gen_ai.response.id": response_id, **extra,
+    }  # fmt: skip
+
+
+def test_one_call_reported_by_the_sdk_and_a_library_is_billed_once() -> None:
+    native = _anthropic(50, **{"gen_ai.usage.cache_write.input_tokens": 400})
+    result = normalize_request(_spans(
+        ("opentelemetry.instrumentation.anthropic", _anthropic(51), False),  # OpenLLMetry: one too many
+        ("com.anthropic.sdk.python", native, False),
+    ))  # fmt: skip
+    assert len(result.records) == 1 and result.duplicate_calls == 1
+    kept = result.records[0]
+    # The SDK's own span is kept: it carries the cache writes and the right output count.
+    assert (kept.emitter, kept.output_tokens, kept.cache_write_tokens) == ("anthropic-sdk", 50, 400)
+
+
+def test_spendgate_span_wins_over_the_sdk_span_of_the_same_call() -> None:
+    result = normalize_request(_spans(
+        ("com.anthropic.sdk.python", _anthropic(50), False), ("spendgate.instrumentation", _anthropic(50), False),
+    ))  # fmt: skip
+    assert [r.emitter for r in result.records] == ["spendgate"]
+
+
+def test_nested_model_call_spans_are_one_call() -> None:
+    outer = {"gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
+             "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}  # fmt: skip
+    inner = {**outer, "gen_ai.usage.cache_read.input_tokens": 40}
+    result = normalize_request(_spans(("pydantic-ai", outer, False), ("opentelemetry.instrumentation.openai.v1", inner, True)))
+    assert len(result.records) == 1 and result.records[0].cache_read_tokens == 40
+
+
+def test_separate_calls_in_one_trace_are_all_billed() -> None:
+    result = normalize_request(_spans(
+        ("com.anthropic.sdk.python", _anthropic(50, "msg_1"), False),
+        ("com.anthropic.sdk.python", _anthropic(60, "msg_2"), False),
+        ("opentelemetry.instrumentation.anthropic", _anthropic(70, response_id=""), False),
+    ))  # fmt: skip
+    assert sorted(r.output_tokens for r in result.records) == [50, 60, 70] and result.duplicate_calls == 0
+    assert len({r.call_key for r in result.records}) == 3
+
+
+def test_the_call_id_comes_from_the_response_id() -> None:
+    library = normalize_request(_spans(("opentelemetry.instrumentation.anthropic", _anthropic(50), False)))
+    sdk = normalize_request(_spans(("com.anthropic.sdk.python", _anthropic(50), False)))
+    # A report of the same call in another export request maps to the same identity.
+    assert library.records[0].call_key[16:] == sdk.records[0].call_key[16:]
+    without = normalize_request(_spans(("opentelemetry.instrumentation.anthropic", _anthropic(50, ""), False)))
+    assert without.records[0].call_key[16:] == without.records[0].span_id

@@ -1,5 +1,6 @@
--- Span identities stored recently: reloaded at start-up so a span that was
--- inserted but not acknowledged before a crash is not stored again on retry.
-SELECT trace_id, span_id
+-- Call identities stored recently: reloaded at start-up so a call that was
+-- inserted but not acknowledged before a crash (or that another instrumentation
+-- reported too) is not stored again.
+SELECT trace_id, call_id
 FROM {db}.llm_spans
 WHERE received_at >= now64(3) - toIntervalSecond({window_seconds:UInt32})

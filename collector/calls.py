@@ -1,0 +1,114 @@
+"""One billable call per provider call, however many spans describe it.
+
+Several instrumentations in one process can each report the same call: the
+anthropic SDK traces itself beside OpenLLMetry or OpenInference (same trace,
+same response id), and a library's model-call span can wrap another's (a
+Pydantic AI or LiteLLM span around an OpenLLMetry span of the same request).
+Such spans are one call. Within an export request the richest span is kept
+(see :func:`_richness`); across requests each call has a stable identity,
+its :func:`call_key`, which the writer deduplicates on like a span identity,
+so the second report of a call is not stored again, also after a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Protocol, TypeVar
+
+from . import emitters
+
+
+class CallSpan(Protocol):
+    trace_id: bytes
+    span_id: bytes
+    parent_span_id: bytes
+    response_id: str
+    emitter: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    reasoning_tokens: int
+    attribution: dict[str, str]
+
+
+def call_id(response_id: str, span_id: bytes) -> bytes:
+    """Eight bytes naming the call: from the provider's response id when the span has one."""
+    if not response_id:
+        return span_id
+    return hashlib.blake2b(response_id.encode("utf-8", "replace"), digest_size=8).digest()
+
+
+def call_key(span: CallSpan) -> bytes:
+    return span.trace_id + call_id(span.response_id, span.span_id)
+
+
+def _richness(span: CallSpan) -> tuple[int, int, int]:
+    """Higher is richer: the SDK's own span first, then the one that carries more of the usage."""
+    fields = (
+        span.input_tokens,
+        span.output_tokens,
+        span.cache_read_tokens,
+        span.cache_write_tokens,
+        span.cache_write_1h_tokens,
+        span.reasoning_tokens,
+    )
+    return (-emitters.rank(span.emitter), sum(1 for value in fields if value), len(span.attribution))
+
+
+class _Groups:
+    """Union-find over span indexes."""
+
+    def __init__(self, size: int) -> None:
+        self.parent = list(range(size))
+
+    def find(self, index: int) -> int:
+        while self.parent[index] != index:
+            self.parent[index] = self.parent[self.parent[index]]
+            index = self.parent[index]
+        return index
+
+    def join(self, a: int, b: int) -> None:
+        root_a, root_b = self.find(a), self.find(b)
+        if root_a != root_b:
+            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+
+
+S = TypeVar("S", bound=CallSpan)
+
+
+def one_per_call(spans: list[S]) -> tuple[list[tuple[S, bytes]], int]:
+    """The spans to bill, each with its call key, and how many reports of a call were dropped."""
+    if len(spans) < 2:
+        return [(span, call_key(span)) for span in spans], 0
+    groups = _Groups(len(spans))
+    by_key: dict[bytes, int] = {}
+    by_span: dict[bytes, int] = {}
+    for index, span in enumerate(spans):
+        key = call_key(span)
+        first = by_key.setdefault(key, index)
+        if first != index:
+            groups.join(first, index)
+        by_span.setdefault(span.trace_id + span.span_id, index)
+    for index, span in enumerate(spans):
+        outer = by_span.get(span.trace_id + span.parent_span_id)
+        if outer is not None and outer != index:
+            groups.join(outer, index)  # a model-call span inside another: the same request
+    members: dict[int, list[int]] = {}
+    for index in range(len(spans)):
+        members.setdefault(groups.find(index), []).append(index)
+    if len(members) == len(spans):
+        return [(span, call_key(span)) for span in spans], 0
+    kept = []
+    for indexes in members.values():
+        group = [spans[i] for i in indexes]
+        best = max(group, key=_richness)
+        # The group's identity comes from a response id when any report has one, so a report
+        # of the same call in a later request maps to the same key.
+        keyed = next((span for span in group if span.response_id), best)
+        for span in group:
+            if span is not best:
+                best.attribution = {**span.attribution, **best.attribution}
+        kept.append((best, call_key(keyed)))
+    return kept, len(spans) - len(kept)
