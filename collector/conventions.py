@@ -69,6 +69,8 @@ SERVER_ADDRESS = ("server.address",)
 SERVER_PORT = ("server.port",)
 OPENINFERENCE_KIND = "openinference.span.kind"
 VERCEL_OPERATION = "ai.operationId"
+# Vercel AI SDK v6: the uncached part of the input, reported beside the (inclusive) total.
+VERCEL_UNCACHED_INPUT = "ai.usage.inputTokenDetails.noCacheTokens"
 TRACELOOP_KIND = "traceloop.span.kind"
 ERROR_TYPE = "error.type"
 USAGE_ESTIMATED = "spendgate.usage.estimated"

@@ -77,14 +77,18 @@ def rank(emitter: str) -> int:
     return PREFERENCE.get(emitter, _OTHER_RANK)
 
 
-def input_excludes_cache(emitter: str, provider: str, input_key: str | None) -> bool:
-    """Whether this emitter's input count for this provider leaves cache reads and writes out."""
-    if provider != "anthropic":
+def input_excludes_cache(emitter: str, provider: str, input_key: str | None, split_reported: bool) -> bool:
+    """Whether this emitter's input count for this provider leaves cache reads and writes out.
+
+    ``split_reported``: the span also names the uncached part of the input
+    (Vercel v6's ai.usage.inputTokenDetails.noCacheTokens), so its input is the total.
+    """
+    if provider != "anthropic" or split_reported:
         return False
     if emitter == OPENLIT:
         return True
-    # The Vercel AI SDK passes Anthropic's raw input through, under ai.usage.* and, from v5 on,
-    # under gen_ai.usage.input_tokens too.
+    # The Vercel AI SDK up to v5 passes Anthropic's raw input through, under ai.usage.* and
+    # gen_ai.usage.input_tokens alike; v6 reports the total with its parts.
     return emitter == VERCEL and input_key is not None and input_key.startswith(("ai.usage", "gen_ai.usage"))
 
 

@@ -41,6 +41,7 @@ _SINGLE_KEYS = (
     cv.TRACELOOP_KIND,
     cv.ERROR_TYPE,
     cv.USAGE_ESTIMATED,
+    cv.VERCEL_UNCACHED_INPUT,
     *cv.USAGE_JSON_ATTRIBUTES,
 )
 
@@ -282,7 +283,11 @@ def _usage(found: Found, provider: str, emitter: str, scope_name: str) -> tuple[
     cache_write_1h = min(cache_write_1h, cache_write)
     input_entry = found.get("input")
     input_key = None if input_entry is None else input_entry[2]
-    if emitters.input_excludes_cache(emitter, provider, input_key) or cache_read + cache_write > input_tokens:
+    split_reported = cv.VERCEL_UNCACHED_INPUT in found
+    if (
+        emitters.input_excludes_cache(emitter, provider, input_key, split_reported)
+        or cache_read + cache_write > input_tokens
+    ):
         # The emitter reports the provider's raw input, which leaves cache reads and writes
         # out; the convention (and pricing) counts them in.
         input_tokens += cache_read + cache_write

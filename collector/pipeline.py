@@ -44,7 +44,9 @@ class TracesPipeline:
             )  # fmt: skip
         self.in_processing = 0
         writer.incoming = lambda: self.in_processing
-        self.stats = {"requests": 0, "llm_spans": 0, "non_llm_spans": 0, "rejected_spans": 0, "duplicate_calls": 0}
+        self.stats = dict.fromkeys(
+            ("requests", "llm_spans", "non_llm_spans", "rejected_spans", "duplicate_calls"), 0
+        )
 
     def warm_up(self) -> None:
         """Start the worker processes now rather than on the first request."""
