@@ -112,7 +112,11 @@ _LITELLM_PATHS = {
 _VERCEL_PATHS = {
     "cache_write": (("anthropic", "cacheCreationInputTokens"),),
     "cache_write_1h": (("anthropic", "usage", "cache_creation", "ephemeral_1h_input_tokens"),),
-    "cache_read": (("openai", "cachedPromptTokens"), ("anthropic", "usage", "cache_read_input_tokens")),
+    "cache_read": (
+        ("openai", "cachedPromptTokens"),
+        ("anthropic", "cacheReadInputTokens"),  # v4
+        ("anthropic", "usage", "cache_read_input_tokens"),  # v5
+    ),
     "reasoning": (("openai", "reasoningTokens"),),
 }
 _JSON_PATHS = {"metadata.usage_object": _LITELLM_PATHS, "ai.response.providerMetadata": _VERCEL_PATHS}
