@@ -7,28 +7,34 @@ adds the expected retry rate, ``high`` applies the safety buffer on top.
 Insights: agents that use an expensive model for small runs (with the monthly
 saving of a cheaper model of the same provider), low prompt-cache hit rates,
 and high failure (retry) rates.
+
+Prices come from the collector's own pricer, with the configured overrides
+(custom models, discounts, local providers, fallback), as spans are priced.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from genai_prices import Usage, calc_price
 from pydantic import BaseModel, ConfigDict, Field
+
+from spendgate.pricing import UNPRICED, Pricer, plan
 
 from .storage import Storage
 
-# A cheaper model of the same provider, for "expensive model for small runs".
+# A cheaper model of the same provider (by stored provider name), for "expensive model for small runs".
 CHEAPER_MODEL = {
     "openai": "gpt-4o-mini",
-    "azure": "gpt-4o-mini",
+    "azure.ai.openai": "gpt-4o-mini",
     "anthropic": "claude-3-5-haiku-latest",
-    "google": "gemini-2.0-flash",
-    "mistral": "mistral-small-latest",
+    "gcp.gemini": "gemini-2.0-flash",
+    "gcp.vertex_ai": "gemini-2.0-flash",
+    "mistral_ai": "mistral-small-latest",
     "groq": "llama-3.1-8b-instant",
-    "aws": "amazon.nova-micro-v1:0",
+    "aws.bedrock": "amazon.nova-micro-v1:0",
 }
 DEFAULT_TOKENS_PER_TASK = 5000
 DEFAULT_RETRY_RATE = Decimal("0.15")
@@ -50,20 +56,17 @@ class ForecastRequest(BaseModel):
     history_days: int = Field(default=30, gt=0, le=365)
 
 
-def price(provider: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
-    try:
-        result = calc_price(Usage(input_tokens=input_tokens, output_tokens=output_tokens), model,
-                            provider_id=provider or None)  # fmt: skip
-    except Exception:  # not in the catalogue
-        return None
-    return Decimal(result.total_price)
+def price(pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
+    """What the collector would charge for a call now; None if it would not price it."""
+    priced = pricer.price(provider, model, plan.usage(input_tokens, output_tokens), time.time_ns())
+    return None if priced.status == UNPRICED else priced.cost.total
 
 
 def _history(storage: Storage, model: str, days: int) -> dict[str, Any]:
     return storage.rows("api/task_history.sql", {"days": days, "model": model})[0]
 
 
-def forecast(storage: Storage, request: ForecastRequest) -> dict[str, Any]:
+def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict[str, Any]:
     history = _history(storage, request.model, request.history_days)
     from_history = int(history["tasks"]) > 0
     tokens = request.avg_tokens_per_task
@@ -86,9 +89,9 @@ def forecast(storage: Storage, request: ForecastRequest) -> dict[str, Any]:
     retry = request.expected_retry_rate
     if retry is None:
         retry = Decimal(str(round(history["failure_rate"], 4))) if from_history else DEFAULT_RETRY_RATE
-    per_task = price(request.provider, request.model, input_tokens, tokens - input_tokens)
+    per_task = price(pricer, request.provider, request.model, input_tokens, tokens - input_tokens)
     if per_task is None:
-        raise LookupError(f"no price for {request.provider}/{request.model} in the catalogue")
+        raise LookupError(f"no price for {request.provider}/{request.model} in the catalogue or the config")
     low = per_task * request.pending_task_count
     mid = low * (1 + retry)
     high = mid * request.safety_buffer_multiplier
@@ -106,6 +109,7 @@ def forecast(storage: Storage, request: ForecastRequest) -> dict[str, Any]:
             "model": request.model,
             "expected_retry_rate": str(retry),
             "safety_buffer": str(request.safety_buffer_multiplier),
+            "pricing_status": pricer.resolve(request.provider, request.model).status,
             "source": {
                 "avg_tokens_per_task": "given" if request.avg_tokens_per_task else
                 ("history" if from_history else "default"),
@@ -136,13 +140,13 @@ class Insight:
         }  # fmt: skip
 
 
-def _cheaper_model(r: dict[str, Any], scale: Decimal) -> Insight | None:
+def _cheaper_model(r: dict[str, Any], scale: Decimal, pricer: Pricer) -> Insight | None:
     calls, cost = int(r["calls"]), Decimal(r["total_cost"])
     cheaper = CHEAPER_MODEL.get(r["provider"])
     if r["runs"] < 3 or r["tokens_per_run"] >= SMALL_RUN_TOKENS or not cheaper or cheaper == r["model"]:
         return None
     per_call = price(
-        r["provider"], cheaper, int(r["input_tokens"]) // calls, int(r["output_tokens"]) // calls
+        pricer, r["provider"], cheaper, int(r["input_tokens"]) // calls, int(r["output_tokens"]) // calls
     )
     if per_call is None or per_call * calls >= cost:
         return None
@@ -180,13 +184,13 @@ def _retries(r: dict[str, Any], scale: Decimal) -> Insight | None:
     return Insight("high_retry_rate", r["agent"], r["provider"], r["model"], message, saving, details)
 
 
-def insights(storage: Storage, days: int = 30) -> list[Insight]:
+def insights(storage: Storage, pricer: Pricer, days: int = 30) -> list[Insight]:
     rows = storage.rows("api/insights.sql", {"days": days})
     scale = Decimal(MONTH_DAYS) / days  # savings are per month
     found = [
         insight
         for r in rows
-        for insight in (_cheaper_model(r, scale), _cache_misses(r), _retries(r, scale))
+        for insight in (_cheaper_model(r, scale, pricer), _cache_misses(r), _retries(r, scale))
         if insight is not None
     ]
     return sorted(found, key=lambda i: i.estimated_monthly_saving, reverse=True)

@@ -83,7 +83,7 @@ class Collector:
                 )
             )
         assert self.storage is not None
-        app.include_router(costs_router(self.storage))
+        app.include_router(costs_router(self.storage, self.pipeline.pricer.shared))
         if self.budgets is not None:
             app.include_router(budgets_router(self.budgets))
         pipeline, writer, budgets = self.pipeline, self.writer, self.budgets
@@ -122,7 +122,8 @@ class Collector:
                 [GrpcAuthInterceptor(self.auth)] if self.auth.enabled else None,
             )
             if self.budgets is not None:
-                flags_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live)
+                pricing = self.config.processors.pricing.overrides()
+                flags_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live, pricing)
             await grpc_server.start()
         http_server = None
         http_task = None

@@ -1,13 +1,14 @@
 """One billable call per provider call, however many spans describe it.
 
 Several instrumentations in one process can each report the same call: the
-anthropic SDK traces itself beside OpenLLMetry or OpenInference (same trace,
-same response id), and a library's model-call span can wrap another's (a
-Pydantic AI or LiteLLM span around an OpenLLMetry span of the same request).
-Such spans are one call. Within an export request the richest span is kept
-(see :func:`_richness`); across requests each call has a stable identity,
-its :func:`call_key`, which the writer deduplicates on like a span identity,
-so the second report of a call is not stored again, also after a restart.
+anthropic SDK traces itself beside OpenLLMetry or OpenInference (the same
+response id, in the same trace or each in a trace of its own), and a library's
+model-call span can wrap another's (a Pydantic AI or LiteLLM span around an
+OpenLLMetry span of the same request). Such spans are one call. Within an
+export request the richest span is kept (see :func:`_richness`); across
+requests each call has a stable identity, its :func:`call_key`, which the
+writer deduplicates on, so a second report of a call is not stored again,
+also after a restart.
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from typing import Protocol, TypeVar
 
 from . import emitters
 
+KEY_BYTES = 24
+
 
 class CallSpan(Protocol):
+    provider: str
     trace_id: bytes
     span_id: bytes
     parent_span_id: bytes
@@ -33,15 +37,13 @@ class CallSpan(Protocol):
     attribution: dict[str, str]
 
 
-def call_id(response_id: str, span_id: bytes) -> bytes:
-    """Eight bytes naming the call: from the provider's response id when the span has one."""
-    if not response_id:
-        return span_id
-    return hashlib.blake2b(response_id.encode("utf-8", "replace"), digest_size=8).digest()
-
-
 def call_key(span: CallSpan) -> bytes:
-    return span.trace_id + call_id(span.response_id, span.span_id)
+    """24 bytes naming the call: the provider's response id where the span has one (a provider
+    answers each call under an id of its own), else the span's trace and span id."""
+    if not span.response_id:
+        return span.trace_id + span.span_id
+    name = f"{span.provider}\0{span.response_id}".encode("utf-8", "replace")
+    return hashlib.blake2b(name, digest_size=KEY_BYTES).digest()
 
 
 def _richness(span: CallSpan) -> tuple[int, int, int]:

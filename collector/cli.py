@@ -86,6 +86,13 @@ def _cmd_evaluator(args: argparse.Namespace) -> int:
     return cmd_evaluator(args, config, base_dir)
 
 
+def _cmd_price(args: argparse.Namespace) -> int:
+    from .cli_price import cmd_price
+
+    config, _, _ = _load(args)
+    return cmd_price(args, config.processors.pricing)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run
 
@@ -128,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", help="where to keep the demo's database (default: a new temporary directory)")
     demo.set_defaults(func=_cmd_demo)
     add_commands(commands)
+    from .cli_price import add_command as add_price_command
+
+    add_price_command(commands, _cmd_price)
     return parser
 
 

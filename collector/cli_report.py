@@ -1,4 +1,4 @@
-"""``spendgate report`` (the seeds' "Usage & Costs" view in the terminal) and ``spendgate price``."""
+"""``spendgate report``: the seeds' "Usage & Costs" view in the terminal."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from .cli_budgets import ApiError, _call
+from .cli_budgets import _call
 
 _FULL, _EMPTY = "█", "░"
 
@@ -108,31 +108,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_price(args: argparse.Namespace) -> int:
-    from genai_prices import Usage, calc_price
-
-    usage = Usage(input_tokens=args.input, output_tokens=args.output, cache_read_tokens=args.cache_read)
-    try:
-        result = calc_price(usage, args.model, provider_id=args.provider)
-    except LookupError as exc:
-        raise ApiError(f"{args.model!r} is not in the genai-prices catalogue ({exc})") from None
-    print(f"{result.provider.name} {result.model.name} ({result.provider.id}/{result.model.id})")
-    print(f"  {result.model_price}")
-    usage_text = f"{args.input:,} input ({args.cache_read:,} cached) and {args.output:,} output tokens"
-    print(f"  {usage_text}: ${Decimal(result.total_price):f}")
-    return 0
-
-
 def add_commands(commands: Any, url_parent: argparse.ArgumentParser) -> None:
     report = commands.add_parser(
         "report", parents=[url_parent], help="spend in the terminal: cards, daily, rankings"
     )
     report.add_argument("--period", choices=["day", "week", "month", "year", "all"], default="month")
     report.set_defaults(func=cmd_report)
-    price = commands.add_parser("price", help="a model's price in the genai-prices catalogue")
-    price.add_argument("model")
-    price.add_argument("--provider", help="e.g. openai, anthropic (guessed from the model when omitted)")
-    price.add_argument("--input", type=int, default=1_000_000, help="input tokens to price (default 1M)")
-    price.add_argument("--output", type=int, default=1_000_000, help="output tokens to price (default 1M)")
-    price.add_argument("--cache-read", dest="cache_read", type=int, default=0)
-    price.set_defaults(func=cmd_price)

@@ -16,6 +16,8 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from spendgate.pricing import overrides as shared
+
 from .budgets import Budget
 
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -112,10 +114,24 @@ class PricingProcessor(_Strict):
     models: list[ModelPrice] = []
     # Contract discount per provider, as a fraction: 0.1 takes 10 % off.
     discounts: dict[str, Annotated[Decimal, Field(ge=0, le=1)]] = {}
-    local_providers: list[str] = ["ollama", "lmstudio", "vllm", "llamacpp"]
+    # The defaults are the shared pricer's, which agents use before the first flag snapshot.
+    local_providers: list[str] = list(shared.DEFAULT_LOCAL_PROVIDERS)
     # Fixed monthly infrastructure cost of local models, by provider (reported, not per call).
     local_monthly_cost: dict[str, Money] = {}
-    fallback: FallbackPrice | None = FallbackPrice(input_per_mtok=Decimal(15), output_per_mtok=Decimal(75))
+    fallback: FallbackPrice | None = FallbackPrice(
+        input_per_mtok=shared.DEFAULT_FALLBACK.input_per_mtok,
+        output_per_mtok=shared.DEFAULT_FALLBACK.output_per_mtok,
+    )
+
+    def overrides(self) -> shared.PricingOverrides:
+        """What the shared pricer (collector and agents) needs of this section."""
+        fallback = self.fallback
+        return shared.PricingOverrides(
+            models=tuple(shared.CustomModel(**m.model_dump()) for m in self.models),
+            discounts=tuple(sorted(self.discounts.items())),
+            local_providers=tuple(self.local_providers),
+            fallback=shared.Fallback(fallback.input_per_mtok, fallback.output_per_mtok) if fallback else None,
+        )
 
 
 class Processors(_Strict):

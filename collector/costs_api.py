@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Query
 
+from spendgate.pricing import Pricer
+
 from . import advice
 from .budgets import ScopeType, calendar_bounds, epoch_micros, utc
 from .storage import Storage
@@ -89,7 +91,7 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
 Filter = Annotated[str, Query(max_length=500)]
 
 
-def build_router(storage: Storage) -> APIRouter:
+def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
     router = APIRouter(prefix="/api/v1")
 
     @router.get("/costs/records")
@@ -310,13 +312,13 @@ def build_router(storage: Storage) -> APIRouter:
     def forecast(body: advice.ForecastRequest) -> dict[str, Any]:
         """Low / mid / high cost of pending tasks, and the assumptions behind them."""
         try:
-            return advice.forecast(storage, body)
+            return advice.forecast(storage, body, pricer)
         except LookupError as exc:
             raise HTTPException(422, str(exc)) from None
 
     @router.get("/costs/insights")
     def insights(days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
         """Optimisation suggestions from the last ``days`` days, largest saving first."""
-        return {"days": days, "insights": [i.to_json() for i in advice.insights(storage, days)]}
+        return {"days": days, "insights": [i.to_json() for i in advice.insights(storage, pricer, days)]}
 
     return router

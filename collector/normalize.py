@@ -15,7 +15,7 @@ from typing import Any
 
 from . import conventions as cv
 from . import emitters
-from .calls import call_id, one_per_call
+from .calls import call_key, one_per_call
 
 MAX_TOKENS_PER_SPAN = 10**10  # far above any context window; larger is corrupt data
 MAX_DIMENSION_CHARS = 256
@@ -120,7 +120,7 @@ class UsageRecord:
     # The part of cache_write_tokens written with a one-hour lifetime (priced higher than 5 minutes).
     cache_write_1h_tokens: int = 0
     response_id: str = ""
-    # The call's identity (trace id + 8 bytes), shared by every span that reports the same call.
+    # The call's identity (see calls.call_key), shared by every span that reports the same call.
     call_key: bytes = b""
 
     @property
@@ -330,7 +330,7 @@ def normalize_request(request: Any) -> NormalizeResult:
         result.duplicate_calls = dropped
     elif result.records:
         record = result.records[0]
-        record.call_key = record.trace_id + call_id(record.response_id, record.span_id)
+        record.call_key = call_key(record)
     return result
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from . import otlp
+from . import calls, otlp
 from .config import PricingProcessor
 from .normalize import normalize_request
 from .pricing import Pricer
@@ -72,13 +72,13 @@ ARROW_SCHEMA = pa.schema(
         ("total_cost", _COST),
         ("cache_savings", _COST),
         ("reservation_id", pa.string()),
-        ("call_id", pa.binary(8)),
+        ("call_key", pa.binary(24)),
     ]
 )
 COLUMNS = tuple(ARROW_SCHEMA.names)
 _ATTRIBUTION = ("service", "environment", "project", "ticket", "task", "phase", "agent", "agent_type", "run",
                 "user", "team")  # fmt: skip
-KEY_BYTES = 24  # trace id + call id (see calls.call_key)
+KEY_BYTES = calls.KEY_BYTES
 
 
 @dataclass
@@ -174,7 +174,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
                 cost.total,
                 cost.cache_savings,
                 attribution.get("reservation_id", ""),
-                record.call_key[16:],
+                record.call_key,
             )
         )
     block: pa.Table | bytes | None = None

@@ -6,8 +6,9 @@ requests into one insert (small inserts are slow and make many parts) and
 resolves every future only after ClickHouse has accepted the insert, so an
 acknowledged span is stored.
 
-Each span is stored once. Spans already stored (or being stored) are skipped
-by their identity (trace id + span id), tracked for ``dedup_window``; the set
+Each call is stored once. Calls already stored (or being stored) are skipped
+by their identity (``calls.call_key``: the provider's response id, else the
+trace and span id), tracked for ``dedup_window``; the set
 is reloaded from ClickHouse at start-up, so a span inserted just before a
 crash is not stored again when the exporter retries. An insert that fails is
 retried with the same ``insert_deduplication_token``, and the rollup tables
@@ -144,7 +145,7 @@ class SpanWriter:
             self._storage.sql("collector/recent_span_keys.sql"),
             parameters={"window_seconds": int(self._seen.window)},
         )
-        keys = [bytes(trace) + bytes(span) for trace, span in result.result_rows]
+        keys = [bytes(key) for (key,) in result.result_rows]
         if keys:
             self._seen.add(keys, time.monotonic())
         log.info("loaded %d recently stored span ids for deduplication", len(keys))

@@ -1,4 +1,9 @@
-"""The ``BudgetFlags`` gRPC service (instrumentation/proto/flags.proto) on the OTLP gRPC port."""
+"""The ``BudgetFlags`` gRPC service (instrumentation/proto/flags.proto) on the OTLP gRPC port.
+
+Every snapshot carries the collector's price overrides too, so agents price
+their estimates with the same custom models, discounts, local providers and
+fallback as the collector prices spans.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from typing import Any
 import grpc
 from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.proto import flags_pb2_grpc
+
+from spendgate.pricing import DEFAULT_OVERRIDES, CustomModel, PricingOverrides
 
 from ..flags import Flag, FlagBoard, Snapshot
 from ..live_spend import LiveSpend
@@ -33,7 +40,37 @@ def flag_message(flag: Flag) -> pb.Flag:
     )
 
 
-def snapshot_message(snapshot: Snapshot) -> pb.FlagSnapshot:
+def _amount(value: Decimal | None) -> str:
+    return "" if value is None else str(value)  # empty: not set (cache prices only)
+
+
+def _model_message(model: CustomModel) -> pb.ModelPrice:
+    return pb.ModelPrice(
+        model=model.model,
+        provider=model.provider or "",
+        input_per_mtok=_amount(model.input_per_mtok),
+        output_per_mtok=_amount(model.output_per_mtok),
+        cache_read_per_mtok=_amount(model.cache_read_per_mtok),
+        cache_write_per_mtok=_amount(model.cache_write_per_mtok),
+        per_request=_amount(model.per_request),
+    )
+
+
+def pricing_message(overrides: PricingOverrides) -> pb.PricingOverrides:
+    fallback = overrides.fallback
+    return pb.PricingOverrides(
+        models=[_model_message(model) for model in overrides.models],
+        discounts={provider: _amount(fraction) for provider, fraction in overrides.discounts},
+        local_providers=overrides.local_providers,
+        fallback=None
+        if fallback is None
+        else pb.FallbackPrice(
+            input_per_mtok=_amount(fallback.input_per_mtok), output_per_mtok=_amount(fallback.output_per_mtok)
+        ),
+    )
+
+
+def snapshot_message(snapshot: Snapshot, pricing: pb.PricingOverrides | None = None) -> pb.FlagSnapshot:
     return pb.FlagSnapshot(
         version=snapshot.version,
         flags=[flag_message(flag) for flag in snapshot.flags],
@@ -48,6 +85,7 @@ def snapshot_message(snapshot: Snapshot) -> pb.FlagSnapshot:
             )  # fmt: skip
             for b in snapshot.limits
         ],
+        pricing=pricing if pricing is not None else pricing_message(DEFAULT_OVERRIDES),
     )
 
 
@@ -68,14 +106,17 @@ def blocking_flags(board: FlagBoard, scopes: list[tuple[str, str]]) -> list[Flag
 
 
 class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
-    def __init__(self, board: FlagBoard, live: LiveSpend | None) -> None:
+    def __init__(
+        self, board: FlagBoard, live: LiveSpend | None, pricing: PricingOverrides = DEFAULT_OVERRIDES
+    ) -> None:
         self.board = board
         self.live = live
+        self.pricing = pricing_message(pricing)  # the config's: the same in every snapshot
 
     async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.FlagSnapshot]:  # noqa: N802
         log.debug("agent %r watches flags", request.agent)
         async for snapshot in self.board.watch():
-            yield snapshot_message(snapshot)
+            yield snapshot_message(snapshot, self.pricing)
 
     async def Check(self, request: pb.CheckRequest, context: Any) -> pb.CheckResponse:  # noqa: N802
         flags = blocking_flags(self.board, [(s.type, s.id) for s in request.scopes])
@@ -114,5 +155,7 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
         return pb.SettleResponse(found=live.settle(request.reservation_id, cost))
 
 
-def add_to_server(server: Any, board: FlagBoard, live: LiveSpend | None) -> None:
-    flags_pb2_grpc.add_BudgetFlagsServicer_to_server(BudgetFlagsService(board, live), server)
+def add_to_server(
+    server: Any, board: FlagBoard, live: LiveSpend | None, pricing: PricingOverrides = DEFAULT_OVERRIDES
+) -> None:
+    flags_pb2_grpc.add_BudgetFlagsServicer_to_server(BudgetFlagsService(board, live, pricing), server)

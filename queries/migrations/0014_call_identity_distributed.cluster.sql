@@ -3,4 +3,4 @@ ALTER TABLE {db}.llm_spans {on_cluster}
     ADD COLUMN IF NOT EXISTS cache_write_1h_tokens UInt64 DEFAULT 0 AFTER cache_write_tokens;
 
 ALTER TABLE {db}.llm_spans {on_cluster}
-    ADD COLUMN IF NOT EXISTS call_id FixedString(8) DEFAULT span_id;
+    ADD COLUMN IF NOT EXISTS call_key FixedString(24) DEFAULT concat(trace_id, span_id);
