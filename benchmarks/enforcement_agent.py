@@ -15,7 +15,6 @@ import openai
 from spendgate.instrumentation import configure
 from spendgate.instrumentation.budget_guard import BudgetGuard
 from spendgate.instrumentation.flags_client import FlagTable
-from spendgate.instrumentation.prices import rates_for
 
 import spendgate
 
@@ -40,7 +39,7 @@ def main() -> None:
     guard = configure.enforcement.installed_guard()
     assert isinstance(guard, BudgetGuard)
     client = openai.OpenAI(base_url=fake_url, api_key="k", max_retries=0)
-    worst_case = guard.worst_case_cost(REQUEST, rates_for("openai", "gpt-4o-mini"))
+    worst_case = guard.worst_case_cost(REQUEST, "openai", "gpt-4o-mini")
     print(json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         project = line.split()[1]

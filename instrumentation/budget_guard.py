@@ -4,15 +4,18 @@ In order, for the scopes of the call (global, each attribution dimension,
 provider, model):
 
 1. a flag in state ``block`` raises :class:`BudgetExceeded` (the provider is
-   not called; the call is recorded as a blocked span with zero cost);
+   not called; the call is recorded as a blocked span with zero cost), except
+   that a cost budget does not stop a call that costs nothing (a local
+   provider, a custom price of zero);
 2. ``warn`` and ``critical`` flags are logged once per level and scope, added
    to the span as an event and passed to the ``on_warn`` callback;
 3. per-run limits: a run (``spendgate.scope(run=...)``) whose spend in this
    process has reached its limit is stopped;
 4. per-request limits: a call whose worst case (its input plus its maximum
-   output, at the model's prices) exceeds the limit is refused;
+   output, priced as the collector would price it: see :mod:`prices`) exceeds
+   the limit is refused;
 5. strict mode: the worst case is reserved at the collector (``Reserve``) and
-   settled with the actual cost when the call ends.
+   settled with the actual cost when the call ends (free calls reserve nothing).
 
 If the collector has not been reachable for ``stale_after`` seconds the guard
 lets calls through (fail open), or refuses them when ``fail_closed`` is set.
@@ -34,7 +37,7 @@ from . import estimate
 from .attribution import PREFIX
 from .enforcement import BudgetExceeded
 from .flags_client import AgentFlag, CallLimit, FlagTable
-from .prices import Rates, cost_of, rates_for
+from .prices import call_cost, worst_case_cost
 from .proto import flags_pb2 as pb
 from .recorder import LLMCall
 
@@ -96,11 +99,10 @@ def _framing_tokens(request: dict[str, Any]) -> int:
 class _CallBudget:
     """What the guard remembers about a call until it ends."""
 
-    __slots__ = ("run", "rates", "reservation")
+    __slots__ = ("run", "reservation")
 
-    def __init__(self, run: str, rates: Rates, reservation: str) -> None:
+    def __init__(self, run: str, reservation: str) -> None:
         self.run = run
-        self.rates = rates
         self.reservation = reservation
 
 
@@ -151,20 +153,22 @@ class BudgetGuard:
             scopes.append(("model", call.request_model))
         if table.by_scope:
             for flag in table.flags_for(scopes):
-                if flag.state == "block":
+                if flag.state == "block" and not (flag.metric == "cost" and self._free(call)):
                     raise BudgetExceeded(flag.scope_type, flag.scope_id, flag.limit, flag.spend, flag.reason)
                 self._warn(call, flag)
-        rates: Rates | None = None
+        limited = False
         if table.limit_index:
             applicable = table.limits_for(scopes)
             if applicable:
-                rates = self._check_limits(call, request, applicable, run)
-        if self.strict and self.stub is not None:
-            rates = rates or rates_for(call.provider, call.request_model)
-            reservation = self._reserve(call, request, scopes, rates)
-            call.budget = _CallBudget(run, rates, reservation)
-        elif run and rates is not None:
-            call.budget = _CallBudget(run, rates, "")
+                self._check_limits(call, request, applicable, run)
+                limited = True
+        if self.strict and self.stub is not None and not self._free(call):
+            call.budget = _CallBudget(run, self._reserve(call, request, scopes))
+        elif run and limited:
+            call.budget = _CallBudget(run, "")
+
+    def _free(self, call: LLMCall) -> bool:
+        return self.table.pricer.is_free(call.provider, call.request_model)
 
     def _unreachable(self, table: FlagTable) -> bool:
         """True when the check should be skipped: no flags, and failing open."""
@@ -193,8 +197,7 @@ class BudgetGuard:
 
     def _check_limits(
         self, call: LLMCall, request: dict[str, Any], limits: list[tuple[CallLimit, str]], run: str
-    ) -> Rates:
-        rates = rates_for(call.provider, call.request_model)
+    ) -> None:
         worst: tuple[int, int, Decimal] | None = None
         worst_is_precise = False
         for limit, scope_id in limits:
@@ -209,9 +212,9 @@ class BudgetGuard:
                                          f"per-run limit {limit.budget_id} reached in {where}")  # fmt: skip
             elif limit.period == "request" and limit.hard:
                 if worst is None:
-                    worst = self._worst_case(request, rates, precise=False)
+                    worst = self._worst_case(call, request, precise=False)
                 if self._over(limit, worst) and not worst_is_precise:
-                    worst, worst_is_precise = self._worst_case(request, rates, precise=True), True
+                    worst, worst_is_precise = self._worst_case(call, request, precise=True), True
                 if self._over(limit, worst):
                     value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
                     unit = "USD" if limit.metric == "cost" else "tokens"
@@ -219,16 +222,20 @@ class BudgetGuard:
                         f"per-request limit {limit.budget_id}: this call could use up to {value:.6f} {unit}"
                     )
                     raise BudgetExceeded(limit.scope_type, scope_id, limit.limit, value, reason)
-        return rates
 
     @staticmethod
     def _over(limit: CallLimit, worst: tuple[int, int, Decimal]) -> bool:
         value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
         return value > limit.limit
 
-    def _worst_case(self, request: dict[str, Any], rates: Rates, precise: bool) -> tuple[int, int, Decimal]:
+    def _worst_case(self, call: LLMCall, request: dict[str, Any], precise: bool) -> tuple[int, int, Decimal]:
         """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
         an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
+        return self.worst_case(request, call.provider, call.request_model, precise)
+
+    def worst_case(
+        self, request: dict[str, Any], provider: str, model: str, precise: bool = True
+    ) -> tuple[int, int, Decimal]:
         output = max_output_tokens(request) or self.default_max_output
         if precise:
             tokens = estimate.count_tokens(request_text(request)) + _framing_tokens(request)
@@ -236,16 +243,15 @@ class BudgetGuard:
             # repr() is done in C and contains every string of the request: its UTF-8 length
             # is more than the prompt's bytes, hence more than its tokens.
             tokens = sum(len(repr(request[key]).encode()) for key in _PROMPT_KEYS if key in request)
-        return tokens, output, cost_of(rates, tokens, output)
+        return tokens, output, worst_case_cost(self.table.pricer, provider, model, tokens, output)
 
-    def worst_case_cost(self, request: dict[str, Any], rates: Rates) -> Decimal:
-        return self._worst_case(request, rates, precise=True)[2]
+    def worst_case_cost(self, request: dict[str, Any], provider: str, model: str) -> Decimal:
+        """The most a request to this model could cost, as the collector would price it."""
+        return self.worst_case(request, provider, model)[2]
 
     # -- strict mode ------------------------------------------------------------------------------
-    def _reserve(
-        self, call: LLMCall, request: dict[str, Any], scopes: list[tuple[str, str]], rates: Rates
-    ) -> str:
-        amount = self.worst_case_cost(request, rates)
+    def _reserve(self, call: LLMCall, request: dict[str, Any], scopes: list[tuple[str, str]]) -> str:
+        amount = self._worst_case(call, request, precise=True)[2]
         try:
             reply = self.stub.Reserve(
                 pb.ReserveRequest(scopes=[pb.Scope(type=t, id=i) for t, i in scopes], amount=str(amount)),
@@ -273,8 +279,7 @@ class BudgetGuard:
         budget = call.budget
         if budget is None:
             return
-        cost = cost_of(budget.rates, call.input_tokens or 0, call.output_tokens or 0,
-                       call.cache_read_tokens or 0, call.cache_write_tokens or 0)  # fmt: skip
+        cost = call_cost(self.table.pricer, call)
         if budget.run:
             tokens = Decimal((call.input_tokens or 0) + (call.output_tokens or 0))
             with self._runs_lock:

@@ -1,7 +1,8 @@
 """The agent's copy of the budget flags, kept current by a background subscriber.
 
 :class:`FlagSubscriber` holds a gRPC ``Watch`` stream open to the collector
-and replaces the :class:`FlagTable` with every snapshot it receives. When the
+and replaces the :class:`FlagTable` with every snapshot it receives (flags, the
+limits the agent enforces and the collector's price overrides). When the
 stream breaks it reconnects: gRPC's own connection backoff paces the retries
 (``wait_for_ready``), and errors the server returns are retried after a
 growing pause. Checks read the table only; they never wait on the network.
@@ -17,6 +18,9 @@ from decimal import Decimal
 
 import grpc
 
+from spendgate.pricing import Pricer
+
+from . import prices
 from .proto import flags_pb2 as pb
 from .proto import flags_pb2_grpc
 
@@ -63,6 +67,8 @@ class FlagTable:
         self.by_scope: dict[Scope, list[AgentFlag]] = {}
         self.limits: tuple[CallLimit, ...] = ()
         self.limit_index: dict[Scope, list[CallLimit]] = {}  # (type, id or "*") -> limits
+        # Prices estimates and per-run spend; built-in defaults until a snapshot brings the collector's.
+        self.pricer = Pricer()
         self.version = -1
         self.connected = False
         self.synced_at = 0.0  # monotonic time of the last snapshot; 0 before the first
@@ -89,11 +95,22 @@ class FlagTable:
         index: dict[Scope, list[CallLimit]] = {}
         for limit in limits:
             index.setdefault((limit.scope_type, limit.scope_id), []).append(limit)
+        if snapshot.HasField("pricing"):
+            self._apply_pricing(snapshot.pricing)
         # Swap whole objects: readers on other threads see the old or the new table, never a mix.
         self.by_scope, self.limits, self.limit_index = by_scope, limits, index
         self.version = snapshot.version
         self.synced_at = time.monotonic()
         self.connected = True
+
+    def _apply_pricing(self, message: pb.PricingOverrides) -> None:
+        try:
+            overrides = prices.overrides_from(message)
+        except ValueError as exc:
+            logger.warning("spendgate: ignoring the collector's price overrides: %s", exc)
+            return
+        if overrides != self.pricer.overrides:  # a new pricer starts with empty caches: only on change
+            self.pricer = Pricer(overrides)
 
     def mark_disconnected(self) -> None:
         if self.connected:

@@ -1,66 +1,91 @@
-"""Per-token prices in the agent, for worst-case estimates and per-run spend.
+"""Prices in the agent: worst-case estimates and per-run spend, with the collector's pricer.
 
-Rates come from the genai-prices catalogue (the collector's source too) and
-are cached per provider and model, so a check costs a dictionary lookup and
-a few multiplications. A rate is taken at a million tokens, which for
-long-context tiered models gives the higher tier: an estimate errs high.
-Models the catalogue does not know get the collector's default fallback
-rate, so a limit still binds.
+Both go through :class:`spendgate.pricing.Pricer`, the code that prices spans
+in the collector, with the overrides the collector sends in every flag
+snapshot (custom models, discounts, local providers, fallback). Before the
+first snapshot the pricer holds the built-in defaults, which are the
+collector's: local providers are free, unknown models get the fallback rate.
+
+An estimate is the collector's price of the worst-case usage (the prompt's
+tokens at most, plus the request's output limit). Tiers are chosen by that
+input, an upper bound of the call's, so an estimate errs high but never
+above what the collector would charge for the same usage; for a local
+provider or a zero-priced custom model it is 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
-from functools import lru_cache
+import logging
+import time
+from decimal import Decimal, InvalidOperation
 
-from genai_prices import Usage, calc_price
+from spendgate.pricing import CustomModel, Fallback, Pricer, PricingOverrides, plan
 
-_MTOK = 1_000_000
-FALLBACK_INPUT = Decimal(15) / _MTOK  # USD per token, as the collector's default fallback
-FALLBACK_OUTPUT = Decimal(75) / _MTOK
+from .proto import flags_pb2 as pb
+from .recorder import LLMCall
 
-
-@dataclass(frozen=True)
-class Rates:
-    input: Decimal
-    output: Decimal
-    cache_read: Decimal
-    cache_write: Decimal
-    known: bool = True
+logger = logging.getLogger("spendgate.instrumentation")
+_ZERO = Decimal(0)
 
 
-def _per_token(usage: Usage, model: str, provider: str | None) -> Decimal:
-    return Decimal(calc_price(usage, model, provider_id=provider).total_price) / _MTOK
-
-
-@lru_cache(maxsize=1024)
-def rates_for(provider: str, model: str) -> Rates:
-    provider_id = provider or None
+def _money(text: str, what: str) -> Decimal:
     try:
-        input_rate = _per_token(Usage(input_tokens=_MTOK), model, provider_id)
-        output_rate = _per_token(Usage(output_tokens=_MTOK), model, provider_id)
-    except Exception:  # unknown model or provider
-        return Rates(FALLBACK_INPUT, FALLBACK_OUTPUT, FALLBACK_INPUT, FALLBACK_INPUT, known=False)
-    try:
-        cache_read = _per_token(Usage(input_tokens=_MTOK, cache_read_tokens=_MTOK), model, provider_id)
-    except Exception:
-        cache_read = input_rate
-    try:
-        cache_write = _per_token(Usage(input_tokens=_MTOK, cache_write_tokens=_MTOK), model, provider_id)
-    except Exception:
-        cache_write = input_rate
-    return Rates(input_rate, output_rate, cache_read, cache_write)
+        value = Decimal(text or "0")
+    except InvalidOperation:
+        raise ValueError(f"{what}: {text[:40]!r} is not a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{what}: {text[:40]!r} is not a non-negative amount")
+    return value
 
 
-def cost_of(
-    rates: Rates, input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
-) -> Decimal:
-    """Cost of a call; ``input_tokens`` includes cache reads and writes, as in the conventions."""
-    plain = max(input_tokens - cache_read - cache_write, 0)
-    return (
-        plain * rates.input
-        + cache_read * rates.cache_read
-        + cache_write * rates.cache_write
-        + output_tokens * rates.output
+def _optional(text: str, what: str) -> Decimal | None:
+    return _money(text, what) if text else None
+
+
+def overrides_from(message: pb.PricingOverrides) -> PricingOverrides:
+    """The overrides a snapshot carries; ValueError if an amount is malformed."""
+    models = tuple(
+        CustomModel(
+            model=m.model,
+            provider=m.provider or None,
+            input_per_mtok=_money(m.input_per_mtok, m.model),
+            output_per_mtok=_money(m.output_per_mtok, m.model),
+            cache_read_per_mtok=_optional(m.cache_read_per_mtok, m.model),
+            cache_write_per_mtok=_optional(m.cache_write_per_mtok, m.model),
+            per_request=_money(m.per_request, m.model),
+        )
+        for m in message.models
     )
+    fallback = None
+    if message.HasField("fallback"):
+        fallback = Fallback(_money(message.fallback.input_per_mtok, "fallback"),
+                            _money(message.fallback.output_per_mtok, "fallback"))  # fmt: skip
+    return PricingOverrides(
+        models=models,
+        discounts=tuple(sorted((p, _money(d, p)) for p, d in message.discounts.items())),
+        local_providers=tuple(message.local_providers),
+        fallback=fallback,
+    )
+
+
+def worst_case_cost(
+    pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int
+) -> Decimal:
+    """What the collector would charge for this usage of the model, starting now."""
+    try:
+        priced = pricer.price(provider, model, plan.usage(input_tokens, output_tokens), time.time_ns())
+    except ValueError:  # counts the plan cannot take; the collector would not price them either
+        return _ZERO
+    return priced.cost.total
+
+
+def call_cost(pricer: Pricer, call: LLMCall) -> Decimal:
+    """What the collector will charge for a finished call, priced as its span will be."""
+    counts = plan.usage(call.input_tokens or 0, call.output_tokens or 0, call.cache_read_tokens or 0,
+                        call.cache_write_tokens or 0, call.reasoning_tokens or 0)  # fmt: skip
+    model = call.response_model or call.request_model
+    try:
+        return pricer.price(call.provider, model, counts, call.start_ns).cost.total
+    except ValueError:
+        logger.debug("spendgate: cannot price the usage of a %s call: %s", model, counts)
+        return _ZERO

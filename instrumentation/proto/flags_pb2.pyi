@@ -57,16 +57,63 @@ class CallLimit(_message.Message):
     def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., period: _Optional[str] = ..., metric: _Optional[str] = ..., limit: _Optional[str] = ..., hard: _Optional[bool] = ...) -> None: ...
 
 class FlagSnapshot(_message.Message):
-    __slots__ = ("version", "flags", "limits", "generated_unix_ms")
+    __slots__ = ("version", "flags", "limits", "generated_unix_ms", "pricing")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     LIMITS_FIELD_NUMBER: _ClassVar[int]
     GENERATED_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
+    PRICING_FIELD_NUMBER: _ClassVar[int]
     version: int
     flags: _containers.RepeatedCompositeFieldContainer[Flag]
     limits: _containers.RepeatedCompositeFieldContainer[CallLimit]
     generated_unix_ms: int
-    def __init__(self, version: _Optional[int] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., limits: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., generated_unix_ms: _Optional[int] = ...) -> None: ...
+    pricing: PricingOverrides
+    def __init__(self, version: _Optional[int] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., limits: _Optional[_Iterable[_Union[CallLimit, _Mapping]]] = ..., generated_unix_ms: _Optional[int] = ..., pricing: _Optional[_Union[PricingOverrides, _Mapping]] = ...) -> None: ...
+
+class PricingOverrides(_message.Message):
+    __slots__ = ("models", "discounts", "local_providers", "fallback")
+    class DiscountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DISCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_PROVIDERS_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ModelPrice]
+    discounts: _containers.ScalarMap[str, str]
+    local_providers: _containers.RepeatedScalarFieldContainer[str]
+    fallback: FallbackPrice
+    def __init__(self, models: _Optional[_Iterable[_Union[ModelPrice, _Mapping]]] = ..., discounts: _Optional[_Mapping[str, str]] = ..., local_providers: _Optional[_Iterable[str]] = ..., fallback: _Optional[_Union[FallbackPrice, _Mapping]] = ...) -> None: ...
+
+class ModelPrice(_message.Message):
+    __slots__ = ("model", "provider", "input_per_mtok", "output_per_mtok", "cache_read_per_mtok", "cache_write_per_mtok", "per_request")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_FIELD_NUMBER: _ClassVar[int]
+    INPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    CACHE_READ_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    CACHE_WRITE_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    PER_REQUEST_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    provider: str
+    input_per_mtok: str
+    output_per_mtok: str
+    cache_read_per_mtok: str
+    cache_write_per_mtok: str
+    per_request: str
+    def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., input_per_mtok: _Optional[str] = ..., output_per_mtok: _Optional[str] = ..., cache_read_per_mtok: _Optional[str] = ..., cache_write_per_mtok: _Optional[str] = ..., per_request: _Optional[str] = ...) -> None: ...
+
+class FallbackPrice(_message.Message):
+    __slots__ = ("input_per_mtok", "output_per_mtok")
+    INPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    input_per_mtok: str
+    output_per_mtok: str
+    def __init__(self, input_per_mtok: _Optional[str] = ..., output_per_mtok: _Optional[str] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("agent",)

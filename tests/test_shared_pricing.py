@@ -1,0 +1,339 @@
+"""The agent prices calls as the collector does: the same pricer, the collector's overrides sent with
+the flag snapshot, and free local models that no cost limit can stop."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry import trace
+from spendgate.collector.app import Collector
+from spendgate.collector.config import FallbackPrice, ModelPrice, PricingProcessor, load_config, parse_config
+from spendgate.collector.flags import Snapshot
+from spendgate.collector.pricing import Pricer as CollectorPricer
+from spendgate.collector.receiver.flags_service import pricing_message, snapshot_message
+from spendgate.instrumentation import prices
+from spendgate.instrumentation.budget_guard import BudgetGuard
+from spendgate.instrumentation.flags_client import FlagTable
+from spendgate.instrumentation.proto import flags_pb2 as pb
+from spendgate.instrumentation.recorder import LLMCall
+
+from spendgate.pricing import DEFAULT_OVERRIDES
+
+from .conftest import REPO, RunningCollector, collector_yaml, free_port, stop_collector, wait_until
+from .test_pricing import CASES, record
+
+STORED_PROVIDER = {"google": "gcp.gemini", "x-ai": "x_ai", "mistral": "mistral_ai", "aws": "aws.bedrock"}
+OVERRIDES = PricingProcessor(
+    models=[
+        ModelPrice(model="ft:acme-support", provider="openai", input_per_mtok=Decimal(2), output_per_mtok=Decimal(8)),
+        ModelPrice(model="acme-cached", input_per_mtok=Decimal("1.10"), output_per_mtok=Decimal("4.40"),
+                   cache_read_per_mtok=Decimal("0.275"), cache_write_per_mtok=Decimal("1.375"),
+                   per_request=Decimal("0.0004")),
+        ModelPrice(model="internal-free", provider="openai"),
+    ],
+    discounts={"anthropic": Decimal("0.25"), "xai": Decimal("0.1")},
+    local_providers=["ollama", "lmstudio"],
+    fallback=FallbackPrice(input_per_mtok=Decimal("1.5"), output_per_mtok=Decimal("2.25")),
+)  # fmt: skip
+
+
+def agent_table(config: PricingProcessor) -> FlagTable:
+    """An agent's flag table after the first snapshot of a collector with this pricing config."""
+    table = FlagTable()
+    table.apply(snapshot_message(Snapshot(1, (), ()), pricing_message(config.overrides())))
+    return table
+
+
+def agent_call(provider: str, model: str, when: datetime, usage: dict[str, int]) -> LLMCall:
+    call = LLMCall(trace.get_tracer("tests"), provider, "chat", model)
+    call.start_ns = int(when.timestamp() * 1e9)
+    call.input_tokens, call.output_tokens = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
+    call.cache_read_tokens, call.cache_write_tokens = (
+        usage.get("cache_read_tokens", 0),
+        usage.get("cache_write_tokens", 0),
+    )
+    call.reasoning_tokens = usage.get("reasoning_tokens", 0)
+    return call
+
+
+def assert_agrees(config: PricingProcessor, table: FlagTable, provider: str, model: str, when: datetime,
+                  usage: dict[str, int]) -> Decimal:  # fmt: skip
+    """The agent's cost of a finished call and its estimate equal the collector's price; returns it."""
+    collector = CollectorPricer(config)
+    charged = collector.price(record(provider, model, when, **usage)).cost.total
+    assert prices.call_cost(table.pricer, agent_call(provider, model, when, usage)) == charged
+    now = datetime.now(UTC)
+    plain = {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]}
+    estimate = prices.worst_case_cost(
+        table.pricer, provider, model, plain["input_tokens"], plain["output_tokens"]
+    )
+    assert estimate == collector.price(record(provider, model, now, **plain)).cost.total
+    return charged
+
+
+def test_the_agent_prices_every_catalogue_case_as_the_collector() -> None:
+    config = PricingProcessor()
+    table = agent_table(config)
+    charged = [
+        assert_agrees(config, table, STORED_PROVIDER.get(provider_id, provider_id), model_id, when, usage)
+        for provider_id, model_id, when, usage in CASES
+    ]
+    assert sum(1 for cost in charged if cost > 0) > len(CASES) * 0.9
+
+
+USAGES = [
+    {"input_tokens": 1_000_000, "output_tokens": 1_000_000},
+    {"input_tokens": 12_345, "output_tokens": 777, "cache_read_tokens": 6_000, "cache_write_tokens": 2_000},
+    {
+        "input_tokens": 250_000,
+        "output_tokens": 32_000,
+        "cache_read_tokens": 35_714,
+        "reasoning_tokens": 9_000,
+    },
+    {"input_tokens": 0, "output_tokens": 0},
+]
+OVERRIDE_CASES = [
+    ("openai", "ft:acme-support", "override"),  # custom, no cache prices
+    ("anthropic", "acme-cached", "override"),  # custom for any provider, cache and per-request prices
+    ("openai", "internal-free", "override"),  # custom, zero
+    ("anthropic", "claude-sonnet-4-5", "override"),  # discounted (tiered above 200k input)
+    ("x_ai", "grok-3", "override"),  # discounted, configured under the alias "xai"
+    ("x_ai", "grok-4", "override"),
+    ("ollama", "llama3.1:8b", "override"),  # local
+    ("lmstudio", "qwen2.5-coder", "override"),
+    ("acme", "brand-new-model", "fallback"),
+    ("openai", "gpt-4o", "priced"),
+]
+
+
+@pytest.mark.parametrize(("provider", "model", "status"), OVERRIDE_CASES)
+@pytest.mark.parametrize("usage", USAGES, ids=["mtok", "cached", "tiered", "empty"])
+def test_the_agent_prices_every_override_kind_as_the_collector(
+    provider: str, model: str, status: str, usage: dict[str, int]
+) -> None:
+    table = agent_table(OVERRIDES)
+    assert table.pricer.resolve(provider, model).status == status
+    assert CollectorPricer(OVERRIDES).resolve(provider, model).status == status
+    assert_agrees(OVERRIDES, table, provider, model, datetime.now(UTC), usage)
+
+
+def test_override_prices_are_the_configured_ones() -> None:
+    table = agent_table(OVERRIDES)
+
+    def estimate(provider: str, model: str) -> Decimal:
+        return prices.worst_case_cost(table.pricer, provider, model, 1_000_000, 1_000_000)
+
+    assert estimate("openai", "ft:acme-support") == 10
+    assert estimate("openai", "acme-cached") == Decimal("5.5004")
+    assert estimate("openai", "internal-free") == estimate("ollama", "llama3.1:8b") == 0
+    assert estimate("acme", "brand-new-model") == Decimal("3.75")
+    grok = prices.worst_case_cost(agent_table(PricingProcessor()).pricer, "xai", "grok-3", 10**6, 10**6)
+    assert grok == 18 and estimate("xai", "grok-3") == Decimal("16.2")  # the catalogue's $3 + $15, less 10 %
+    assert table.pricer.is_free("ollama", "llama3.1:8b") and table.pricer.is_free("openai", "internal-free")
+    assert not table.pricer.is_free("openai", "ft:acme-support")
+
+
+def test_before_the_first_snapshot_the_agent_has_the_collectors_defaults() -> None:
+    shipped = load_config(REPO / "otel-config.yaml").processors.pricing.overrides()
+    assert FlagTable().pricer.overrides == DEFAULT_OVERRIDES == PricingProcessor().overrides() == shipped
+    # A collector that predates the pricing field sends none: the agent keeps the defaults.
+    table = FlagTable()
+    table.apply(pb.FlagSnapshot(version=1))
+    assert table.pricer.overrides == DEFAULT_OVERRIDES
+    # Malformed amounts are ignored, not half applied.
+    bad = pb.FlagSnapshot(
+        version=2, pricing=pb.PricingOverrides(fallback=pb.FallbackPrice(input_per_mtok="x"))
+    )
+    table.apply(bad)
+    assert table.pricer.overrides == DEFAULT_OVERRIDES and table.version == 2
+
+
+# -- the budget check with the shipped config ---------------------------------------------------------------
+
+BIG_PROMPT = [{"role": "user", "content": "Summarise this file.\n" + "def f(x):\n    return x * 2\n" * 8000}]
+
+
+@pytest.fixture
+def shipped_guard() -> Iterator[BudgetGuard]:
+    """The guard instrument() installs, after the first snapshot of a collector on otel-config.yaml."""
+    from spendgate.instrumentation import enforcement
+
+    config = load_config(REPO / "otel-config.yaml")
+    limits = tuple(b for b in config.extensions.budgets.defaults if b.agent_enforced)
+    table = FlagTable()
+    table.apply(
+        snapshot_message(Snapshot(1, (), limits), pricing_message(config.processors.pricing.overrides()))
+    )
+    guard = BudgetGuard(table)
+    enforcement.install_guard(guard)
+    try:
+        yield guard
+    finally:
+        enforcement.install_guard(None)
+
+
+def test_a_local_model_call_is_not_blocked_by_a_cost_limit_it_cannot_reach(
+    shipped_guard: BudgetGuard,
+) -> None:
+    import ollama
+    import openai
+    from opentelemetry.sdk.trace import TracerProvider
+    from spendgate.instrumentation.fake_provider import FakeProvider
+    from spendgate.instrumentation.ollama import OllamaInstrumentor
+    from spendgate.instrumentation.openai import OpenAIInstrumentor
+
+    from spendgate import BudgetExceeded, scope
+
+    instrumentors = [OllamaInstrumentor(), OpenAIInstrumentor()]
+    for instrumentor in instrumentors:
+        instrumentor.instrument(tracer_provider=TracerProvider())
+    try:
+        with FakeProvider() as fake, scope(agent_type="documentation", agent="docs", run="r1"):
+            # per-request-documentation: $0.05. Before, this prompt was estimated at the fallback rate.
+            local = ollama.Client(host=fake.url("ollama"))
+            local.chat(model="llama3.1:8b", messages=BIG_PROMPT, options={"num_predict": 8000})
+            assert shipped_guard.worst_case_cost({"messages": BIG_PROMPT}, "ollama", "llama3.1:8b") == 0
+            paid = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
+            with pytest.raises(BudgetExceeded, match="per-request limit per-request-documentation"):
+                paid.chat.completions.create(model="gpt-4o", messages=BIG_PROMPT, max_tokens=8000)
+            assert [r.path for r in fake.requests] == ["/ollama/api/chat"]
+        assert shipped_guard.run_spend("r1") == (Decimal(0), Decimal(1280))  # free, but its tokens count
+    finally:
+        for instrumentor in instrumentors:
+            instrumentor.uninstrument()
+
+
+def test_a_cost_block_flag_does_not_stop_a_free_call() -> None:
+    from spendgate import BudgetExceeded
+
+    table = FlagTable()
+    flag = pb.Flag(budget_id="global-monthly", scope=pb.Scope(type="global"), state="block", metric="cost",
+                   spend="500", limit="500", reason="monthly budget spent")  # fmt: skip
+    table.apply(pb.FlagSnapshot(version=1, flags=[flag]))
+    guard = BudgetGuard(table)
+    guard.check(LLMCall(trace.get_tracer("tests"), "ollama", "chat", "llama3.1:8b"), {"messages": BIG_PROMPT})
+    with pytest.raises(BudgetExceeded):
+        guard.check(
+            LLMCall(trace.get_tracer("tests"), "openai", "chat", "gpt-4o-mini"), {"messages": BIG_PROMPT}
+        )
+    tokens = pb.Flag(budget_id="tokens", scope=pb.Scope(type="global"), state="block", metric="tokens",
+                     spend="10", limit="10")  # fmt: skip
+    table.apply(pb.FlagSnapshot(version=2, flags=[tokens]))
+    with pytest.raises(BudgetExceeded):  # a token budget binds free calls too
+        guard.check(
+            LLMCall(trace.get_tracer("tests"), "ollama", "chat", "llama3.1:8b"), {"messages": BIG_PROMPT}
+        )
+
+
+# -- overrides from a running collector ---------------------------------------------------------------------
+
+CUSTOM_PRICING = """  pricing:
+    models:
+      - {model: ft:acme-support, provider: openai, input_per_mtok: 2, output_per_mtok: 8}
+    local_providers: [ollama]
+"""
+RUN_BUDGET = """
+extensions:
+  budgets:
+    evaluate_every: 1h
+    defaults:
+      - {id: run-cost, scope_type: agent, scope_id: "*", limit: 5, period: run}
+"""
+
+
+@pytest.fixture
+def priced_collector(chdb_dsn: str) -> Iterator[RunningCollector]:
+    database = "t_" + uuid.uuid4().hex[:10]
+    text = collector_yaml(chdb_dsn, database, free_port(), free_port(), RUN_BUDGET)
+    config = parse_config(text.replace("processors:\n", "processors:\n" + CUSTOM_PRICING, 1))
+    collector = Collector(config)
+    thread: threading.Thread = collector.serve_in_thread()
+    running = RunningCollector(collector, chdb_dsn, database)
+    try:
+        yield running
+    finally:
+        stop_collector(running, thread)
+
+
+def test_collector_overrides_reach_the_agent_and_its_spend_matches_the_stored_cost(
+    priced_collector: RunningCollector,
+) -> None:
+    import openai
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from spendgate.instrumentation.configure import enforce_budgets, stop_enforcing
+    from spendgate.instrumentation.fake_provider import FakeProvider
+    from spendgate.instrumentation.openai import OpenAIInstrumentor
+    from spendgate.instrumentation.recorder import RECORDER
+
+    from spendgate import scope
+
+    request: dict[str, Any] = {"messages": [{"role": "user", "content": "hello"}], "max_tokens": 1000}
+    before = BudgetGuard(FlagTable()).worst_case(request, "openai", "ft:acme-support")
+    memory, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    guard = enforce_budgets(priced_collector.grpc_endpoint, wait_seconds=10)
+    try:
+        assert guard.table.pricer.overrides.local_providers == ("ollama",)
+        tokens, output, after = guard.worst_case(request, "openai", "ft:acme-support")
+        assert (tokens, output) == before[:2] and before[2] == (tokens * 15 + output * 75) / Decimal(10**6)
+        assert after == (tokens * 2 + output * 8) / Decimal(10**6)  # the collector's custom price
+        with FakeProvider() as fake, scope(agent="support-bot", run="run-1"):
+            sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
+            sdk.chat.completions.create(model="ft:acme-support", **request)
+        RECORDER.flush()
+        assert (
+            OTLPSpanExporter(endpoint=priced_collector.grpc_endpoint, insecure=True)
+            .export(memory.get_finished_spans())
+            .name
+            == "SUCCESS"
+        )
+        wait_until(lambda: priced_collector.rows("SELECT count() FROM {db}.llm_spans")[0][0] == 1)
+        stored = priced_collector.scalar("SELECT toString(total_cost) FROM {db}.llm_spans")
+        spent = guard.run_spend("run-1")[0]
+        assert spent == Decimal(1200 * 2 + 80 * 8) / 10**6 and Decimal(stored) == spent
+    finally:
+        stop_enforcing()
+        instrumentor.uninstrument()
+
+
+# -- spendgate price -----------------------------------------------------------------------------------------
+
+
+def _price(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "spendgate", "price", *args], capture_output=True, text=True,
+                          timeout=60, cwd=cwd)  # fmt: skip
+
+
+def test_price_command_uses_the_configured_overrides(tmp_path: Path) -> None:
+    config = tmp_path / "otel-config.yaml"
+    config.write_text(
+        "processors:\n" + CUSTOM_PRICING + "    discounts: {anthropic: 0.25}\n    fallback: null\n"
+    )
+    custom = _price("ft:acme-support", "--input", "1200", "--output", "80", "--config", str(config))
+    assert custom.returncode == 0, custom.stderr
+    assert "custom price from the config: $2/input MTok, $8/output MTok" in custom.stdout
+    assert "pricing_status: override" in custom.stdout and custom.stdout.strip().endswith(": $0.00304")
+    local = _price("llama3.1:8b", "--provider", "ollama", cwd=tmp_path)  # ./otel-config.yaml by default
+    assert "local provider" in local.stdout and local.stdout.strip().endswith(": $0")
+    discounted = _price("claude-sonnet-4-5", "--input", "1000", "--output", "100", cwd=tmp_path)
+    assert "25 % discount for anthropic" in discounted.stdout
+    assert discounted.stdout.strip().endswith(": $0.003375")  # ($3 x 1000 + $15 x 100) / 1M, less 25 %
+    unknown = _price("no-such-model-anywhere", cwd=tmp_path)
+    assert unknown.returncode == 1 and "no fallback" in unknown.stderr
+    shipped = _price("no-such-model-anywhere", "--input", "1000", "--output", "0")
+    assert shipped.returncode == 0 and "pricing_status: fallback" in shipped.stdout
+    assert shipped.stdout.strip().endswith(": $0.015")
