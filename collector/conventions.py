@@ -67,6 +67,7 @@ RESPONSE_MODEL = ("gen_ai.response.model", "ai.response.model")
 RESPONSE_ID = ("gen_ai.response.id", "ai.response.id")
 SERVER_ADDRESS = ("server.address",)
 SERVER_PORT = ("server.port",)
+ROUTED_MODEL = ("litellm.provider.model",)  # "anthropic/claude-...": names the provider
 OPENINFERENCE_KIND = "openinference.span.kind"
 VERCEL_OPERATION = "ai.operationId"
 # Vercel AI SDK v6: the uncached part of the input, reported beside the (inclusive) total.

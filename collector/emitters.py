@@ -11,6 +11,7 @@ absent.
 
 from __future__ import annotations
 
+import ast
 import json
 from typing import Any
 
@@ -104,7 +105,11 @@ def output_excludes_reasoning(emitter: str, scope_name: str) -> bool:
 # JSON path (as nested keys) -> usage field, per attribute; the first path present wins per field.
 _LITELLM_PATHS = {
     "cache_read": (("cache_read_input_tokens",), ("prompt_tokens_details", "cached_tokens")),
-    "cache_write": (("cache_creation_input_tokens",), ("prompt_tokens_details", "cache_creation_tokens")),
+    "cache_write": (
+        ("cache_creation_input_tokens",),
+        ("prompt_tokens_details", "cache_write_tokens"),
+        ("prompt_tokens_details", "cache_creation_tokens"),
+    ),
     "reasoning": (("completion_tokens_details", "reasoning_tokens"),),
     "input": (("prompt_tokens",),),
     "output": (("completion_tokens",),),
@@ -119,8 +124,17 @@ _VERCEL_PATHS = {
     ),
     "reasoning": (("openai", "reasoningTokens"),),
 }
-_JSON_PATHS = {"metadata.usage_object": _LITELLM_PATHS, "ai.response.providerMetadata": _VERCEL_PATHS}
-_MAX_JSON_CHARS = 100_000
+# The provider's own usage object, which LiteLLM puts on its raw_gen_ai_request span under
+# llm.<provider>.usage: the only place it keeps Anthropic's one-hour cache writes.
+_PROVIDER_USAGE_PATHS = {
+    "cache_write_1h": (("cache_creation", "ephemeral_1h_input_tokens"),),
+}
+_JSON_PATHS = {
+    "metadata.usage_object": _LITELLM_PATHS,
+    "ai.response.providerMetadata": _VERCEL_PATHS,
+    "provider_usage": _PROVIDER_USAGE_PATHS,
+}
+_MAX_JSON_CHARS = 20_000
 
 
 def _dig(document: Any, path: tuple[str, ...]) -> Any:
@@ -131,13 +145,34 @@ def _dig(document: Any, path: tuple[str, ...]) -> Any:
     return document
 
 
+def _parse(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    # LiteLLM writes these as Python reprs ({'prompt_tokens': 10, 'x': None}): literals only,
+    # and short ones (see _MAX_JSON_CHARS), so evaluation stays cheap and safe.
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
+
+
+def provider_usage(attributes: Any) -> dict[str, Any]:
+    """Usage details on a LiteLLM raw_gen_ai_request span (llm.<provider>.usage), for its parent."""
+    for kv in attributes:
+        key = kv.key
+        if isinstance(key, str) and key.startswith("llm.") and key.endswith(".usage"):
+            return json_usage("provider_usage", kv.value.string_value, {"cache_write_1h"})
+    return {}
+
+
 def json_usage(attribute: str, text: Any, missing: set[str]) -> dict[str, Any]:
     """The usage fields in ``missing`` that a JSON string attribute carries."""
     if not isinstance(text, str) or len(text) > _MAX_JSON_CHARS:
         return {}
-    try:
-        document = json.loads(text)
-    except ValueError:
+    document = _parse(text)
+    if document is None:
         return {}  # not usage we can read: the span keeps what its plain keys say
     found: dict[str, Any] = {}
     for name, paths in _JSON_PATHS[attribute].items():

@@ -64,6 +64,7 @@ def _span_fields(token_fields: dict[str, tuple[str, ...]]) -> dict[str, tuple[st
             "response_id": cv.RESPONSE_ID,
             "server_address": cv.SERVER_ADDRESS,
             "server_port": cv.SERVER_PORT,
+            "routed_model": cv.ROUTED_MODEL,
             **{key: (key,) for key in _SINGLE_KEYS},
             **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items() if dim != "service"},
         }
@@ -141,6 +142,8 @@ class NormalizeResult:
     # Reports of a call that another span of the request already describes (not billed again).
     duplicate_calls: int = 0
     errors: list[str] = field(default_factory=list)
+    # Usage details that a child span carries for its model-call parent: (trace, span) -> fields.
+    details: dict[bytes, dict[str, Any]] = field(default_factory=dict)
 
     def reject(self, message: str) -> None:
         self.rejected_spans += 1
@@ -303,7 +306,23 @@ def _provider(found: Found, model: str) -> str:
     if provider:
         return provider
     host = _value(found, "server_address")
-    return emitters.infer_provider(model, host if isinstance(host, str) else "", _value(found, "server_port"))
+    routed = _value(found, "routed_model")
+    return emitters.infer_provider(
+        routed if isinstance(routed, str) else model,
+        host if isinstance(host, str) else "",
+        _value(found, "server_port"),
+    )
+
+
+def _apply_details(result: NormalizeResult) -> None:
+    for record in result.records:
+        details = result.details.get(record.trace_id + record.span_id)
+        if details and not record.cache_write_1h_tokens:
+            try:
+                one_hour = token_count("cache_write_1h", details.get("cache_write_1h", 0))
+            except InvalidUsage:
+                continue  # a detail we cannot read leaves the call as its own span reports it
+            record.cache_write_1h_tokens = min(one_hour, record.cache_write_tokens)
 
 
 def normalize_request(request: Any) -> NormalizeResult:
@@ -322,6 +341,8 @@ def normalize_request(request: Any) -> NormalizeResult:
             scope_emitter = emitters.from_scope(scope_name, sdk_name)
             for span in scope_spans.spans:
                 _normalize_span(span, resource_attribution, scope_emitter, scope_name, result)
+    if result.details:
+        _apply_details(result)
     if len(result.records) > 1:
         kept, dropped = one_per_call(result.records)
         result.records = [record for record, _ in kept]
@@ -343,6 +364,8 @@ def _normalize_span(
     operation = classify_operation(found)
     if operation is None:
         result.non_llm_spans += 1
+        if scope_emitter == emitters.LITELLM and (details := emitters.provider_usage(span.attributes)):
+            result.details[bytes(span.trace_id) + bytes(span.parent_span_id)] = details
         return
     trace_id, span_id = bytes(span.trace_id), bytes(span.span_id)
     if len(trace_id) != 16 or len(span_id) != 8 or not any(trace_id) or not any(span_id):
