@@ -102,6 +102,7 @@ LEAF_OPERATIONS = {
     "generate_content": "generate_content",
     "embeddings": "embeddings",
     "embedding": "embeddings",
+    "responses": "chat",  # LiteLLM names OpenAI Responses API calls so
 }
 # Operations that wrap model calls and repeat their usage: never priced.
 ROLLUP_OPERATIONS = frozenset(
