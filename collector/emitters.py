@@ -110,6 +110,7 @@ _LITELLM_PATHS = {
         ("prompt_tokens_details", "cache_write_tokens"),
         ("prompt_tokens_details", "cache_creation_tokens"),
     ),
+    "cache_write_1h": (("prompt_tokens_details", "cache_creation_token_details", "ephemeral_1h_input_tokens"),),
     "reasoning": (("completion_tokens_details", "reasoning_tokens"),),
     "input": (("prompt_tokens",),),
     "output": (("completion_tokens",),),
