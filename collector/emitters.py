@@ -102,20 +102,23 @@ def output_excludes_reasoning(emitter: str, scope_name: str) -> bool:
 
 # -- usage kept inside JSON strings ----------------------------------------------------------------
 
+Paths = dict[str, tuple[tuple[str, ...], ...]]
 # JSON path (as nested keys) -> usage field, per attribute; the first path present wins per field.
-_LITELLM_PATHS = {
+_LITELLM_PATHS: Paths = {
     "cache_read": (("cache_read_input_tokens",), ("prompt_tokens_details", "cached_tokens")),
     "cache_write": (
         ("cache_creation_input_tokens",),
         ("prompt_tokens_details", "cache_write_tokens"),
         ("prompt_tokens_details", "cache_creation_tokens"),
     ),
-    "cache_write_1h": (("prompt_tokens_details", "cache_creation_token_details", "ephemeral_1h_input_tokens"),),
+    "cache_write_1h": (
+        ("prompt_tokens_details", "cache_creation_token_details", "ephemeral_1h_input_tokens"),
+    ),
     "reasoning": (("completion_tokens_details", "reasoning_tokens"),),
     "input": (("prompt_tokens",),),
     "output": (("completion_tokens",),),
 }
-_VERCEL_PATHS = {
+_VERCEL_PATHS: Paths = {
     "cache_write": (("anthropic", "cacheCreationInputTokens"),),
     "cache_write_1h": (("anthropic", "usage", "cache_creation", "ephemeral_1h_input_tokens"),),
     "cache_read": (
@@ -127,10 +130,10 @@ _VERCEL_PATHS = {
 }
 # The provider's own usage object, which LiteLLM puts on its raw_gen_ai_request span under
 # llm.<provider>.usage: the only place it keeps Anthropic's one-hour cache writes.
-_PROVIDER_USAGE_PATHS = {
+_PROVIDER_USAGE_PATHS: Paths = {
     "cache_write_1h": (("cache_creation", "ephemeral_1h_input_tokens"),),
 }
-_JSON_PATHS = {
+_JSON_PATHS: dict[str, Paths] = {
     "metadata.usage_object": _LITELLM_PATHS,
     "ai.response.providerMetadata": _VERCEL_PATHS,
     "provider_usage": _PROVIDER_USAGE_PATHS,
