@@ -200,8 +200,13 @@ def test_forecast_from_given_figures_and_from_history(running: RunningCollector)
         "history_days": 30,
     }
     assert Decimal(learned["estimated_cost_low"]) == 4 * 2 * GPT4O  # 2,000 in + 400 out per task
-    unknown = _post(running, "/api/v1/costs/forecast", {"pending_task_count": 1, "model": "no-such-model"})
-    assert unknown.status_code == 422 and "no price" in unknown.json()["detail"]
+    # Priced as the collector prices its spans: an unknown model at the fallback rate ($15 / $75 per Mtok).
+    unknown = _post(
+        running, "/api/v1/costs/forecast", {"pending_task_count": 1, "model": "no-such-model"}
+    ).json()
+    assert unknown["assumptions"]["pricing_status"] == "fallback"
+    assert Decimal(unknown["cost_per_task"]) == (4000 * 15 + 1000 * 75) / Decimal(10**6)
+    assert given["assumptions"]["pricing_status"] == "priced"
     assert _post(running, "/api/v1/costs/forecast", {"pending_task_count": -1}).status_code == 422
 
 

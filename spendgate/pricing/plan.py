@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from genai_prices import types as gp
 from genai_prices.units import _get_registry  # the catalogue's unit definitions
@@ -20,8 +20,7 @@ from genai_prices.units import _get_registry  # the catalogue's unit definitions
 _ZERO = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
-class Cost:
+class Cost(NamedTuple):  # a tuple: built for every priced call, three times cheaper than a frozen dataclass
     input: Decimal
     cache_read: Decimal
     cache_write: Decimal
@@ -157,8 +156,9 @@ class PricePlan:
         buckets = [_ZERO, _ZERO, _ZERO, _ZERO, _ZERO]
         total_input = usage.get("input_tokens", 0) if self.tiered else 0
         total = savings = _ZERO
+        get = usage.get
         for unit in self.units:
-            count = 1 if unit.usage_key == "requests" else usage.get(unit.usage_key, 0)
+            count = 1 if unit.usage_key == "requests" else get(unit.usage_key, 0)
             leaf = count
             for index in unit.descendants:
                 leaf -= leaves[index]

@@ -14,9 +14,9 @@ provider's discount), the fallback price, or not at all (``unpriced``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import NamedTuple
 
 from genai_prices import data_snapshot
 from genai_prices import types as gp
@@ -29,8 +29,7 @@ PRICED, OVERRIDE, FALLBACK, UNPRICED = "priced", "override", "fallback", "unpric
 _MAX_RESOLUTIONS = 100_000  # hostile model names must not grow memory forever
 
 
-@dataclass(frozen=True, slots=True)
-class PricedUsage:
+class PricedUsage(NamedTuple):
     priced_model: str
     status: str
     cost: Cost
