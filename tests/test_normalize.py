@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from spendgate.collector.normalize import normalize_request
 
-from .conftest import make_spans
+from .conftest import chat_attributes, make_spans
 
 
 def one(attributes: dict[str, Any], resource: dict[str, Any] | None = None, name: str = "span") -> Any:
@@ -213,3 +215,57 @@ def test_the_call_key_comes_from_the_response_id() -> None:
     without = normalize_request(_spans(("opentelemetry.instrumentation.anthropic", _anthropic(50, ""), False)))
     record = without.records[0]
     assert record.call_key == record.trace_id + record.span_id
+
+
+def test_litellm_usage_object_written_as_a_python_repr() -> None:
+    usage = ("{'completion_tokens': 78, 'prompt_tokens': 3456, 'prompt_tokens_details': {'cached_tokens': 1280,"
+             " 'cache_write_tokens': None, 'cache_creation_token_details': {'ephemeral_1h_input_tokens': 600}}}")  # fmt: skip
+    r = one({"gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
+             "gen_ai.usage.input_tokens": 3456, "gen_ai.usage.output_tokens": 78, "metadata.usage_object": usage})  # fmt: skip
+    # The one-hour writes are writes, even where the total is not given; input already holds them.
+    assert (r.input_tokens, r.cache_read_tokens, r.cache_write_tokens, r.cache_write_1h_tokens) == (
+        3456, 1280, 600, 600,
+    )  # fmt: skip
+
+
+def test_one_hour_writes_without_a_total_are_all_the_writes() -> None:
+    r = one({**_anthropic(10), "spendgate.usage.cache_creation.ephemeral_1h.input_tokens": 300})
+    assert (r.cache_write_tokens, r.cache_write_1h_tokens, r.input_tokens) == (300, 300, 1000)
+
+
+@pytest.mark.parametrize(
+    ("attributes", "provider"),
+    [
+        ({"server.address": "api.anthropic.com", "gen_ai.request.model": "x"}, "anthropic"),
+        ({"server.address": "acme.openai.azure.com", "gen_ai.request.model": "gpt-4o"}, "azure.ai.openai"),
+        ({"server.address": "10.0.0.5", "server.port": 11434, "gen_ai.request.model": "llama3"}, "ollama"),
+        ({"gen_ai.request.model": "text-embedding-3-small"}, "openai"),
+        ({"gen_ai.request.model": "claude-3-5-haiku"}, "anthropic"),
+        ({"gen_ai.request.model": "gemini-2.5-pro"}, "gcp.gemini"),
+        ({"gen_ai.request.model": "x", "litellm.provider.model": "mistral/mistral-large"}, "mistral_ai"),
+        ({"gen_ai.request.model": "my-own-model"}, ""),
+    ],
+)
+def test_a_provider_the_span_does_not_name_is_inferred(attributes: dict[str, Any], provider: str) -> None:
+    base = {"gen_ai.operation.name": "chat", "gen_ai.system": "", "gen_ai.usage.input_tokens": 5}
+    assert one({**base, **attributes}).provider == provider
+
+
+@pytest.mark.parametrize("value", ["²", "1" * 5000, "١٢", " 12 3", "0x10", "-5", "1e3"])
+def test_token_strings_that_are_not_counts_reject_the_span_only(value: str) -> None:
+    good = chat_attributes()
+    result = normalize_request(encode_spans(make_spans([
+        {"attributes": {**good, "gen_ai.usage.input_tokens": value}}, {"attributes": good},
+    ])))  # fmt: skip
+    assert (len(result.records), result.rejected_spans) == (1, 1)
+    assert "input_tokens" in result.errors[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=300) | st.from_regex(r"\{'(prompt_tokens|cached_tokens)': -?\d{1,30}\}"))
+def test_usage_inside_json_strings_never_breaks_a_span(text: str) -> None:
+    attributes = {**chat_attributes(), "metadata.usage_object": text, "ai.response.providerMetadata": text}
+    result = normalize_request(encode_spans(make_spans([{"attributes": attributes}])))
+    assert len(result.records) + result.rejected_spans == 1
+    for record in result.records:
+        assert record.input_tokens >= record.cache_read_tokens + record.cache_write_tokens >= 0
