@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from .config import PricingProcessor
 from .pricing import Pricer
-from .processing import KEY_BYTES, Processed, init_worker, process, process_in_worker
+from .processing import KEY_BYTES, LINK_BYTES, Processed, init_worker, process, process_in_worker
 from .writer import SpanWriter
 
 
@@ -78,8 +78,10 @@ class TracesPipeline:
     def submit(self, processed: Processed) -> ConsumeResult:
         keys = processed.keys
         split = [keys[i : i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)]
+        raw = processed.links
+        links = [(raw[i : i + 24], raw[i + 24 : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)]
         table = processed.table()
-        waits = self.writer.submit(split, table) if split and table is not None else []
+        waits = self.writer.submit(split, table, links) if split and table is not None else []
         self.stats["requests"] += 1
         self.stats["llm_spans"] += len(split)
         self.stats["non_llm_spans"] += processed.non_llm_spans

@@ -79,6 +79,7 @@ COLUMNS = tuple(ARROW_SCHEMA.names)
 _ATTRIBUTION = ("service", "environment", "project", "ticket", "task", "phase", "agent", "agent_type", "run",
                 "user", "team")  # fmt: skip
 KEY_BYTES = calls.KEY_BYTES
+LINK_BYTES = 48
 
 
 @dataclass
@@ -86,6 +87,8 @@ class Processed:
     """What one export request yields: accepted rows and the reasons for the rest."""
 
     keys: bytes  # KEY_BYTES per accepted row, in row order
+    # LINK_BYTES per accepted row: trace + span id, then trace + parent span id (see writer)
+    links: bytes
     block: pa.Table | bytes | None  # Arrow table, or its IPC bytes when produced in a worker
     non_llm_spans: int = 0
     rejected_spans: int = 0
@@ -135,12 +138,14 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
     received_at_us = time.time_ns() // 1_000
     rows = []
     keys = []
+    links = []
     price = pricer.price
     for record in normalized.records:
         priced = price(record)
         cost = priced.cost
         attribution = record.attribution
         keys.append(record.call_key)
+        links.append(record.trace_id + record.span_id + record.trace_id + record.parent_span_id)
         rows.append(
             (
                 record.trace_id,
@@ -183,6 +188,7 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
         block = _ipc_bytes(table) if serialize else table
     return Processed(
         keys=b"".join(keys),
+        links=b"".join(links),
         block=block,
         non_llm_spans=normalized.non_llm_spans,
         rejected_spans=normalized.rejected_spans + len(decode_errors),

@@ -60,6 +60,7 @@ class StorageUnavailable(Exception):
 class _Pending:
     keys: list[bytes]
     block: pa.Table  # llm_spans rows, one per key
+    links: list[tuple[bytes, bytes]]  # per row: (trace + span id, trace + parent span id)
     seq: int = 0
     future: Future[None] = field(default_factory=Future)
 
@@ -96,6 +97,29 @@ class _SeenSpans:
             self._keys.difference_update(old)
 
 
+class _NestedCalls:
+    """Model-call spans stored recently, by their own and by their parent's identity.
+
+    A model-call span whose parent is one stored in an earlier request (a library's span around
+    the SDK's, exported in separate requests), or that is the parent of one, reports the same
+    call: it is not stored again. Such pairs arrive seconds apart, so a short window suffices.
+    """
+
+    WINDOW_SECONDS = 600.0
+    _NO_PARENT = bytes(8)
+
+    def __init__(self, window_seconds: float, max_keys: int) -> None:
+        self.spans = _SeenSpans(min(window_seconds, self.WINDOW_SECONDS), max_keys)
+        self.parents = _SeenSpans(min(window_seconds, self.WINDOW_SECONDS), max_keys)
+
+    def covers(self, span: bytes, parent: bytes) -> bool:
+        return parent in self.spans or span in self.parents
+
+    def add(self, links: list[tuple[bytes, bytes]], now: float) -> None:
+        self.spans.add([span for span, _ in links], now)
+        self.parents.add([parent for _, parent in links if not parent.endswith(self._NO_PARENT)], now)
+
+
 class SpanWriter:
     def __init__(
         self,
@@ -114,6 +138,7 @@ class SpanWriter:
         self._queued_rows = 0
         self._in_flight: dict[bytes, Future[None]] = {}
         self._seen = _SeenSpans(dedup_window, max_seen_spans)
+        self._nested = _NestedCalls(dedup_window, max_seen_spans)
         self._stopping = False
         self._thread: threading.Thread | None = None
         # Requests being processed upstream, which will reach the writer soon.
@@ -148,14 +173,24 @@ class SpanWriter:
         keys = [bytes(key) for (key,) in result.result_rows]
         if keys:
             self._seen.add(keys, time.monotonic())
-        log.info("loaded %d recently stored span ids for deduplication", len(keys))
+        log.info("loaded %d recently stored call ids for deduplication", len(keys))
+        result = self._storage.client.query(
+            self._storage.sql("collector/recent_call_spans.sql"),
+            parameters={"window_seconds": int(self._nested.spans.window)},
+        )
+        links = [(bytes(t) + bytes(span), bytes(t) + bytes(parent)) for t, span, parent in result.result_rows]
+        if links:
+            self._nested.add(links, time.monotonic())
 
     # -- submission --------------------------------------------------------
-    def submit(self, keys: list[bytes], block: pa.Table) -> list[Future[None]]:
+    def submit(
+        self, keys: list[bytes], block: pa.Table, links: list[tuple[bytes, bytes]] | None = None
+    ) -> list[Future[None]]:
         """Queue a block of rows (one per key) for insert; the futures resolve once all are stored.
 
-        Spans already stored are skipped; spans already queued by another
-        request are waited for instead of queued twice.
+        ``links`` (per row: trace + span id, trace + parent span id) let a row nested in a call
+        stored earlier, or wrapping one, be recognised as that call. Calls already stored are
+        skipped; calls already queued by another request are waited for instead of queued twice.
         """
         waits: dict[int, Future[None]] = {}
         new_keys: list[bytes] = []
@@ -167,7 +202,11 @@ class SpanWriter:
                 raise Backpressure(f"{self._queued_rows} spans are waiting for storage")
             batch_keys: set[bytes] = set()
             for index, key in enumerate(keys):
-                if key in self._seen or key in batch_keys:
+                if (
+                    key in self._seen
+                    or key in batch_keys
+                    or (links is not None and self._nested.covers(*links[index]))
+                ):
                     self.stats["duplicate_spans"] += 1
                     continue
                 in_flight = self._in_flight.get(key)
@@ -182,7 +221,7 @@ class SpanWriter:
                 if len(kept) < len(keys):
                     block = block.take(pa.array(kept, pa.int64()))
                 self._seq += 1
-                pending = _Pending(new_keys, block, self._seq)
+                pending = _Pending(new_keys, block, [links[i] for i in kept] if links else [], self._seq)
                 # Under the lock, so the writer thread cannot store it before it is announced.
                 self._notify("queued", pending.seq, block)
                 for key in new_keys:
@@ -276,6 +315,7 @@ class SpanWriter:
                     self._in_flight.pop(key, None)
                 if error is None:
                     self._seen.add(pending.keys, time.monotonic())
+                    self._nested.add(pending.links, time.monotonic())
                     self.stats["inserted_spans"] += len(pending.keys)
         for pending in taken:
             if error is None:
