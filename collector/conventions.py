@@ -55,6 +55,7 @@ CACHE_WRITE_1H_TOKENS = (
     "spendgate.usage.cache_creation.ephemeral_1h.input_tokens",
     "anthropic.usage.cache_creation.ephemeral_1h_input_tokens",
     "gen_ai.usage.cache_creation.ephemeral_1h.input_tokens",
+    "gen_ai.usage.details.ephemeral_1h_input_tokens",  # Pydantic AI
 )
 # Usage that some emitters keep only inside a JSON string attribute, read when the plain keys
 # are absent: LiteLLM's OTel callback (without the semconv opt-in) and Vercel's provider metadata.
@@ -63,7 +64,7 @@ USAGE_JSON_ATTRIBUTES = ("metadata.usage_object", "ai.response.providerMetadata"
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 OPERATION = ("gen_ai.operation.name", "llm.request.type")
 REQUEST_MODEL = ("gen_ai.request.model", "llm.model_name", "ai.model.id", "embedding.model_name")
-RESPONSE_MODEL = ("gen_ai.response.model", "ai.response.model")
+RESPONSE_MODEL = ("gen_ai.response.model", "ai.response.model", "llm.response.model_name")
 RESPONSE_ID = ("gen_ai.response.id", "ai.response.id")
 SERVER_ADDRESS = ("server.address",)
 SERVER_PORT = ("server.port",)
