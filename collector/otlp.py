@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
 ExportRequest = trace_service_pb2.ExportTraceServiceRequest
@@ -28,10 +30,23 @@ class BadRequest(ValueError):
     """The request body cannot be decoded at all."""
 
 
-def _lenient_request_class() -> Any:
-    """ExportTraceServiceRequest with every string field read as bytes."""
+_DecodeErrorTypes = (
+    json_format.ParseError,
+    BadRequest,
+    RecursionError,
+    TypeError,
+    ValueError,
+    AttributeError,
+)
+
+
+def _twin_request_class(strings_as_bytes: bool) -> Any:
+    """ExportTraceServiceRequest whose nested attribute values (arrays, key-value lists) stay raw
+    bytes, so no depth of nesting can fail a request; ``strings_as_bytes`` reads every string
+    field as bytes too, for bodies with invalid UTF-8. The normaliser reads neither."""
     pool = descriptor_pool.DescriptorPool()
     seen: set[str] = set()
+    any_value = common_pb2.AnyValue.DESCRIPTOR.full_name.rsplit(".", 1)[-1]
 
     def add(file_descriptor: Any) -> None:
         if file_descriptor.name in seen:
@@ -42,8 +57,12 @@ def _lenient_request_class() -> Any:
         file_descriptor.CopyToProto(proto)
         for message in _all_messages(proto.message_type):
             for fld in message.field:
-                if fld.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING:
+                nested = message.name == any_value and fld.name in ("array_value", "kvlist_value")
+                if nested or (
+                    strings_as_bytes and fld.type == descriptor_pb2.FieldDescriptorProto.TYPE_STRING
+                ):
                     fld.type = descriptor_pb2.FieldDescriptorProto.TYPE_BYTES
+                    fld.ClearField("type_name")
         pool.Add(proto)
         seen.add(file_descriptor.name)
 
@@ -57,12 +76,13 @@ def _all_messages(messages: Any) -> Any:
         yield from _all_messages(message.nested_type)
 
 
-_LenientRequest = _lenient_request_class()
+_FlatRequest = _twin_request_class(strings_as_bytes=False)
+_LenientRequest = _twin_request_class(strings_as_bytes=True)
 
 
 def decode_protobuf(body: bytes) -> Any:
     try:
-        return ExportRequest.FromString(body)
+        return _FlatRequest.FromString(body)
     except DecodeError:
         pass
     try:
@@ -81,65 +101,123 @@ def _hex_ids_to_base64(node: dict[str, Any]) -> None:
                 node[name] = base64.b64encode(bytes.fromhex(value)).decode()
             except ValueError:
                 node[name] = ""  # the span is then rejected for its malformed id
-    for link in node.get("links") or ():
-        if isinstance(link, dict):
-            _hex_ids_to_base64(link)
+    links = node.get("links")
+    if isinstance(links, list):
+        for link in links:
+            if isinstance(link, dict):
+                _hex_ids_to_base64(link)
 
 
 def _parse_span(span_json: Any) -> Any:
     span = trace_pb2.Span()
     if not isinstance(span_json, dict):
-        raise BadRequest("a span is not a JSON object")
+        raise BadRequest("not a JSON object")
     _hex_ids_to_base64(span_json)
     json_format.ParseDict(span_json, span, ignore_unknown_fields=True)
     return span
 
 
-def decode_json(body: bytes) -> tuple[Any, list[str]]:
-    """Parse an OTLP/JSON body; returns the request and per-span errors."""
+@dataclass
+class JsonDecoded:
+    """A request decoded as far as it is valid, with what was not (OTLP/JSON only: a protobuf
+    body decodes whole or not at all)."""
+
+    request: Any
+    errors: list[str] = field(default_factory=list)
+    rejected_spans: int = 0  # spans that were present but could not be decoded
+
+    def reject(self, message: str, spans: int) -> None:
+        self.errors.append(message)
+        self.rejected_spans += spans
+
+
+def decode_json(body: bytes) -> JsonDecoded:
+    """Parse an OTLP/JSON body; a malformed part rejects the spans it holds, and only those.
+
+    Raises BadRequest when nothing in the body is an OTLP/JSON request.
+    """
     try:
         document = json.loads(body.decode("utf-8", errors="replace"))
     except (json.JSONDecodeError, RecursionError) as exc:
         raise BadRequest(f"the body is not valid JSON: {exc}") from None
     if not isinstance(document, dict):
         raise BadRequest("an OTLP/JSON body must be a JSON object with resourceSpans")
-    request = ExportRequest()
-    errors: list[str] = []
-    for rs_json in _list(document, "resourceSpans", "resource_spans"):
-        if not isinstance(rs_json, dict):
-            errors.append("a resourceSpans entry is not an object")
-            continue
-        resource_spans = request.resource_spans.add()
+    decoded = JsonDecoded(ExportRequest())
+    entries = _list(document, decoded, "resourceSpans", "resource_spans")
+    for index, rs_json in enumerate(entries):
+        _resource_spans(rs_json, f"resourceSpans[{index}]", decoded)
+    if decoded.errors and not decoded.rejected_spans and not _has_spans(decoded.request):
+        # Nothing decoded and no span to name as rejected: the request as a whole is malformed.
+        raise BadRequest("; ".join(decoded.errors)[:2000])
+    return decoded
+
+
+def _has_spans(request: Any) -> bool:
+    return any(ss.spans for rs in request.resource_spans for ss in rs.scope_spans)
+
+
+def _resource_spans(rs_json: Any, path: str, decoded: JsonDecoded) -> None:
+    if not isinstance(rs_json, dict):
+        decoded.reject(f"{path} is not an object", 0)
+        return
+    scope_entries = _list(rs_json, decoded, "scopeSpans", "scope_spans", path=path)
+    resource_json = rs_json.get("resource")
+    resource = trace_pb2.ResourceSpans().resource
+    try:
+        if resource_json is not None:
+            if not isinstance(resource_json, dict):
+                raise BadRequest("not an object")
+            json_format.ParseDict(resource_json, resource, ignore_unknown_fields=True)
+    except _DecodeErrorTypes as exc:
+        count = sum(_span_count(ss) for ss in scope_entries)
+        decoded.reject(f"{path}.resource: {_short(exc)} ({count} spans rejected)", count)
+        return
+    resource_spans = decoded.request.resource_spans.add()
+    resource_spans.resource.CopyFrom(resource)
+    for index, ss_json in enumerate(scope_entries):
+        _scope_spans(ss_json, f"{path}.scopeSpans[{index}]", resource_spans, decoded)
+
+
+def _span_count(ss_json: Any) -> int:
+    spans = ss_json.get("spans") if isinstance(ss_json, dict) else None
+    return len(spans) if isinstance(spans, list) else 0
+
+
+def _scope_spans(ss_json: Any, path: str, resource_spans: Any, decoded: JsonDecoded) -> None:
+    if not isinstance(ss_json, dict):
+        decoded.reject(f"{path} is not an object", 0)
+        return
+    spans = _list(ss_json, decoded, "spans", path=path)
+    scope = resource_spans.scope_spans.add()
+    scope_json = ss_json.get("scope")
+    try:
+        if scope_json is not None:
+            if not isinstance(scope_json, dict):
+                raise BadRequest("not an object")
+            json_format.ParseDict(scope_json, scope.scope, ignore_unknown_fields=True)
+    except _DecodeErrorTypes as exc:
+        del resource_spans.scope_spans[-1]
+        decoded.reject(f"{path}.scope: {_short(exc)} ({len(spans)} spans rejected)", len(spans))
+        return
+    for index, span_json in enumerate(spans):
         try:
-            json_format.ParseDict(
-                rs_json.get("resource") or {}, resource_spans.resource, ignore_unknown_fields=True
-            )
-        except json_format.ParseError as exc:
-            errors.append(f"resource: {_short(exc)}")
-        for ss_json in _list(rs_json, "scopeSpans", "scope_spans"):
-            if not isinstance(ss_json, dict):
-                errors.append("a scopeSpans entry is not an object")
-                continue
-            scope_spans = resource_spans.scope_spans.add()
-            try:
-                json_format.ParseDict(
-                    ss_json.get("scope") or {}, scope_spans.scope, ignore_unknown_fields=True
-                )
-            except json_format.ParseError as exc:
-                errors.append(f"scope: {_short(exc)}")
-            for span_json in _list(ss_json, "spans"):
-                try:
-                    scope_spans.spans.append(_parse_span(span_json))
-                except (json_format.ParseError, BadRequest, RecursionError) as exc:
-                    errors.append(f"span rejected: {_short(exc)}")
-    return request, errors
+            scope.spans.append(_parse_span(span_json))
+        except _DecodeErrorTypes as exc:
+            decoded.reject(f"{path}.spans[{index}] rejected: {_short(exc)}", 1)
 
 
-def _list(node: dict[str, Any], *names: str) -> list[Any]:
+def _list(node: dict[str, Any], decoded: JsonDecoded, *names: str, path: str = "") -> list[Any]:
+    """The list under the first of ``names`` present; anything else there is reported."""
     for name in names:
-        value = node.get(name)
+        if name not in node:
+            continue
+        value = node[name]
         if isinstance(value, list):
             return value
+        if value is not None:
+            where = f"{path}.{name}" if path else name
+            decoded.reject(f"{where} must be a list, not {type(value).__name__}", 0)
+        return []
     return []
 
 

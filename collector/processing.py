@@ -122,10 +122,11 @@ def build_block(rows: list[tuple[Any, ...]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
-def decode(body: bytes, content_type: str) -> tuple[Any, list[str]]:
+def decode(body: bytes, content_type: str) -> otlp.JsonDecoded:
+    """The request, with the parts of an OTLP/JSON body that did not decode."""
     if content_type == "json":
         return otlp.decode_json(body)
-    return otlp.decode_protobuf(body), []
+    return otlp.JsonDecoded(otlp.decode_protobuf(body))
 
 
 def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = False) -> Processed:
@@ -133,8 +134,8 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
 
     Raises otlp.BadRequest when the body cannot be decoded at all.
     """
-    request, decode_errors = decode(body, content_type)
-    normalized = normalize_request(request)
+    decoded = decode(body, content_type)
+    normalized = normalize_request(decoded.request)
     received_at_us = time.time_ns() // 1_000
     rows = []
     keys = []
@@ -191,9 +192,9 @@ def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = Fa
         links=b"".join(links),
         block=block,
         non_llm_spans=normalized.non_llm_spans,
-        rejected_spans=normalized.rejected_spans + len(decode_errors),
+        rejected_spans=normalized.rejected_spans + decoded.rejected_spans,
         duplicate_calls=normalized.duplicate_calls,
-        errors=decode_errors + normalized.errors,
+        errors=decoded.errors + normalized.errors,
     )
 
 
