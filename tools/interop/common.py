@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 import time
 from dataclasses import asdict, dataclass, field
@@ -130,3 +131,131 @@ class Fixture:
         }
         path.write_text(json.dumps(document, indent=1, sort_keys=False) + "\n")
         return path
+
+
+# --- Reading captured requests back (for checking what an emitter put on its spans) ----------------
+
+
+@dataclass
+class SpanView:
+    """One exported span, flattened: its resource, scope, name and attributes as plain values."""
+
+    resource: dict[str, Any]
+    scope: str
+    name: str
+    span_id: str
+    parent_id: str
+    attributes: dict[str, Any]
+    events: list[tuple[str, dict[str, Any]]]
+
+
+def _any_value(value: Any) -> Any:
+    kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_any_value(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _any_value(kv.value) for kv in value.kvlist_value.values}
+    return None if kind is None else getattr(value, kind)
+
+
+def _attributes(pairs: Any) -> dict[str, Any]:
+    return {kv.key: _any_value(kv.value) for kv in pairs}
+
+
+def decode_spans(requests: list[Captured]) -> list[SpanView]:
+    """Every span of the protobuf trace export requests, in the order they were sent."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    spans: list[SpanView] = []
+    for captured in requests:
+        message = ExportTraceServiceRequest.FromString(captured.body)
+        for resource_spans in message.resource_spans:
+            resource = _attributes(resource_spans.resource.attributes)
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    events = [(e.name, _attributes(e.attributes)) for e in span.events]
+                    spans.append(
+                        SpanView(
+                            resource, scope_spans.scope.name, span.name, span.span_id.hex(),
+                            span.parent_span_id.hex(), _attributes(span.attributes), events,
+                        )  # fmt: skip
+                    )
+    return spans
+
+
+def where_number_appears(spans: list[SpanView], number: int) -> list[str]:
+    """The span attributes (events and resources included) whose value is, or whose text holds, number."""
+    found: list[str] = []
+    # A whole number inside text: not part of a longer number, an id or a hex string.
+    needle = re.compile(rf"(?<![0-9A-Za-z.]){number}(?![0-9A-Za-z])")
+
+    def look(label: str, values: dict[str, Any]) -> None:
+        for key, value in values.items():
+            if isinstance(value, bool):
+                continue
+            if isinstance(value, int | float) and value == number:
+                found.append(f"{label}{key}")
+            elif isinstance(value, str | list | dict) and needle.search(json.dumps(value)):
+                found.append(f"{label}{key} (inside text)")
+
+    for span in spans:
+        look(f"{span.name}: ", span.attributes)
+        look(f"{span.name} resource: ", span.resource)
+        for event_name, attributes in span.events:
+            look(f"{span.name} event {event_name}: ", attributes)
+    return found
+
+
+def spans_of(spans: list[SpanView], model: str) -> list[SpanView]:
+    """The spans that name the model, with their children (all spans when none names it)."""
+    named = {
+        s.span_id for s in spans
+        if any(isinstance(v, str) and (v == model or v.endswith("/" + model)) for v in s.attributes.values())
+    }  # fmt: skip
+    own = [s for s in spans if s.span_id in named or s.parent_id in named]
+    return own or spans
+
+
+def unseen_usage(fixture: Fixture) -> list[str]:
+    """Each usage number of each call (its expressible usage where set) that appears on none of its spans.
+
+    A check for the capture scripts, not proof: a count seen on a span may still be read wrongly.
+    Input counts as seen in either meaning (with or without the cache reads and writes).
+    """
+    spans = decode_spans(fixture.requests)
+    unseen = []
+    for call in fixture.calls:
+        own = spans_of(spans, call.model)
+        usage = call.expressible or call.usage
+        for name, number in asdict(usage).items():
+            candidates = {number, usage.uncached_input} if name == "input_tokens" else {number}
+            if number and not any(where_number_appears(own, n) for n in candidates):
+                unseen.append(f"{call.provider}/{call.model} {name}={number}")
+    return unseen
+
+
+def print_spans(fixture: Fixture) -> None:
+    """Every span of the fixture with all its attributes and events (long values cut)."""
+    spans = decode_spans(fixture.requests)
+    if spans:
+        print(f"    resource: {json.dumps(spans[0].resource)[:400]}")
+    for span in spans:
+        print(f"    [{span.scope}] {span.name} id={span.span_id} parent={span.parent_id or '-'}")
+        for key, value in sorted(span.attributes.items()):
+            print(f"        {key} = {str(value)[:300]}")
+        for name, attributes in span.events:
+            print(f"        event {name}: {json.dumps(attributes)[:300]}")
+
+
+def contradicted_limits(fixture: Fixture) -> list[str]:
+    """Usage numbers that a call's limit says no span carries, yet one of its spans does."""
+    spans = decode_spans(fixture.requests)
+    seen = []
+    for call in fixture.calls:
+        if call.expressible is None:
+            continue
+        own = spans_of(spans, call.model)
+        for name, number in asdict(call.usage).items():
+            if number and number != getattr(call.expressible, name):
+                seen += [f"{call.model} {name}={number} on {at}" for at in where_number_appears(own, number)]
+    return seen
