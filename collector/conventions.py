@@ -58,8 +58,9 @@ CACHE_WRITE_1H_TOKENS = (
     "gen_ai.usage.details.ephemeral_1h_input_tokens",  # Pydantic AI
 )
 # Usage that some emitters keep only inside a JSON string attribute, read when the plain keys
-# are absent: LiteLLM's OTel callback (without the semconv opt-in) and Vercel's provider metadata.
-USAGE_JSON_ATTRIBUTES = ("metadata.usage_object", "ai.response.providerMetadata")
+# are absent: LiteLLM's OTel callback (without the semconv opt-in), Vercel's provider metadata,
+# and the raw response OpenInference records (Anthropic's one-hour cache writes).
+USAGE_JSON_ATTRIBUTES = ("metadata.usage_object", "ai.response.providerMetadata", "output.value")
 
 PROVIDER = ("gen_ai.provider.name", "gen_ai.system", "llm.provider", "llm.system", "ai.model.provider")
 OPERATION = ("gen_ai.operation.name", "llm.request.type")

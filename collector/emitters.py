@@ -133,12 +133,19 @@ _VERCEL_PATHS: Paths = {
 _PROVIDER_USAGE_PATHS: Paths = {
     "cache_write_1h": (("cache_creation", "ephemeral_1h_input_tokens"),),
 }
+_RESPONSE_PATHS: Paths = {
+    "cache_write_1h": (("usage", "cache_creation", "ephemeral_1h_input_tokens"),),
+}
 _JSON_PATHS: dict[str, Paths] = {
     "metadata.usage_object": _LITELLM_PATHS,
     "ai.response.providerMetadata": _VERCEL_PATHS,
+    "output.value": _RESPONSE_PATHS,
     "provider_usage": _PROVIDER_USAGE_PATHS,
 }
-_MAX_JSON_CHARS = 20_000
+# A whole response body is parsed only for a part of the usage that the plain keys say exists.
+_JSON_NEEDS = {"output.value": "cache_write"}
+_MAX_JSON_CHARS = 1_000_000
+_MAX_REPR_CHARS = 20_000
 
 
 def _dig(document: Any, path: tuple[str, ...]) -> Any:
@@ -152,10 +159,12 @@ def _dig(document: Any, path: tuple[str, ...]) -> Any:
 def _parse(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
+    if len(text) > _MAX_REPR_CHARS:
+        return None
     # LiteLLM writes these as Python reprs ({'prompt_tokens': 10, 'x': None}): literals only,
-    # and short ones (see _MAX_JSON_CHARS), so evaluation stays cheap and safe.
+    # and short ones, so evaluation stays cheap and safe.
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
@@ -171,9 +180,17 @@ def provider_usage(attributes: Any) -> dict[str, Any]:
     return {}
 
 
+def json_fields(attribute: str, present: Any) -> set[str]:
+    """The usage fields an attribute can provide, given the fields already ``present``."""
+    need = _JSON_NEEDS.get(attribute)
+    if need is not None and need not in present:
+        return set()
+    return {name for name in _JSON_PATHS[attribute] if name not in present}
+
+
 def json_usage(attribute: str, text: Any, missing: set[str]) -> dict[str, Any]:
     """The usage fields in ``missing`` that a JSON string attribute carries."""
-    if not isinstance(text, str) or len(text) > _MAX_JSON_CHARS:
+    if not isinstance(text, str) or len(text) > _MAX_JSON_CHARS or not missing:
         return {}
     document = _parse(text)
     if document is None:

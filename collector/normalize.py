@@ -106,17 +106,15 @@ def classify_operation(found: sf.Found) -> str | None:
     return "chat" if has_usage and "request_model" in found else None
 
 
-_JSON_FILLABLE = frozenset(sf.TOKEN_FIELDS)
-
-
 def _fill_from_json(found: sf.Found) -> None:
     """Usage that LiteLLM or Vercel keep only in a JSON string, where no plain key carries it."""
     for attribute in cv.USAGE_JSON_ATTRIBUTES:
         entry = found.get(attribute)
         if entry is None:
             continue
-        missing = {name for name in _JSON_FILLABLE if name not in found}
-        for name, value in emitters.json_usage(attribute, entry[1], missing).items():
+        for name, value in emitters.json_usage(
+            attribute, entry[1], emitters.json_fields(attribute, found)
+        ).items():
             found[name] = (len(cv.INPUT_TOKENS), value, f"{attribute}:{name}")
 
 
