@@ -7,13 +7,16 @@ against the fake provider with known usage, by tools/interop/capture.py and
 capture_vercel.py; tests/interop/README.md says how to capture them again.
 Each fixture's export requests are replayed through a running collector over
 OTLP/HTTP, and every stored row is compared with genai_prices.calc_price on the
-usage the provider sent. ``pytest -m interop`` reruns the live capture first.
+usage the provider sent. ``pytest -m interop`` reruns the live capture and checks that.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -131,9 +134,7 @@ def _describe(rows: list[dict[str, Any]]) -> str:
     )
 
 
-@pytest.mark.skipif(not FIXTURES, reason="no interop fixtures captured")
-@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
-def test_every_call_is_stored_once_at_its_exact_price(interop: RunningCollector, path: Path) -> None:
+def _check_fixture(interop: RunningCollector, path: Path) -> None:
     document = json.loads(path.read_text())
     traces, rejected = _replay(interop, document)
     assert rejected == 0
@@ -160,6 +161,30 @@ def test_every_call_is_stored_once_at_its_exact_price(interop: RunningCollector,
     # A resend of the same requests (an exporter's retry) stores nothing new.
     _replay(interop, document)
     assert len(_stored(interop, traces)) == len(calls)
+
+
+@pytest.mark.skipif(not FIXTURES, reason="no interop fixtures captured")
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+def test_every_call_is_stored_once_at_its_exact_price(interop: RunningCollector, path: Path) -> None:
+    _check_fixture(interop, path)
+
+
+@pytest.mark.interop
+def test_live_capture_of_every_peer_is_stored_once_at_its_exact_price(
+    interop: RunningCollector, tmp_path: Path
+) -> None:
+    """Runs the real peers now (tools/interop; needs the package registries for the first
+    virtualenvs and `npm ci` in tools/interop/vercel/v*) and replays what they sent."""
+    env = {**os.environ, "SPENDGATE_INTEROP_FIXTURES": str(tmp_path)}
+    for script in ("capture.py", "capture_vercel.py"):
+        done = subprocess.run(
+            [sys.executable, str(REPO / "tools" / "interop" / script)], env=env, timeout=3000, check=False
+        )
+        assert done.returncode == 0, f"{script} failed"
+    captured = sorted(tmp_path.glob("*/*.json"))
+    assert len(captured) >= len(FIXTURES) * 0.9, "the live capture wrote far fewer fixtures than are kept"
+    for path in captured:
+        _check_fixture(interop, path)
 
 
 @pytest.mark.skipif(not FIXTURES, reason="no interop fixtures captured")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import threading
 import time
@@ -21,7 +22,11 @@ from typing import Any
 
 from spendgate.instrumentation.fake_provider.formats import Usage
 
-FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "interop" / "fixtures"
+# SPENDGATE_INTEROP_FIXTURES writes a capture elsewhere (the suite's live rerun, -m interop).
+FIXTURES = Path(
+    os.environ.get("SPENDGATE_INTEROP_FIXTURES")
+    or Path(__file__).resolve().parents[2] / "tests" / "interop" / "fixtures"
+)
 
 
 @dataclass
@@ -176,8 +181,13 @@ def decode_spans(requests: list[Captured]) -> list[SpanView]:
                     events = [(e.name, _attributes(e.attributes)) for e in span.events]
                     spans.append(
                         SpanView(
-                            resource, scope_spans.scope.name, span.name, span.span_id.hex(),
-                            span.parent_span_id.hex(), _attributes(span.attributes), events,
+                            resource,
+                            scope_spans.scope.name,
+                            span.name,
+                            span.span_id.hex(),
+                            span.parent_span_id.hex(),
+                            _attributes(span.attributes),
+                            events,
                         )  # fmt: skip
                     )
     return spans
