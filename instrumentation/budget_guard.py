@@ -200,6 +200,7 @@ class BudgetGuard:
     ) -> None:
         worst: tuple[int, int, Decimal] | None = None
         worst_is_precise = False
+        provider, model = call.provider, call.request_model
         for limit, scope_id in limits:
             if limit.period == "run":
                 if not run:
@@ -212,9 +213,9 @@ class BudgetGuard:
                                          f"per-run limit {limit.budget_id} reached in {where}")  # fmt: skip
             elif limit.period == "request" and limit.hard:
                 if worst is None:
-                    worst = self._worst_case(call, request, precise=False)
+                    worst = self.worst_case(request, provider, model, precise=False)
                 if self._over(limit, worst) and not worst_is_precise:
-                    worst, worst_is_precise = self._worst_case(call, request, precise=True), True
+                    worst, worst_is_precise = self.worst_case(request, provider, model), True
                 if self._over(limit, worst):
                     value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
                     unit = "USD" if limit.metric == "cost" else "tokens"
@@ -228,14 +229,11 @@ class BudgetGuard:
         value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
         return value > limit.limit
 
-    def _worst_case(self, call: LLMCall, request: dict[str, Any], precise: bool) -> tuple[int, int, Decimal]:
-        """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
-        an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
-        return self.worst_case(request, call.provider, call.request_model, precise)
-
     def worst_case(
         self, request: dict[str, Any], provider: str, model: str, precise: bool = True
     ) -> tuple[int, int, Decimal]:
+        """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
+        an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
         output = max_output_tokens(request) or self.default_max_output
         if precise:
             tokens = estimate.count_tokens(request_text(request)) + _framing_tokens(request)
@@ -251,7 +249,7 @@ class BudgetGuard:
 
     # -- strict mode ------------------------------------------------------------------------------
     def _reserve(self, call: LLMCall, request: dict[str, Any], scopes: list[tuple[str, str]]) -> str:
-        amount = self._worst_case(call, request, precise=True)[2]
+        amount = self.worst_case_cost(request, call.provider, call.request_model)
         try:
             reply = self.stub.Reserve(
                 pb.ReserveRequest(scopes=[pb.Scope(type=t, id=i) for t, i in scopes], amount=str(amount)),
