@@ -39,7 +39,7 @@ def _provider(args: argparse.Namespace, pricer: Pricer) -> str:
 
 def _custom_price(overrides: PricingOverrides, provider: str, model: str) -> str:
     lowered = model.lower()
-    for entry in sorted(overrides.models, key=lambda e: e.provider is None):  # as the pricer: provider's first
+    for entry in sorted(overrides.models, key=lambda e: e.provider is None):  # as the pricer
         if entry.model.lower() != lowered:
             continue
         if not entry.provider or normalize_provider(entry.provider) == provider:
