@@ -33,6 +33,7 @@ from common import (  # noqa: E402
     contradicted_limits,
     decode_spans,
     print_spans,
+    shown,
     unseen_usage,
 )
 from spendgate.instrumentation.fake_provider.formats import Usage  # noqa: E402
@@ -346,7 +347,7 @@ def report(fixture: Fixture, path: Path, seconds: float, show: bool) -> None:
     spans = len(decode_spans(fixture.requests))
     print(
         f"  {fixture.case}: {len(fixture.calls)} call(s), {len(fixture.requests)} request(s), {spans} span(s)"
-        f" in {seconds:.1f} s -> {path.relative_to(HERE.parents[1])}",
+        f" in {seconds:.1f} s -> {shown(path)}",
         flush=True,
     )
     if show:

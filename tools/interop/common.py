@@ -29,6 +29,12 @@ FIXTURES = Path(
 )
 
 
+def shown(path: Path) -> Path:
+    """A fixture's path as printed: relative to the repository where it lies inside it."""
+    repo = Path(__file__).resolve().parents[2]
+    return path.relative_to(repo) if path.is_relative_to(repo) else path
+
+
 @dataclass
 class Captured:
     path: str
