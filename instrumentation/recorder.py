@@ -26,6 +26,11 @@ logger = logging.getLogger("spendgate.instrumentation")
 _DRAIN_INTERVAL_S = 0.05
 
 
+# Cache writes by lifetime (Anthropic prices one hour above five minutes), as span attributes.
+CACHE_WRITE_LIFETIME_ATTRIBUTE = "spendgate.usage.cache_creation.ephemeral_{lifetime}.input_tokens"
+CACHE_WRITE_1H_ATTRIBUTE = CACHE_WRITE_LIFETIME_ATTRIBUTE.format(lifetime="1h")
+
+
 class LLMCall:
     """One model call, filled in by an SDK patch and finished exactly once."""
 

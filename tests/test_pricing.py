@@ -23,6 +23,7 @@ def record(provider: str, model: str, when: datetime, **tokens: int) -> UsageRec
         input_tokens=tokens.get("input_tokens", 0), output_tokens=tokens.get("output_tokens", 0),
         cache_read_tokens=tokens.get("cache_read_tokens", 0), cache_write_tokens=tokens.get("cache_write_tokens", 0),
         reasoning_tokens=tokens.get("reasoning_tokens", 0), usage_estimated=False, attribution={},
+        cache_write_1h_tokens=tokens.get("cache_write_1h_tokens", 0),
     )  # fmt: skip
 
 

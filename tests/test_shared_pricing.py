@@ -24,7 +24,7 @@ from spendgate.instrumentation import prices
 from spendgate.instrumentation.budget_guard import BudgetGuard
 from spendgate.instrumentation.flags_client import FlagTable
 from spendgate.instrumentation.proto import flags_pb2 as pb
-from spendgate.instrumentation.recorder import LLMCall
+from spendgate.instrumentation.recorder import CACHE_WRITE_1H_ATTRIBUTE, LLMCall
 
 from spendgate.pricing import DEFAULT_OVERRIDES
 
@@ -62,7 +62,21 @@ def agent_call(provider: str, model: str, when: datetime, usage: dict[str, int])
         usage.get("cache_write_tokens", 0),
     )
     call.reasoning_tokens = usage.get("reasoning_tokens", 0)
+    if usage.get("cache_write_1h_tokens"):
+        call.set_attribute(CACHE_WRITE_1H_ATTRIBUTE, usage["cache_write_1h_tokens"])
     return call
+
+
+def test_one_hour_cache_writes_cost_the_agent_what_they_cost_the_collector() -> None:
+    when = datetime(2026, 11, 1, tzinfo=UTC)
+    usage = {"input_tokens": 4321, "output_tokens": 91, "cache_read_tokens": 500, "cache_write_tokens": 1000,
+             "cache_write_1h_tokens": 600}  # fmt: skip
+    table = agent_table(PricingProcessor())
+    charged = assert_agrees(PricingProcessor(), table, "anthropic", "claude-sonnet-4-5", when, usage)
+    five_minutes = CollectorPricer(PricingProcessor()).price(
+        record("anthropic", "claude-sonnet-4-5", when, **{**usage, "cache_write_1h_tokens": 0})
+    )
+    assert charged > five_minutes.cost.total  # $6 against $3.75 per Mtok for the 600 one-hour writes
 
 
 def assert_agrees(config: PricingProcessor, table: FlagTable, provider: str, model: str, when: datetime,

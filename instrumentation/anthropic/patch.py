@@ -16,7 +16,7 @@ import wrapt
 from opentelemetry.trace import Tracer
 
 from .. import wrappers
-from ..recorder import LLMCall
+from ..recorder import CACHE_WRITE_LIFETIME_ATTRIBUTE, LLMCall
 from ..wrappers import Surface, int_or_none
 
 PROVIDER = "anthropic"
@@ -48,7 +48,7 @@ def apply_usage(call: LLMCall, usage: Any) -> None:
         for lifetime in ("5m", "1h"):
             count = int_or_none(getattr(split, f"ephemeral_{lifetime}_input_tokens", None))
             if count:
-                call.set_attribute(f"spendgate.usage.cache_creation.ephemeral_{lifetime}.input_tokens", count)
+                call.set_attribute(CACHE_WRITE_LIFETIME_ATTRIBUTE.format(lifetime=lifetime), count)
 
 
 def _apply_message(call: LLMCall, message: Any) -> None:
