@@ -20,6 +20,7 @@ from .auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from .budget_runtime import BudgetRuntime
 from .config import Config
 from .costs_api import build_router as costs_router
+from .normalize import TimeBounds
 from .pipeline import TracesPipeline
 from .receiver import flags_service, grpc_receiver, http_receiver
 from .storage import Storage, migrate, open_storage
@@ -58,7 +59,11 @@ class Collector:
             self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout
         )
         self.writer.start()
-        self.pipeline = TracesPipeline(self.config.processors.pricing, self.writer, batch.workers)
+        retention = self.config.exporters.clickhouse.retention
+        self.pipeline = TracesPipeline(
+            self.config.processors.pricing, self.writer, batch.workers,
+            TimeBounds(max_age_s=retention.detailed_days * 86400.0),
+        )  # fmt: skip
         self.pipeline.warm_up()
         settings = self.config.extensions.budgets
         if settings.enabled:

@@ -9,7 +9,9 @@ of the request is kept.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from . import conventions as cv
@@ -71,6 +73,8 @@ class NormalizeResult:
     errors: list[str] = field(default_factory=list)
     # Usage details that a child span carries for its model-call parent: (trace, span) -> fields.
     details: dict[bytes, dict[str, Any]] = field(default_factory=dict)
+    # Start and end times this request's spans may have (Unix ns), from TimeBounds.
+    accepted_ns: tuple[int, int] = (0, 2**64)
 
     def reject(self, message: str) -> None:
         self.rejected_spans += 1
@@ -170,9 +174,42 @@ def _apply_details(result: NormalizeResult) -> None:
             record.cache_write_1h_tokens = min(one_hour, record.cache_write_tokens)
 
 
-def normalize_request(request: Any) -> NormalizeResult:
+@dataclass(frozen=True)
+class TimeBounds:
+    """Which start times a call may have. Older than the detailed retention, its row would expire
+    from llm_spans at once while the rollups kept it (and a resend could not be recognised);
+    far in the future it is a broken clock, and past 2106 it would overflow 32-bit times."""
+
+    max_age_s: float = 90 * 86400.0
+    max_ahead_s: float = 86400.0
+
+    def window(self, now_ns: int) -> tuple[int, int]:
+        return now_ns - int(self.max_age_s * 1e9), now_ns + int(self.max_ahead_s * 1e9)
+
+
+def _when(ns: int) -> str:
+    try:
+        return datetime.fromtimestamp(ns / 1e9, tz=UTC).isoformat(timespec="seconds")
+    except (OverflowError, ValueError, OSError):
+        return f"{ns} ns"
+
+
+def _time_problem(start_ns: int, end_ns: int, bounds: tuple[int, int]) -> str | None:
+    earliest, latest = bounds
+    if start_ns < earliest:
+        return f"start time {_when(start_ns)} is older than the detailed retention allows"
+    if start_ns > latest or end_ns > latest:
+        return f"start or end time ({_when(start_ns)}, {_when(end_ns)}) is more than a day in the future"
+    return None
+
+
+def normalize_request(
+    request: Any, bounds: TimeBounds | None = None, now_ns: int | None = None
+) -> NormalizeResult:
     """Normalise an ExportTraceServiceRequest (strict or lenient message)."""
     result = NormalizeResult()
+    if bounds is not None:
+        result.accepted_ns = bounds.window(time.time_ns() if now_ns is None else now_ns)
     for resource_spans in request.resource_spans:
         resource = sf.collect(resource_spans.resource.attributes, sf.RESOURCE_FIELDS)
         sdk_name = str(sf.value(resource, "sdk") or "")
@@ -234,7 +271,11 @@ def _normalize_span(
             attribution[dim] = sf.clip(entry[1])
     parent = bytes(span.parent_span_id)
     start_ns = span.start_time_unix_nano
-    end_ns = span.end_time_unix_nano or start_ns
+    end_ns = max(span.end_time_unix_nano, start_ns)
+    problem = _time_problem(start_ns, end_ns, result.accepted_ns)
+    if problem is not None:
+        result.reject(f"span {span_id.hex()}: {problem}")
+        return
     estimated = sf.value(found, cv.USAGE_ESTIMATED)
     response_id = sf.value(found, "response_id")
     result.records.append(
@@ -243,7 +284,7 @@ def _normalize_span(
             span_id=span_id,
             parent_span_id=parent if len(parent) == 8 else b"\0" * 8,
             start_time_ns=start_ns,
-            end_time_ns=max(end_ns, start_ns),
+            end_time_ns=end_ns,
             span_name=sf.clip(sf.text(span.name), sf.MAX_NAME_CHARS),
             status_code=_STATUS.get(span.status.code, "unset"),
             error_type=sf.clip(sf.value(found, cv.ERROR_TYPE) or ""),

@@ -15,6 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from .config import PricingProcessor
+from .normalize import TimeBounds
 from .pricing import Pricer
 from .processing import KEY_BYTES, LINK_BYTES, Processed, init_worker, process, process_in_worker
 from .writer import SpanWriter
@@ -30,8 +31,15 @@ class ConsumeResult:
 
 
 class TracesPipeline:
-    def __init__(self, pricing: PricingProcessor, writer: SpanWriter, workers: int = 0) -> None:
+    def __init__(
+        self,
+        pricing: PricingProcessor,
+        writer: SpanWriter,
+        workers: int = 0,
+        bounds: TimeBounds | None = None,
+    ) -> None:
         self.pricer = Pricer(pricing)
+        self.bounds = bounds
         self.writer = writer
         self.workers = workers
         self._pool: ProcessPoolExecutor | None = None
@@ -40,7 +48,7 @@ class TracesPipeline:
             # spawn, not fork: this process runs threads (gRPC, the writer, the engine).
             self._pool = ProcessPoolExecutor(
                 workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
-                initargs=(pricing,),
+                initargs=(pricing, bounds),
             )  # fmt: skip
         self.in_processing = 0
         writer.incoming = lambda: self.in_processing
@@ -63,7 +71,7 @@ class TracesPipeline:
         when storage is behind; nothing is queued then.
         """
         if self._pool is None:
-            return self.submit(process(body, content_type, self.pricer))
+            return self.submit(process(body, content_type, self.pricer, self.bounds))
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers * 4)  # bounds bodies waiting for a worker
         self.in_processing += 1

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from . import calls, otlp
 from .config import PricingProcessor
-from .normalize import normalize_request
+from .normalize import TimeBounds, normalize_request
 from .pricing import Pricer
 
 COST_SCALE = 18  # Decimal(38, 18) in llm_spans
@@ -129,13 +129,15 @@ def decode(body: bytes, content_type: str) -> otlp.JsonDecoded:
     return otlp.JsonDecoded(otlp.decode_protobuf(body))
 
 
-def process(body: bytes, content_type: str, pricer: Pricer, serialize: bool = False) -> Processed:
+def process(
+    body: bytes, content_type: str, pricer: Pricer, bounds: TimeBounds | None = None, serialize: bool = False
+) -> Processed:
     """Decode, normalise and price one export request (``content_type``: "protobuf" or "json").
 
     Raises otlp.BadRequest when the body cannot be decoded at all.
     """
     decoded = decode(body, content_type)
-    normalized = normalize_request(decoded.request)
+    normalized = normalize_request(decoded.request, bounds)
     received_at_us = time.time_ns() // 1_000
     rows = []
     keys = []
@@ -208,11 +210,13 @@ def _ipc_bytes(table: pa.Table) -> bytes:
 # -- worker processes -------------------------------------------------------------------------------
 
 _worker_pricer: Pricer | None = None
+_worker_bounds: TimeBounds | None = None
 
 
-def init_worker(pricing: PricingProcessor) -> None:
-    global _worker_pricer
+def init_worker(pricing: PricingProcessor, bounds: TimeBounds | None = None) -> None:
+    global _worker_pricer, _worker_bounds
     _worker_pricer = Pricer(pricing)
+    _worker_bounds = bounds
     # The catalogue and modules live as long as the worker: keep them out of every
     # collection, and collect less often; each request makes many short-lived objects.
     gc.freeze()
@@ -229,4 +233,4 @@ def _exit_with_parent(parent: int) -> None:
 
 def process_in_worker(body: bytes, content_type: str) -> Processed:
     assert _worker_pricer is not None, "init_worker was not run"
-    return process(body, content_type, _worker_pricer, serialize=True)
+    return process(body, content_type, _worker_pricer, _worker_bounds, serialize=True)
