@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from typing import Any
 
 import httpx
 import pytest
@@ -181,3 +182,53 @@ def test_json_span_with_wrong_types_is_rejected_alone(running: RunningCollector)
     assert reply.status_code == 200
     assert reply.json()["partialSuccess"]["rejectedSpans"] == "1"
     assert _count(running) == 1
+
+
+_DAY_NS = 86400 * 10**9
+
+
+@pytest.mark.parametrize(
+    "start_ns",
+    [
+        0,
+        1,
+        86400 * 10**9,  # 1970-01-02
+        "91 days ago",
+        2_147_483_648 * 10**9,  # 2038-01-19, past int32 seconds
+        4_294_967_296 * 10**9,  # 2106-02-07, past uint32 seconds
+        4_323_283_200 * 10**9,  # 2107: read as 1971 by a 32-bit overflow
+        9_223_372_036 * 10**9,  # 2262, past int64 nanoseconds from 1970
+        2**64 - 1,
+    ],
+)
+def test_span_times_outside_retention_are_rejected_not_stored(running: RunningCollector, start_ns: Any) -> None:
+    import time
+
+    if start_ns == "91 days ago":
+        start_ns = time.time_ns() - 91 * _DAY_NS
+    spans = make_spans([{"attributes": chat_attributes()}, {"attributes": chat_attributes("gpt-4o-mini")}])
+    request = encode_spans(spans)
+    odd = request.resource_spans[0].scope_spans[0].spans[0]
+    odd.start_time_unix_nano = start_ns
+    odd.end_time_unix_nano = min(start_ns + 10**9, 2**64 - 1)
+    reply = _post(running, request.SerializeToString(), PROTO)
+    assert reply.status_code == 200
+    answer = trace_service_pb2.ExportTraceServiceResponse.FromString(reply.content)
+    assert answer.partial_success.rejected_spans == 1
+    assert "retention" in answer.partial_success.error_message or "future" in answer.partial_success.error_message
+    assert running.rows("SELECT request_model FROM {db}.llm_spans") == [("gpt-4o-mini",)]
+    hourly = running.scalar("SELECT sum(calls) FROM {db}.spend_by_scope_hourly WHERE scope_type = 'global'")
+    assert hourly == 1 and running.scalar("SELECT sum(calls) FROM {db}.spend_daily") == 1
+
+
+def test_a_span_ending_far_in_the_future_is_rejected(running: RunningCollector) -> None:
+    import time
+
+    request = encode_spans(make_spans([{"attributes": chat_attributes()}]))
+    span = request.resource_spans[0].scope_spans[0].spans[0]
+    span.start_time_unix_nano = time.time_ns()
+    span.end_time_unix_nano = 2**64 - 1
+    reply = trace_service_pb2.ExportTraceServiceResponse.FromString(
+        _post(running, request.SerializeToString(), PROTO).content
+    )
+    assert reply.partial_success.rejected_spans == 1 and _count(running) == 0
