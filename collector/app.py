@@ -23,6 +23,7 @@ from .costs_api import build_router as costs_router
 from .normalize import TimeBounds
 from .pipeline import TracesPipeline
 from .receiver import flags_service, grpc_receiver, http_receiver
+from .reconcile import Reconciler, grace_for
 from .storage import Storage, migrate, open_storage
 from .writer import SpanWriter
 
@@ -42,22 +43,27 @@ class Collector:
         self.writer: SpanWriter | None = None
         self.pipeline: TracesPipeline | None = None
         self.budgets: BudgetRuntime | None = None
+        self.reconciler: Reconciler | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self.auth = Authenticator(config.extensions.auth.api_keys)
         self._stop = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def open(self) -> None:
+    def open(self, repair_schema: bool = False) -> None:
         exporter = self.config.exporters.clickhouse
         self.storage = open_storage(exporter, self.base_dir)
-        applied = migrate(self.storage)
+        applied = migrate(self.storage, repair=repair_schema)
         if applied:
             log.info("schema migrations applied: %s", ", ".join(applied))
+        # Before any receiver accepts traffic: rollups a crash left behind catch up with llm_spans.
+        self.reconciler = Reconciler(self.storage, grace=grace_for(self.storage, exporter.insert_timeout))
+        self.reconciler.run_at_start()
         batch = self.config.processors.batch
         self.writer = SpanWriter(
             self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout
         )
+        self.writer.ledger = self.reconciler.ledger
         self.writer.start()
         retention = self.config.exporters.clickhouse.retention
         self.pipeline = TracesPipeline(
@@ -72,6 +78,8 @@ class Collector:
             self.budgets.open(quiesce=lambda: writer.insert_lock)
             self.writer.observer = self.budgets.live
             self.budgets.start()
+        evaluator, held = self.budgets.evaluator if self.budgets else None, self.writer.insert_lock
+        self.reconciler.start(lambda: held, evaluator.wake if evaluator is not None else None)
 
     def http_app(self) -> FastAPI:
         assert self.pipeline is not None and self.writer is not None
@@ -199,6 +207,8 @@ class Collector:
             self.pipeline.close()
         if self.writer is not None:
             self.writer.stop()
+        if self.reconciler is not None:
+            self.reconciler.stop()
         if self.budgets is not None:
             self.budgets.close()
         if self.storage is not None:

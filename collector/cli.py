@@ -37,7 +37,7 @@ def _cmd_collector(args: argparse.Namespace) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     collector = Collector(config, base_dir=base_dir)
-    collector.open()
+    collector.open(repair_schema=args.repair_schema)
     asyncio.run(collector.serve())
     return 0
 
@@ -67,11 +67,18 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     config, _, base_dir = _load(args)
     storage = open_storage(config.exporters.clickhouse, base_dir)
     try:
-        result = storage.client.query(args.query)
-        for row in result.result_rows:
-            print(json.dumps(list(row), default=str))
+        columns, rows = storage.read_only(args.query)
+    except StorageError as exc:
+        if "READONLY" in str(exc):
+            raise StorageError("spendgate sql is read-only: the engine refused a statement that writes "
+                               "or changes the schema (READONLY)") from None  # fmt: skip
+        raise StorageError(f"query failed: {exc}") from None
     finally:
         storage.close()
+    if args.header:
+        print(json.dumps(columns))
+    for row in rows:
+        print(json.dumps(list(row), default=str))
     return 0
 
 
@@ -108,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
         "collector", help="run the OTLP collector (embedded ClickHouse by default)"
     )
     collector.add_argument("--config", help=f"config file (default: ./{DEFAULT_CONFIG} if present)")
+    collector.add_argument(
+        "--repair-schema", action="store_true",
+        help="re-apply every migration, re-creating tables and views that are missing, then run",
+    )  # fmt: skip
     collector.set_defaults(func=_cmd_collector)
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("--config")
@@ -118,9 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     schema.add_argument("--config")
     schema.set_defaults(func=_cmd_schema)
     sql = commands.add_parser(
-        "sql", help="run a read query on the configured storage (embedded: only while no collector owns it)"
+        "sql",
+        help="run a read-only query on the configured storage, one JSON row per line "
+        "(embedded: only while no collector owns it)",
     )
-    sql.add_argument("query")
+    sql.add_argument("query", help="SELECT ...; unqualified table names are the configured database's")
+    sql.add_argument("--header", action="store_true", help="print the column names first")
     sql.add_argument("--config")
     sql.set_defaults(func=_cmd_sql)
     evaluator = commands.add_parser(

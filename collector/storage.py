@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,17 @@ class Storage:
         """Run a .sql file of queries/ with bound parameters; one dict per row, by column name."""
         result = self.client.query(self.sql(relative_path), parameters=parameters)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def read_only(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Run an operator's query with the engine refusing writes and DDL (``readonly=2``: reads
+        only, settings may still be changed); unqualified table names are the configured
+        database's. Raises StorageError with ClickHouse's one-line reason."""
+        self.client.database = self.options.database
+        try:
+            result = self.client.query(sql.strip().rstrip(";"), settings={"readonly": 2})
+        except Exception as exc:
+            raise StorageError(_first_line(exc)) from None
+        return list(result.column_names), [tuple(row) for row in result.result_rows]
 
     def close(self) -> None:
         try:
@@ -79,6 +91,16 @@ def open_storage(config: ClickHouseExporter, base: Path | None = None) -> Storag
     return Storage(client, schema_options(config), dsn)
 
 
+def _first_line(exc: Exception) -> str:
+    """ClickHouse's reason without its code prefix, stack or version suffix."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for marker in ("DB::Exception: ", "Exception: "):
+        if marker in text:
+            text = text.rsplit(marker, 1)[1]
+            break
+    return text.split(" (version ")[0].split(". Stack trace")[0]
+
+
 def _redact(dsn: str) -> str:
     scheme, sep, rest = dsn.partition("://")
     if "@" in rest:
@@ -96,13 +118,22 @@ def migration_statements(options: queries.SchemaOptions) -> list[tuple[queries.M
     return planned
 
 
-def migrate(storage: Storage) -> list[str]:
-    """Apply pending migrations in order; returns the names applied now."""
+def migrate(storage: Storage, repair: bool = False) -> list[str]:
+    """Apply pending migrations in order (``repair``: every migration again, which re-creates
+    what is missing), check that the schema is whole, and apply the configured retention;
+    returns the names applied now."""
     options = storage.options
     db = queries.quote_identifier(options.database)
     on_cluster = f" ON CLUSTER {queries.quote_identifier(options.cluster)}" if options.cluster else ""
     storage.client.command(f"CREATE DATABASE IF NOT EXISTS {db}{on_cluster}")
     planned = migration_statements(options)
+    # Checksums are taken at the default retention: retention is applied on every start
+    # (apply_retention), so changing it does not make a migration look edited.
+    canonical = migration_statements(replace(options, detailed_days=90, hourly_days=400, daily_days=365))
+    checksums = {
+        migration.version: hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
+        for migration, statements in canonical
+    }
     bootstrap, rest = planned[0], planned[1:]
     for statement in bootstrap[1]:
         storage.client.command(statement)
@@ -112,18 +143,71 @@ def migrate(storage: Storage) -> list[str]:
     }
     done = []
     for migration, statements in rest:
-        checksum = hashlib.sha256("\n".join(statements).encode()).hexdigest()[:16]
-        if migration.version in applied:
+        checksum = checksums[migration.version]
+        if migration.version in applied and not repair:
             if applied[migration.version] != checksum:
                 log.warning("migration %s changed after it was applied; not re-applying", migration.name)
             continue
         log.info("applying migration %s", migration.name)
-        for statement in statements:
-            storage.client.command(statement)
+        _apply(storage, migration.name, statements, planned)
         storage.client.insert(
             f"{options.database}.schema_migrations",
             [[migration.version, migration.name, checksum]],
             column_names=["version", "name", "checksum"],
         )
         done.append(migration.name)
+    check_schema(storage, [statement for _, statements in planned for statement in statements])
+    apply_retention(storage)
     return done
+
+
+def _apply(storage: Storage, name: str, statements: list[str], planned: list[Any]) -> None:
+    try:
+        for statement in statements:
+            storage.client.command(statement)
+    except Exception as exc:
+        # A table dropped by hand is the likely cause: say so, and how to recover, if it is.
+        check_schema(storage, [statement for _, group in planned[: [m.name for m, _ in planned].index(name)]
+                               for statement in group])  # fmt: skip
+        raise StorageError(f"migration {name} failed: {_first_line(exc)}") from None
+
+
+_CREATED = re.compile(r"CREATE (?:TABLE|MATERIALIZED VIEW|VIEW) IF NOT EXISTS \S+?\.`?(\w+)`?[\s(]")
+
+
+def _tables(storage: Storage) -> dict[str, str]:
+    """name -> engine clause of every table and view in the collector's database."""
+    rows = storage.rows("collector/schema_tables.sql", {"database": storage.options.database})
+    return {row["name"]: row["engine_full"] for row in rows}
+
+
+def check_schema(storage: Storage, statements: list[str]) -> None:
+    """Raise StorageError naming what is missing when a table or view the migrations create is gone
+    (dropped by hand, say), and how to recover."""
+    expected = {match.group(1) for statement in statements for match in _CREATED.finditer(statement)}
+    missing = sorted(expected - set(_tables(storage)))
+    if missing:
+        names = ", ".join(missing)
+        raise StorageError(
+            f"the schema of database {storage.options.database!r} is damaged, missing: {names}. "
+            "What was in them is gone (restore it from a backup if you have one); "
+            "`spendgate collector --repair-schema` re-creates what is missing and starts"
+        )
+
+
+_TTL_DAYS = re.compile(r"TTL .*?toIntervalDay\((\d+)\)")
+
+
+def apply_retention(storage: Storage) -> None:
+    """Bring each table's TTL to the configured retention where they differ."""
+    options = storage.options
+    wanted = {"llm_spans": options.detailed_days, "spend_by_scope_hourly": options.hourly_days,
+              "spend_daily": options.daily_days}  # fmt: skip
+    tables = _tables(storage)
+    statements = queries.split_statements(storage.sql("collector/retention.sql"))
+    for (table, days), statement in zip(wanted.items(), statements, strict=True):
+        match = _TTL_DAYS.search(tables.get(table + ("_local" if options.clustered else ""), ""))
+        if match is None or int(match.group(1)) == days:
+            continue
+        log.info("retention of %s: %s days -> %d days", table, match.group(1), days)
+        storage.client.command(statement)

@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 
-def start_collector_process(config: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_collector_process(config: Path, log: Path, *options: str) -> subprocess.Popen[bytes]:
     ready_before = log.read_bytes().count(b" ready: ") if log.exists() else 0
     process = subprocess.Popen(
-        [sys.executable, "-m", "spendgate.collector", "collector", "--config", str(config)],
+        [sys.executable, "-m", "spendgate.collector", "collector", "--config", str(config), *options],
         stdout=log.open("ab"),
         stderr=subprocess.STDOUT,
     )
