@@ -9,7 +9,9 @@ saving of a cheaper model of the same provider), low prompt-cache hit rates,
 and high failure (retry) rates.
 
 Prices come from the collector's own pricer, with the configured overrides
-(custom models, discounts, local providers, fallback), as spans are priced.
+(custom models, discounts, local providers, fallback), as spans are priced: a
+forecast of embeddings tasks (``operation``) prices an unknown model at the
+embeddings fallback.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,14 +53,17 @@ class ForecastRequest(BaseModel):
     input_share: Decimal | None = Field(default=None, ge=0, le=1)  # of the tokens per task
     provider: str = "openai"
     model: str = "gpt-4o"
+    operation: Literal["chat", "text_completion", "generate_content", "embeddings"] = "chat"
     expected_retry_rate: Decimal | None = Field(default=None, ge=0, le=10)
     safety_buffer_multiplier: Decimal = Field(default=DEFAULT_BUFFER, ge=1, le=100)
     history_days: int = Field(default=30, gt=0, le=365)
 
 
-def price(pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
+def price(
+    pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int, operation: str = "chat"
+) -> Decimal | None:
     """What the collector would charge for a call now; None if it would not price it."""
-    priced = pricer.price(provider, model, plan.usage(input_tokens, output_tokens), time.time_ns())
+    priced = pricer.price(provider, model, plan.usage(input_tokens, output_tokens), time.time_ns(), operation)
     return None if priced.status == UNPRICED else priced.cost.total
 
 
@@ -89,7 +94,8 @@ def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict
     retry = request.expected_retry_rate
     if retry is None:
         retry = Decimal(str(round(history["failure_rate"], 4))) if from_history else DEFAULT_RETRY_RATE
-    per_task = price(pricer, request.provider, request.model, input_tokens, tokens - input_tokens)
+    output_tokens = tokens - input_tokens
+    per_task = price(pricer, request.provider, request.model, input_tokens, output_tokens, request.operation)
     if per_task is None:
         raise LookupError(f"no price for {request.provider}/{request.model} in the catalogue or the config")
     low = per_task * request.pending_task_count
@@ -107,6 +113,7 @@ def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict
             "input_share": str(share),
             "provider": request.provider,
             "model": request.model,
+            "operation": request.operation,
             "expected_retry_rate": str(retry),
             "safety_buffer": str(request.safety_buffer_multiplier),
             "pricing_status": pricer.resolve(request.provider, request.model).status,

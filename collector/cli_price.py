@@ -3,6 +3,8 @@
 It runs the collector's pricer on the configured ``processors.pricing``
 (custom models, discounts, local providers, fallback), so the figure is the
 one a span with this usage would be stored with, and the one agents estimate.
+``--operation embeddings`` prices an embeddings call (an unknown model gets the
+embeddings fallback, and no output tokens by default).
 """
 
 from __future__ import annotations
@@ -14,12 +16,23 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from spendgate.pricing import FALLBACK, UNPRICED, Pricer, PricingOverrides, normalize_provider, plan
+from spendgate.pricing import (
+    EMBEDDINGS,
+    FALLBACK,
+    UNPRICED,
+    Pricer,
+    PricingOverrides,
+    normalize_provider,
+    plan,
+)
 from spendgate.pricing.pricer import Resolution
 from spendgate.pricing.providers import CATALOGUE_PROVIDER
 
 from .cli_budgets import ApiError
 from .config import PricingProcessor
+from .conventions import LEAF_OPERATIONS
+
+OPERATIONS = tuple(dict.fromkeys(LEAF_OPERATIONS.values()))  # the operations a span is stored with
 
 
 def _provider(args: argparse.Namespace, pricer: Pricer) -> str:
@@ -49,7 +62,20 @@ def _custom_price(overrides: PricingOverrides, provider: str, model: str) -> str
     return "local provider: no per-token charge"
 
 
-def _describe(resolution: Resolution, overrides: PricingOverrides, provider: str, model: str) -> list[str]:
+def _fallback_price(overrides: PricingOverrides, operation: str) -> str:
+    fallback = overrides.fallback
+    assert fallback is not None
+    if operation == EMBEDDINGS:
+        price = plan.custom_price(fallback.embeddings_input_per_mtok, Decimal(0))
+        return f"the config's embeddings fallback price: {price}"
+    return (
+        f"the config's fallback price: {plan.custom_price(fallback.input_per_mtok, fallback.output_per_mtok)}"
+    )
+
+
+def _describe(
+    resolution: Resolution, overrides: PricingOverrides, provider: str, model: str, operation: str
+) -> list[str]:
     info, found_at = resolution.model_info, resolution.catalogue_provider
     if info is not None and found_at is not None:
         lines = [
@@ -61,10 +87,10 @@ def _describe(resolution: Resolution, overrides: PricingOverrides, provider: str
             lines.append(f"  less the configured {off.normalize():f} % discount for {provider}")
         return lines
     if resolution.status == FALLBACK:
-        fallback = overrides.fallback
-        assert fallback is not None
-        price = plan.custom_price(fallback.input_per_mtok, fallback.output_per_mtok)
-        return [f"{model!r} is not in the genai-prices catalogue", f"  the config's fallback price: {price}"]
+        return [
+            f"{model!r} is not in the genai-prices catalogue",
+            f"  {_fallback_price(overrides, operation)}",
+        ]
     return [f"{model} ({provider or 'any provider'})", f"  {_custom_price(overrides, provider, model)}"]
 
 
@@ -74,14 +100,15 @@ def cmd_price(args: argparse.Namespace, config: PricingProcessor) -> int:
     resolution = pricer.resolve(provider, args.model)
     if resolution.status == UNPRICED:
         raise ApiError(f"{args.model!r} is not in the genai-prices catalogue and the config has no fallback")
-    counts = plan.usage(args.input, args.output, args.cache_read, args.cache_write)
+    output = args.output if args.output is not None else (0 if args.operation == EMBEDDINGS else 1_000_000)
+    counts = plan.usage(args.input, output, args.cache_read, args.cache_write)
     try:
-        total = pricer.price(provider, args.model, counts, time.time_ns()).cost.total
+        total = pricer.price(provider, args.model, counts, time.time_ns(), args.operation).cost.total
     except ValueError as exc:
         raise ApiError(f"cannot price this usage: {exc}") from None
-    lines = _describe(resolution, pricer.overrides, provider, args.model)
+    lines = _describe(resolution, pricer.overrides, provider, args.model, args.operation)
     lines.append(f"  pricing_status: {resolution.status}")
-    usage_text = f"{args.input:,} input ({args.cache_read:,} cached) and {args.output:,} output tokens"
+    usage_text = f"{args.input:,} input ({args.cache_read:,} cached) and {output:,} output tokens"
     lines.append(f"  {usage_text}: ${Decimal(total):f}")
     print("\n".join(lines))
     return 0
@@ -93,9 +120,15 @@ def add_command(commands: Any, run: Callable[[argparse.Namespace], int]) -> None
     price.add_argument("model")
     price.add_argument("--provider", help="e.g. openai, anthropic (guessed from the model when omitted)")
     price.add_argument("--input", type=int, default=1_000_000, help="input tokens to price (default 1M)")
-    price.add_argument("--output", type=int, default=1_000_000, help="output tokens to price (default 1M)")
+    price.add_argument("--output", type=int, help="output tokens to price (default 1M; 0 for embeddings)")
     price.add_argument("--cache-read", dest="cache_read", type=int, default=0, help="of the input tokens")
     price.add_argument("--cache-write", dest="cache_write", type=int, default=0, help="of the input tokens")
+    price.add_argument(
+        "--operation",
+        default="chat",
+        choices=OPERATIONS,
+        help="an unknown model's fallback rate depends on it",
+    )
     price.add_argument(
         "--config", help="the collector's config file (default: ./otel-config.yaml if present)"
     )

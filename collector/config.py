@@ -108,6 +108,8 @@ class ModelPrice(_Strict):
 class FallbackPrice(_Strict):
     input_per_mtok: Money
     output_per_mtok: Money
+    # Embeddings calls of an unknown model: a chat rate would charge them ~100x their price.
+    embeddings_input_per_mtok: Money = shared.DEFAULT_FALLBACK.embeddings_input_per_mtok
 
 
 class PricingProcessor(_Strict):
@@ -130,7 +132,7 @@ class PricingProcessor(_Strict):
             models=tuple(shared.CustomModel(**m.model_dump()) for m in self.models),
             discounts=tuple(sorted(self.discounts.items())),
             local_providers=tuple(self.local_providers),
-            fallback=shared.Fallback(fallback.input_per_mtok, fallback.output_per_mtok) if fallback else None,
+            fallback=shared.Fallback(**fallback.model_dump()) if fallback else None,
         )
 
 

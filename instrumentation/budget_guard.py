@@ -168,7 +168,7 @@ class BudgetGuard:
             call.budget = _CallBudget(run, "")
 
     def _free(self, call: LLMCall) -> bool:
-        return self.table.pricer.is_free(call.provider, call.request_model)
+        return self.table.pricer.is_free(call.provider, call.request_model, call.operation)
 
     def _unreachable(self, table: FlagTable) -> bool:
         """True when the check should be skipped: no flags, and failing open."""
@@ -200,7 +200,7 @@ class BudgetGuard:
     ) -> None:
         worst: tuple[int, int, Decimal] | None = None
         worst_is_precise = False
-        provider, model = call.provider, call.request_model
+        provider, model, operation = call.provider, call.request_model, call.operation
         for limit, scope_id in limits:
             if limit.period == "run":
                 if not run:
@@ -213,9 +213,9 @@ class BudgetGuard:
                                          f"per-run limit {limit.budget_id} reached in {where}")  # fmt: skip
             elif limit.period == "request" and limit.hard:
                 if worst is None:
-                    worst = self.worst_case(request, provider, model, precise=False)
+                    worst = self.worst_case(request, provider, model, False, operation)  # bytes: cheap
                 if self._over(limit, worst) and not worst_is_precise:
-                    worst, worst_is_precise = self.worst_case(request, provider, model), True
+                    worst, worst_is_precise = self.worst_case(request, provider, model, True, operation), True
                 if self._over(limit, worst):
                     value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
                     unit = "USD" if limit.metric == "cost" else "tokens"
@@ -230,10 +230,16 @@ class BudgetGuard:
         return value > limit.limit
 
     def worst_case(
-        self, request: dict[str, Any], provider: str, model: str, precise: bool = True
+        self,
+        request: dict[str, Any],
+        provider: str,
+        model: str,
+        precise: bool = True,
+        operation: str = "chat",
     ) -> tuple[int, int, Decimal]:
         """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
-        an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit."""
+        an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit.
+        ``operation`` picks the fallback rate of an unknown model (embeddings or chat)."""
         output = max_output_tokens(request) or self.default_max_output
         if precise:
             tokens = estimate.count_tokens(request_text(request)) + _framing_tokens(request)
@@ -241,15 +247,17 @@ class BudgetGuard:
             # repr() is done in C and contains every string of the request: its UTF-8 length
             # is more than the prompt's bytes, hence more than its tokens.
             tokens = sum(len(repr(request[key]).encode()) for key in _PROMPT_KEYS if key in request)
-        return tokens, output, worst_case_cost(self.table.pricer, provider, model, tokens, output)
+        return tokens, output, worst_case_cost(self.table.pricer, provider, model, tokens, output, operation)
 
-    def worst_case_cost(self, request: dict[str, Any], provider: str, model: str) -> Decimal:
+    def worst_case_cost(
+        self, request: dict[str, Any], provider: str, model: str, operation: str = "chat"
+    ) -> Decimal:
         """The most a request to this model could cost, as the collector would price it."""
-        return self.worst_case(request, provider, model)[2]
+        return self.worst_case(request, provider, model, operation=operation)[2]
 
     # -- strict mode ------------------------------------------------------------------------------
     def _reserve(self, call: LLMCall, request: dict[str, Any], scopes: list[tuple[str, str]]) -> str:
-        amount = self.worst_case_cost(request, call.provider, call.request_model)
+        amount = self.worst_case_cost(request, call.provider, call.request_model, call.operation)
         try:
             reply = self.stub.Reserve(
                 pb.ReserveRequest(scopes=[pb.Scope(type=t, id=i) for t, i in scopes], amount=str(amount)),

@@ -4,7 +4,8 @@ Both go through :class:`spendgate.pricing.Pricer`, the code that prices spans
 in the collector, with the overrides the collector sends in every flag
 snapshot (custom models, discounts, local providers, fallback). Before the
 first snapshot the pricer holds the built-in defaults, which are the
-collector's: local providers are free, unknown models get the fallback rate.
+collector's: local providers are free, unknown models get the fallback rate
+(the embeddings one for embeddings calls).
 
 An estimate is the collector's price of the worst-case usage (the prompt's
 tokens at most, plus the request's output limit). Tiers are chosen by that
@@ -20,6 +21,7 @@ import time
 from decimal import Decimal, InvalidOperation
 
 from spendgate.pricing import CustomModel, Fallback, Pricer, PricingOverrides, plan
+from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT
 
 from .proto import flags_pb2 as pb
 from .recorder import CACHE_WRITE_1H_ATTRIBUTE, LLMCall
@@ -42,6 +44,16 @@ def _optional(text: str, what: str) -> Decimal | None:
     return _money(text, what) if text else None
 
 
+def _fallback(message: pb.FallbackPrice) -> Fallback:
+    # A collector older than the embeddings rate leaves it empty: keep the built-in default.
+    embeddings = message.embeddings_input_per_mtok
+    return Fallback(
+        _money(message.input_per_mtok, "fallback"),
+        _money(message.output_per_mtok, "fallback"),
+        _money(embeddings, "fallback") if embeddings else DEFAULT_EMBEDDINGS_INPUT,
+    )
+
+
 def overrides_from(message: pb.PricingOverrides) -> PricingOverrides:
     """The overrides a snapshot carries; ValueError if an amount is malformed."""
     models = tuple(
@@ -56,10 +68,7 @@ def overrides_from(message: pb.PricingOverrides) -> PricingOverrides:
         )
         for m in message.models
     )
-    fallback = None
-    if message.HasField("fallback"):
-        fallback = Fallback(_money(message.fallback.input_per_mtok, "fallback"),
-                            _money(message.fallback.output_per_mtok, "fallback"))  # fmt: skip
+    fallback = _fallback(message.fallback) if message.HasField("fallback") else None
     return PricingOverrides(
         models=models,
         discounts=tuple(sorted((p, _money(d, p)) for p, d in message.discounts.items())),
@@ -69,11 +78,12 @@ def overrides_from(message: pb.PricingOverrides) -> PricingOverrides:
 
 
 def worst_case_cost(
-    pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int
+    pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int, operation: str = "chat"
 ) -> Decimal:
     """What the collector would charge for this usage of the model, starting now."""
+    counts = plan.usage(input_tokens, output_tokens)
     try:
-        priced = pricer.price(provider, model, plan.usage(input_tokens, output_tokens), time.time_ns())
+        priced = pricer.price(provider, model, counts, time.time_ns(), operation)
     except ValueError:  # counts the plan cannot take; the collector would not price them either
         return _ZERO
     return priced.cost.total
@@ -86,7 +96,7 @@ def call_cost(pricer: Pricer, call: LLMCall) -> Decimal:
                         call.cache_write_tokens or 0, call.reasoning_tokens or 0, one_hour)  # fmt: skip
     model = call.response_model or call.request_model
     try:
-        return pricer.price(call.provider, model, counts, call.start_ns).cost.total
+        return pricer.price(call.provider, model, counts, call.start_ns, call.operation).cost.total
     except ValueError:
         logger.debug("spendgate: cannot price the usage of a %s call: %s", model, counts)
         return _ZERO

@@ -206,6 +206,11 @@ def test_forecast_from_given_figures_and_from_history(running: RunningCollector)
     ).json()
     assert unknown["assumptions"]["pricing_status"] == "fallback"
     assert Decimal(unknown["cost_per_task"]) == (4000 * 15 + 1000 * 75) / Decimal(10**6)
+    embeddings = {"pending_task_count": 1, "model": "no-such-embedder", "operation": "embeddings",
+                  "avg_tokens_per_task": 5000, "input_share": 1}  # fmt: skip
+    embedder = _post(running, "/api/v1/costs/forecast", embeddings).json()
+    assert embedder["assumptions"]["operation"] == "embeddings"
+    assert Decimal(embedder["cost_per_task"]) == 5000 * Decimal("0.20") / 10**6  # the embeddings fallback
     assert given["assumptions"]["pricing_status"] == "priced"
     assert _post(running, "/api/v1/costs/forecast", {"pending_task_count": -1}).status_code == 422
 

@@ -164,6 +164,23 @@ def test_unknown_model_uses_fallback_price_and_is_visible(running: RunningCollec
     assert cost == Decimal(1000) * 15 / 1_000_000 + Decimal(200) * 75 / 1_000_000
 
 
+def test_unknown_embedding_model_uses_the_embeddings_fallback(running: RunningCollector) -> None:
+    embeddings = {"gen_ai.operation.name": "embeddings", "gen_ai.usage.output_tokens": 0}
+    spans = make_spans([
+        {"name": "embeddings acme-embed-v2", "attributes": chat_attributes("acme-embed-v2", "acme", **embeddings)},
+        {"attributes": chat_attributes("acme-embed-v2", "acme")},  # the same unknown model, as chat
+    ])  # fmt: skip
+    assert (
+        GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans) == SpanExportResult.SUCCESS
+    )
+    rows = running.rows("SELECT operation, pricing_status, total_cost FROM {db}.llm_spans ORDER BY operation")
+    # default embeddings fallback: $0.20 per million input tokens, never the chat rate
+    assert rows == [
+        ("chat", "fallback", Decimal(1000) * 15 / 1_000_000 + Decimal(200) * 75 / 1_000_000),
+        ("embeddings", "fallback", Decimal(1000) * Decimal("0.20") / 1_000_000),
+    ]
+
+
 def test_start_time_is_used_for_price_history(running: RunningCollector) -> None:
     spans = make_spans([{"attributes": chat_attributes("gpt-4o")}])
     GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans)

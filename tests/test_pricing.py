@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -25,6 +26,10 @@ def record(provider: str, model: str, when: datetime, **tokens: int) -> UsageRec
         reasoning_tokens=tokens.get("reasoning_tokens", 0), usage_estimated=False, attribution={},
         cache_write_1h_tokens=tokens.get("cache_write_1h_tokens", 0),
     )  # fmt: skip
+
+
+def operation_record(operation: str, provider: str, model: str, when: datetime, **tokens: int) -> UsageRecord:
+    return replace(record(provider, model, when, **tokens), operation=operation)
 
 
 def _finds_itself(snapshot: data_snapshot.DataSnapshot, provider_id: str, model: gp.ModelInfo) -> bool:
@@ -186,3 +191,38 @@ def test_lookups_are_cached() -> None:
     first = pricer.resolve("openai", "gpt-4o")
     pricer.price(record("openai", "gpt-4o", now, input_tokens=5))
     assert pricer.resolve("openai", "gpt-4o") is first
+
+
+def test_unknown_embedding_models_get_the_embeddings_fallback() -> None:
+    now = datetime.now(UTC)
+    mtok = {"input_tokens": 1_000_000, "output_tokens": 0}
+
+    def cost(pricer: Pricer, model: str, operation: str, provider: str = "acme") -> tuple[str, Decimal]:
+        priced = pricer.price(operation_record(operation, provider, model, now, **mtok))
+        return priced.status, priced.cost.total
+
+    default = Pricer()
+    # One cached resolution per model: the operation only picks which fallback plan prices it.
+    assert cost(default, "acme-embed-v2", "chat") == ("fallback", Decimal(15))
+    assert cost(default, "acme-embed-v2", "embeddings") == ("fallback", Decimal("0.20"))
+    assert cost(default, "acme-embed-v2", "generate_content") == ("fallback", Decimal(15))
+    # Embeddings report no output, but an odd span that does is not charged the chat output rate.
+    odd = default.price(
+        operation_record("embeddings", "acme", "acme-embed-v2", now, input_tokens=10, output_tokens=10**6)
+    )
+    assert odd.cost.total == Decimal("0.000002")
+    # A catalogue model keeps its own price, whatever the operation.
+    assert cost(default, "text-embedding-3-large", "embeddings", "openai") == ("priced", Decimal("0.13"))
+    configured = Pricer(PricingProcessor(fallback=FallbackPrice(
+        input_per_mtok=Decimal(1), output_per_mtok=Decimal(2), embeddings_input_per_mtok=Decimal("0.05"))))  # fmt: skip
+    assert cost(configured, "acme-embed-v2", "embeddings") == ("fallback", Decimal("0.05"))
+    assert cost(configured, "acme-embed-v2", "chat") == ("fallback", Decimal(1))
+    unpriced = Pricer(PricingProcessor(fallback=None))
+    assert cost(unpriced, "acme-embed-v2", "embeddings") == ("unpriced", Decimal(0))
+
+
+def test_a_zero_embeddings_fallback_makes_unknown_embedding_calls_free() -> None:
+    free = FallbackPrice(input_per_mtok=Decimal(1), output_per_mtok=Decimal(2), embeddings_input_per_mtok=0)
+    shared = Pricer(PricingProcessor(fallback=free)).shared
+    assert shared.is_free("acme", "acme-embed-v2", "embeddings")
+    assert not shared.is_free("acme", "acme-embed-v2", "chat") and not shared.is_free("acme", "acme-embed-v2")

@@ -3,6 +3,7 @@ the flag snapshot, and free local models that no cost limit can stop."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import threading
@@ -26,10 +27,11 @@ from spendgate.instrumentation.flags_client import FlagTable
 from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.recorder import CACHE_WRITE_1H_ATTRIBUTE, LLMCall
 
-from spendgate.pricing import DEFAULT_OVERRIDES
+from spendgate.pricing import DEFAULT_OVERRIDES, Fallback
+from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT
 
 from .conftest import REPO, RunningCollector, collector_yaml, free_port, stop_collector, wait_until
-from .test_pricing import CASES, record
+from .test_pricing import CASES, operation_record, record
 
 STORED_PROVIDER = {"google": "gcp.gemini", "x-ai": "x_ai", "mistral": "mistral_ai", "aws": "aws.bedrock"}
 OVERRIDES = PricingProcessor(
@@ -49,12 +51,15 @@ OVERRIDES = PricingProcessor(
 def agent_table(config: PricingProcessor) -> FlagTable:
     """An agent's flag table after the first snapshot of a collector with this pricing config."""
     table = FlagTable()
-    table.apply(snapshot_message(Snapshot(1, (), ()), pricing_message(config.overrides())))
+    message = snapshot_message(Snapshot(1, (), ()), pricing_message(config.overrides()))
+    table.apply(pb.FlagSnapshot.FromString(message.SerializeToString()))  # as it crosses the wire
     return table
 
 
-def agent_call(provider: str, model: str, when: datetime, usage: dict[str, int]) -> LLMCall:
-    call = LLMCall(trace.get_tracer("tests"), provider, "chat", model)
+def agent_call(
+    provider: str, model: str, when: datetime, usage: dict[str, int], operation: str = "chat"
+) -> LLMCall:
+    call = LLMCall(trace.get_tracer("tests"), provider, operation, model)
     call.start_ns = int(when.timestamp() * 1e9)
     call.input_tokens, call.output_tokens = usage.get("input_tokens", 0), usage.get("output_tokens", 0)
     call.cache_read_tokens, call.cache_write_tokens = (
@@ -80,17 +85,17 @@ def test_one_hour_cache_writes_cost_the_agent_what_they_cost_the_collector() -> 
 
 
 def assert_agrees(config: PricingProcessor, table: FlagTable, provider: str, model: str, when: datetime,
-                  usage: dict[str, int]) -> Decimal:  # fmt: skip
+                  usage: dict[str, int], operation: str = "chat") -> Decimal:  # fmt: skip
     """The agent's cost of a finished call and its estimate equal the collector's price; returns it."""
     collector = CollectorPricer(config)
-    charged = collector.price(record(provider, model, when, **usage)).cost.total
-    assert prices.call_cost(table.pricer, agent_call(provider, model, when, usage)) == charged
+    charged = collector.price(operation_record(operation, provider, model, when, **usage)).cost.total
+    assert prices.call_cost(table.pricer, agent_call(provider, model, when, usage, operation)) == charged
     now = datetime.now(UTC)
     plain = {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]}
     estimate = prices.worst_case_cost(
-        table.pricer, provider, model, plain["input_tokens"], plain["output_tokens"]
+        table.pricer, provider, model, plain["input_tokens"], plain["output_tokens"], operation
     )
-    assert estimate == collector.price(record(provider, model, now, **plain)).cost.total
+    assert estimate == collector.price(operation_record(operation, provider, model, now, **plain)).cost.total
     return charged
 
 
@@ -171,6 +176,50 @@ def test_before_the_first_snapshot_the_agent_has_the_collectors_defaults() -> No
     assert table.pricer.overrides == DEFAULT_OVERRIDES and table.version == 2
 
 
+# -- the fallback by operation ----------------------------------------------------------------------------
+
+EMBEDDINGS_FALLBACK = PricingProcessor(
+    fallback=FallbackPrice(input_per_mtok=Decimal(3), output_per_mtok=Decimal(9),
+                           embeddings_input_per_mtok=Decimal("0.04"))
+)  # fmt: skip
+FALLBACK_CASES = [  # config, operation, $ per Mtok of input and of output
+    pytest.param(PricingProcessor(), "chat", 15, 75, id="default-chat"),
+    pytest.param(PricingProcessor(), "embeddings", Decimal("0.20"), 0, id="default-embeddings"),
+    pytest.param(OVERRIDES, "chat", Decimal("1.5"), Decimal("2.25"), id="configured-chat"),
+    pytest.param(OVERRIDES, "embeddings", Decimal("0.20"), 0, id="configured-chat-default-embeddings"),
+    pytest.param(EMBEDDINGS_FALLBACK, "embeddings", Decimal("0.04"), 0, id="configured-embeddings"),
+    pytest.param(EMBEDDINGS_FALLBACK, "text_completion", 3, 9, id="configured-completion"),
+]
+
+
+@pytest.mark.parametrize(("config", "operation", "input_rate", "output_rate"), FALLBACK_CASES)
+@pytest.mark.parametrize("usage", USAGES, ids=["mtok", "cached", "tiered", "empty"])
+def test_the_agent_prices_an_unknown_model_at_the_collectors_fallback_for_its_operation(
+    config: PricingProcessor, operation: str, input_rate: Decimal, output_rate: Decimal, usage: dict[str, int]
+) -> None:
+    table = agent_table(config)
+    assert table.pricer.resolve("acme", "acme-model-x").status == "fallback"
+    charged = assert_agrees(config, table, "acme", "acme-model-x", datetime.now(UTC), usage, operation)
+    assert charged == (usage["input_tokens"] * input_rate + usage["output_tokens"] * output_rate) / Decimal(
+        10**6
+    )
+
+
+def test_a_collector_that_sends_no_embeddings_rate_leaves_the_agent_the_default() -> None:
+    table = FlagTable()
+    older = pb.FallbackPrice(input_per_mtok="3", output_per_mtok="9")  # a collector before field 3
+    table.apply(pb.FlagSnapshot(version=1, pricing=pb.PricingOverrides(fallback=older)))
+    assert table.pricer.overrides.fallback == Fallback(Decimal(3), Decimal(9), DEFAULT_EMBEDDINGS_INPUT)
+    assert prices.worst_case_cost(table.pricer, "acme", "acme-embed", 10**6, 0, "embeddings") == Decimal(
+        "0.2"
+    )
+    assert prices.worst_case_cost(table.pricer, "acme", "acme-embed", 10**6, 0, "chat") == 3
+    # A malformed embeddings rate is ignored with the rest of the snapshot's pricing.
+    bad = pb.FallbackPrice(input_per_mtok="1", output_per_mtok="1", embeddings_input_per_mtok="-0.1")
+    table.apply(pb.FlagSnapshot(version=2, pricing=pb.PricingOverrides(fallback=bad)))
+    assert table.pricer.overrides.fallback == Fallback(Decimal(3), Decimal(9)) and table.version == 2
+
+
 # -- the budget check with the shipped config ---------------------------------------------------------------
 
 BIG_PROMPT = [{"role": "user", "content": "Summarise this file.\n" + "def f(x):\n    return x * 2\n" * 8000}]
@@ -226,6 +275,33 @@ def test_a_local_model_call_is_not_blocked_by_a_cost_limit_it_cannot_reach(
             instrumentor.uninstrument()
 
 
+def test_an_unknown_embedding_model_is_estimated_and_spent_at_the_embeddings_rate(
+    shipped_guard: BudgetGuard,
+) -> None:
+    import openai
+    from opentelemetry.sdk.trace import TracerProvider
+    from spendgate.instrumentation.fake_provider import FakeProvider
+    from spendgate.instrumentation.openai import OpenAIInstrumentor
+
+    from spendgate import BudgetExceeded, scope
+
+    text = BIG_PROMPT[0]["content"][:100_000]  # at the chat fallback, $0.4 of input alone
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=TracerProvider())
+    try:
+        with FakeProvider() as fake, scope(agent_type="documentation", agent="docs", run="r2"):
+            # per-request-documentation: $0.05, which the chat rate would exceed.
+            sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
+            sdk.embeddings.create(model="acme-embed-v2", input=text)
+            with pytest.raises(BudgetExceeded, match="per-request limit per-request-documentation"):
+                sdk.completions.create(model="acme-embed-v2", prompt=text, max_tokens=10)
+            assert [r.path for r in fake.requests] == ["/openai/v1/embeddings"]
+        # The fake reports 1,200 input tokens: at $0.20 per Mtok.
+        assert shipped_guard.run_spend("r2") == (Decimal("0.00024"), Decimal(1200))
+    finally:
+        instrumentor.uninstrument()
+
+
 def test_a_cost_block_flag_does_not_stop_a_free_call() -> None:
     from spendgate import BudgetExceeded
 
@@ -264,11 +340,12 @@ extensions:
 """
 
 
-@pytest.fixture
-def priced_collector(chdb_dsn: str) -> Iterator[RunningCollector]:
+@contextlib.contextmanager
+def collector_pricing(chdb_dsn: str, pricing: str) -> Iterator[RunningCollector]:
+    """A running collector with this processors.pricing section and a per-run budget."""
     database = "t_" + uuid.uuid4().hex[:10]
     text = collector_yaml(chdb_dsn, database, free_port(), free_port(), RUN_BUDGET)
-    config = parse_config(text.replace("processors:\n", "processors:\n" + CUSTOM_PRICING, 1))
+    config = parse_config(text.replace("processors:\n", "processors:\n" + pricing, 1))
     collector = Collector(config)
     thread: threading.Thread = collector.serve_in_thread()
     running = RunningCollector(collector, chdb_dsn, database)
@@ -276,6 +353,12 @@ def priced_collector(chdb_dsn: str) -> Iterator[RunningCollector]:
         yield running
     finally:
         stop_collector(running, thread)
+
+
+@pytest.fixture
+def priced_collector(chdb_dsn: str) -> Iterator[RunningCollector]:
+    with collector_pricing(chdb_dsn, CUSTOM_PRICING) as running:
+        yield running
 
 
 def test_collector_overrides_reach_the_agent_and_its_spend_matches_the_stored_cost(
@@ -324,6 +407,50 @@ def test_collector_overrides_reach_the_agent_and_its_spend_matches_the_stored_co
         instrumentor.uninstrument()
 
 
+EMBEDDINGS_PRICING = """  pricing:
+    fallback: {input_per_mtok: 3, output_per_mtok: 9, embeddings_input_per_mtok: 0.04}
+"""
+
+
+def test_an_unknown_embedding_model_costs_the_agent_what_the_collector_stores(chdb_dsn: str) -> None:
+    import openai
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from spendgate.instrumentation.configure import enforce_budgets, stop_enforcing
+    from spendgate.instrumentation.fake_provider import FakeProvider
+    from spendgate.instrumentation.openai import OpenAIInstrumentor
+    from spendgate.instrumentation.recorder import RECORDER
+
+    from spendgate import scope
+
+    memory, provider = InMemorySpanExporter(), TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    with collector_pricing(chdb_dsn, EMBEDDINGS_PRICING) as running:
+        guard = enforce_budgets(running.grpc_endpoint, wait_seconds=10)
+        try:
+            assert guard.table.pricer.overrides.fallback == Fallback(Decimal(3), Decimal(9), Decimal("0.04"))
+            with FakeProvider() as fake, scope(agent="indexer", run="run-e"):
+                sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
+                sdk.embeddings.create(model="acme-embed-v2", input=["first chunk", "second chunk"])
+            RECORDER.flush()
+            exporter = OTLPSpanExporter(endpoint=running.grpc_endpoint, insecure=True)
+            assert exporter.export(memory.get_finished_spans()).name == "SUCCESS"
+            wait_until(lambda: running.rows("SELECT count() FROM {db}.llm_spans")[0][0] == 1)
+            row = running.rows("SELECT operation, pricing_status, toString(total_cost) FROM {db}.llm_spans")[
+                0
+            ]
+            assert row[:2] == ("embeddings", "fallback")
+            spent = guard.run_spend("run-e")[0]
+            assert spent == Decimal(1200) * Decimal("0.04") / 10**6 == Decimal(row[2])
+        finally:
+            stop_enforcing()
+            instrumentor.uninstrument()
+
+
 # -- spendgate price -----------------------------------------------------------------------------------------
 
 
@@ -351,3 +478,6 @@ def test_price_command_uses_the_configured_overrides(tmp_path: Path) -> None:
     shipped = _price("no-such-model-anywhere", "--input", "1000", "--output", "0")
     assert shipped.returncode == 0 and "pricing_status: fallback" in shipped.stdout
     assert shipped.stdout.strip().endswith(": $0.015")
+    embedder = _price("no-such-embedder", "--operation", "embeddings", "--input", "1000")
+    assert embedder.returncode == 0 and "embeddings fallback price: $0.2/input MTok" in embedder.stdout
+    assert embedder.stdout.strip().endswith("1,000 input (0 cached) and 0 output tokens: $0.0002")

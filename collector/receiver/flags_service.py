@@ -65,7 +65,9 @@ def pricing_message(overrides: PricingOverrides) -> pb.PricingOverrides:
         fallback=None
         if fallback is None
         else pb.FallbackPrice(
-            input_per_mtok=_amount(fallback.input_per_mtok), output_per_mtok=_amount(fallback.output_per_mtok)
+            input_per_mtok=_amount(fallback.input_per_mtok),
+            output_per_mtok=_amount(fallback.output_per_mtok),
+            embeddings_input_per_mtok=_amount(fallback.embeddings_input_per_mtok),
         ),
     )
 

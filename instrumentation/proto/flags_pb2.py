@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+spendgate/instrumentation/proto/flags.proto\x12\x12spendgate.flags.v1\"!\n\x05Scope\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\xe5\x01\n\x04\x46lag\x12\x11\n\tbudget_id\x18\x01 \x01(\t\x12(\n\x05scope\x18\x02 \x01(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\r\n\x05state\x18\x03 \x01(\t\x12\r\n\x05spend\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\t\x12\x13\n\x0butilization\x18\x06 \x01(\t\x12\x11\n\tremaining\x18\x07 \x01(\t\x12\x1a\n\x12period_end_unix_ms\x18\x08 \x01(\x03\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x04\x12\x0e\n\x06metric\x18\x0b \x01(\t\"\x85\x01\n\tCallLimit\x12\x11\n\tbudget_id\x18\x01 \x01(\t\x12(\n\x05scope\x18\x02 \x01(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\t\x12\x0c\n\x04hard\x18\x06 \x01(\x08\"\xc9\x01\n\x0c\x46lagSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\'\n\x05\x66lags\x18\x02 \x03(\x0b\x32\x18.spendgate.flags.v1.Flag\x12-\n\x06limits\x18\x03 \x03(\x0b\x32\x1d.spendgate.flags.v1.CallLimit\x12\x19\n\x11generated_unix_ms\x18\x04 \x01(\x03\x12\x35\n\x07pricing\x18\x05 \x01(\x0b\x32$.spendgate.flags.v1.PricingOverrides\"\x8a\x02\n\x10PricingOverrides\x12.\n\x06models\x18\x01 \x03(\x0b\x32\x1e.spendgate.flags.v1.ModelPrice\x12\x46\n\tdiscounts\x18\x02 \x03(\x0b\x32\x33.spendgate.flags.v1.PricingOverrides.DiscountsEntry\x12\x17\n\x0flocal_providers\x18\x03 \x03(\t\x12\x33\n\x08\x66\x61llback\x18\x04 \x01(\x0b\x32!.spendgate.flags.v1.FallbackPrice\x1a\x30\n\x0e\x44iscountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xae\x01\n\nModelPrice\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x16\n\x0einput_per_mtok\x18\x03 \x01(\t\x12\x17\n\x0foutput_per_mtok\x18\x04 \x01(\t\x12\x1b\n\x13\x63\x61\x63he_read_per_mtok\x18\x05 \x01(\t\x12\x1c\n\x14\x63\x61\x63he_write_per_mtok\x18\x06 \x01(\t\x12\x13\n\x0bper_request\x18\x07 \x01(\t\"@\n\rFallbackPrice\x12\x16\n\x0einput_per_mtok\x18\x01 \x01(\t\x12\x17\n\x0foutput_per_mtok\x18\x02 \x01(\t\"\x1d\n\x0cWatchRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\"Q\n\x0c\x43heckRequest\x12)\n\x06scopes\x18\x01 \x03(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\x16\n\x0e\x65stimated_cost\x18\x02 \x01(\t\"Y\n\rCheckResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\'\n\x05\x66lags\x18\x02 \x03(\x0b\x32\x18.spendgate.flags.v1.Flag\x12\x0e\n\x06reason\x18\x03 \x01(\t\"`\n\x0eReserveRequest\x12)\n\x06scopes\x18\x01 \x03(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\r\"v\n\x0fReserveResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12*\n\x08\x62locking\x18\x04 \x01(\x0b\x32\x18.spendgate.flags.v1.Flag\"<\n\rSettleRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x63tual_cost\x18\x02 \x01(\t\"\x1f\n\x0eSettleResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x32\xcf\x02\n\x0b\x42udgetFlags\x12M\n\x05Watch\x12 .spendgate.flags.v1.WatchRequest\x1a .spendgate.flags.v1.FlagSnapshot0\x01\x12L\n\x05\x43heck\x12 .spendgate.flags.v1.CheckRequest\x1a!.spendgate.flags.v1.CheckResponse\x12R\n\x07Reserve\x12\".spendgate.flags.v1.ReserveRequest\x1a#.spendgate.flags.v1.ReserveResponse\x12O\n\x06Settle\x12!.spendgate.flags.v1.SettleRequest\x1a\".spendgate.flags.v1.SettleResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+spendgate/instrumentation/proto/flags.proto\x12\x12spendgate.flags.v1\"!\n\x05Scope\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\"\xe5\x01\n\x04\x46lag\x12\x11\n\tbudget_id\x18\x01 \x01(\t\x12(\n\x05scope\x18\x02 \x01(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\r\n\x05state\x18\x03 \x01(\t\x12\r\n\x05spend\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\t\x12\x13\n\x0butilization\x18\x06 \x01(\t\x12\x11\n\tremaining\x18\x07 \x01(\t\x12\x1a\n\x12period_end_unix_ms\x18\x08 \x01(\x03\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x0f\n\x07version\x18\n \x01(\x04\x12\x0e\n\x06metric\x18\x0b \x01(\t\"\x85\x01\n\tCallLimit\x12\x11\n\tbudget_id\x18\x01 \x01(\t\x12(\n\x05scope\x18\x02 \x01(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0e\n\x06metric\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\t\x12\x0c\n\x04hard\x18\x06 \x01(\x08\"\xc9\x01\n\x0c\x46lagSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\'\n\x05\x66lags\x18\x02 \x03(\x0b\x32\x18.spendgate.flags.v1.Flag\x12-\n\x06limits\x18\x03 \x03(\x0b\x32\x1d.spendgate.flags.v1.CallLimit\x12\x19\n\x11generated_unix_ms\x18\x04 \x01(\x03\x12\x35\n\x07pricing\x18\x05 \x01(\x0b\x32$.spendgate.flags.v1.PricingOverrides\"\x8a\x02\n\x10PricingOverrides\x12.\n\x06models\x18\x01 \x03(\x0b\x32\x1e.spendgate.flags.v1.ModelPrice\x12\x46\n\tdiscounts\x18\x02 \x03(\x0b\x32\x33.spendgate.flags.v1.PricingOverrides.DiscountsEntry\x12\x17\n\x0flocal_providers\x18\x03 \x03(\t\x12\x33\n\x08\x66\x61llback\x18\x04 \x01(\x0b\x32!.spendgate.flags.v1.FallbackPrice\x1a\x30\n\x0e\x44iscountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xae\x01\n\nModelPrice\x12\r\n\x05model\x18\x01 \x01(\t\x12\x10\n\x08provider\x18\x02 \x01(\t\x12\x16\n\x0einput_per_mtok\x18\x03 \x01(\t\x12\x17\n\x0foutput_per_mtok\x18\x04 \x01(\t\x12\x1b\n\x13\x63\x61\x63he_read_per_mtok\x18\x05 \x01(\t\x12\x1c\n\x14\x63\x61\x63he_write_per_mtok\x18\x06 \x01(\t\x12\x13\n\x0bper_request\x18\x07 \x01(\t\"c\n\rFallbackPrice\x12\x16\n\x0einput_per_mtok\x18\x01 \x01(\t\x12\x17\n\x0foutput_per_mtok\x18\x02 \x01(\t\x12!\n\x19\x65mbeddings_input_per_mtok\x18\x03 \x01(\t\"\x1d\n\x0cWatchRequest\x12\r\n\x05\x61gent\x18\x01 \x01(\t\"Q\n\x0c\x43heckRequest\x12)\n\x06scopes\x18\x01 \x03(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\x16\n\x0e\x65stimated_cost\x18\x02 \x01(\t\"Y\n\rCheckResponse\x12\x0f\n\x07\x61llowed\x18\x01 \x01(\x08\x12\'\n\x05\x66lags\x18\x02 \x03(\x0b\x32\x18.spendgate.flags.v1.Flag\x12\x0e\n\x06reason\x18\x03 \x01(\t\"`\n\x0eReserveRequest\x12)\n\x06scopes\x18\x01 \x03(\x0b\x32\x19.spendgate.flags.v1.Scope\x12\x0e\n\x06\x61mount\x18\x02 \x01(\t\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\r\"v\n\x0fReserveResponse\x12\x0f\n\x07granted\x18\x01 \x01(\x08\x12\x16\n\x0ereservation_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12*\n\x08\x62locking\x18\x04 \x01(\x0b\x32\x18.spendgate.flags.v1.Flag\"<\n\rSettleRequest\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x63tual_cost\x18\x02 \x01(\t\"\x1f\n\x0eSettleResponse\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x32\xcf\x02\n\x0b\x42udgetFlags\x12M\n\x05Watch\x12 .spendgate.flags.v1.WatchRequest\x1a .spendgate.flags.v1.FlagSnapshot0\x01\x12L\n\x05\x43heck\x12 .spendgate.flags.v1.CheckRequest\x1a!.spendgate.flags.v1.CheckResponse\x12R\n\x07Reserve\x12\".spendgate.flags.v1.ReserveRequest\x1a#.spendgate.flags.v1.ReserveResponse\x12O\n\x06Settle\x12!.spendgate.flags.v1.SettleRequest\x1a\".spendgate.flags.v1.SettleResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -48,21 +48,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MODELPRICE']._serialized_start=944
   _globals['_MODELPRICE']._serialized_end=1118
   _globals['_FALLBACKPRICE']._serialized_start=1120
-  _globals['_FALLBACKPRICE']._serialized_end=1184
-  _globals['_WATCHREQUEST']._serialized_start=1186
-  _globals['_WATCHREQUEST']._serialized_end=1215
-  _globals['_CHECKREQUEST']._serialized_start=1217
-  _globals['_CHECKREQUEST']._serialized_end=1298
-  _globals['_CHECKRESPONSE']._serialized_start=1300
-  _globals['_CHECKRESPONSE']._serialized_end=1389
-  _globals['_RESERVEREQUEST']._serialized_start=1391
-  _globals['_RESERVEREQUEST']._serialized_end=1487
-  _globals['_RESERVERESPONSE']._serialized_start=1489
-  _globals['_RESERVERESPONSE']._serialized_end=1607
-  _globals['_SETTLEREQUEST']._serialized_start=1609
-  _globals['_SETTLEREQUEST']._serialized_end=1669
-  _globals['_SETTLERESPONSE']._serialized_start=1671
-  _globals['_SETTLERESPONSE']._serialized_end=1702
-  _globals['_BUDGETFLAGS']._serialized_start=1705
-  _globals['_BUDGETFLAGS']._serialized_end=2040
+  _globals['_FALLBACKPRICE']._serialized_end=1219
+  _globals['_WATCHREQUEST']._serialized_start=1221
+  _globals['_WATCHREQUEST']._serialized_end=1250
+  _globals['_CHECKREQUEST']._serialized_start=1252
+  _globals['_CHECKREQUEST']._serialized_end=1333
+  _globals['_CHECKRESPONSE']._serialized_start=1335
+  _globals['_CHECKRESPONSE']._serialized_end=1424
+  _globals['_RESERVEREQUEST']._serialized_start=1426
+  _globals['_RESERVEREQUEST']._serialized_end=1522
+  _globals['_RESERVERESPONSE']._serialized_start=1524
+  _globals['_RESERVERESPONSE']._serialized_end=1642
+  _globals['_SETTLEREQUEST']._serialized_start=1644
+  _globals['_SETTLEREQUEST']._serialized_end=1704
+  _globals['_SETTLERESPONSE']._serialized_start=1706
+  _globals['_SETTLERESPONSE']._serialized_end=1737
+  _globals['_BUDGETFLAGS']._serialized_start=1740
+  _globals['_BUDGETFLAGS']._serialized_end=2075
 # @@protoc_insertion_point(module_scope)

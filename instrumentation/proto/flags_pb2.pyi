@@ -108,12 +108,14 @@ class ModelPrice(_message.Message):
     def __init__(self, model: _Optional[str] = ..., provider: _Optional[str] = ..., input_per_mtok: _Optional[str] = ..., output_per_mtok: _Optional[str] = ..., cache_read_per_mtok: _Optional[str] = ..., cache_write_per_mtok: _Optional[str] = ..., per_request: _Optional[str] = ...) -> None: ...
 
 class FallbackPrice(_message.Message):
-    __slots__ = ("input_per_mtok", "output_per_mtok")
+    __slots__ = ("input_per_mtok", "output_per_mtok", "embeddings_input_per_mtok")
     INPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDINGS_INPUT_PER_MTOK_FIELD_NUMBER: _ClassVar[int]
     input_per_mtok: str
     output_per_mtok: str
-    def __init__(self, input_per_mtok: _Optional[str] = ..., output_per_mtok: _Optional[str] = ...) -> None: ...
+    embeddings_input_per_mtok: str
+    def __init__(self, input_per_mtok: _Optional[str] = ..., output_per_mtok: _Optional[str] = ..., embeddings_input_per_mtok: _Optional[str] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("agent",)

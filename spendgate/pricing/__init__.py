@@ -4,13 +4,13 @@ Light on purpose: it needs genai-prices and the standard library only, so agents
 without the collector (chDB, FastAPI) and the collector without the instrumentation.
 """
 
-from .overrides import DEFAULT_OVERRIDES, CustomModel, Fallback, PricingOverrides
+from .overrides import DEFAULT_OVERRIDES, EMBEDDINGS, CustomModel, Fallback, PricingOverrides
 from .plan import ZERO_COST, Cost, PricePlan, usage
 from .pricer import FALLBACK, OVERRIDE, PRICED, UNPRICED, PricedUsage, Pricer, Resolution
 from .providers import normalize_provider
 
 __all__ = [
-    "DEFAULT_OVERRIDES", "FALLBACK", "OVERRIDE", "PRICED", "UNPRICED", "ZERO_COST", "Cost", "CustomModel",
-    "Fallback", "PricePlan", "PricedUsage", "Pricer", "PricingOverrides", "Resolution", "normalize_provider",
-    "usage",
+    "DEFAULT_OVERRIDES", "EMBEDDINGS", "FALLBACK", "OVERRIDE", "PRICED", "UNPRICED", "ZERO_COST", "Cost",
+    "CustomModel", "Fallback", "PricePlan", "PricedUsage", "Pricer", "PricingOverrides", "Resolution",
+    "normalize_provider", "usage",
 ]  # fmt: skip

@@ -25,12 +25,21 @@ class CustomModel:
     per_request: Decimal = Decimal(0)  # USD per call
 
 
+# The highest list price of a major provider's embedding model in the genai-prices catalogue
+# (0.2.3): Google's gemini-embedding-2, $0.20 per Mtok of text (OpenAI text-embedding-3-large
+# is $0.13, Voyage's largest $0.18). An unknown embedding model errs high, but not at a chat rate.
+DEFAULT_EMBEDDINGS_INPUT = Decimal("0.20")
+EMBEDDINGS = "embeddings"  # the gen_ai.operation.name priced at the embeddings fallback
+
+
 @dataclass(frozen=True, slots=True)
 class Fallback:
-    """The price of models the catalogue does not know."""
+    """The price of models the catalogue does not know: the chat rate, and an input-only rate
+    for embeddings calls (an embedding model at a chat rate would be charged ~100x too much)."""
 
     input_per_mtok: Decimal
     output_per_mtok: Decimal
+    embeddings_input_per_mtok: Decimal = DEFAULT_EMBEDDINGS_INPUT
 
 
 DEFAULT_LOCAL_PROVIDERS = ("ollama", "lmstudio", "vllm", "llamacpp")

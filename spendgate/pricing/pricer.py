@@ -8,7 +8,8 @@ dictionary lookup and a few Decimal operations.
 
 In order, a call is priced by: a custom model price (for its provider, then
 for any provider), zero for a local provider, the catalogue (less the
-provider's discount), the fallback price, or not at all (``unpriced``).
+provider's discount), the fallback price, or not at all (``unpriced``). The
+fallback depends on the operation: embeddings calls get the embeddings rate.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import NamedTuple
 from genai_prices import data_snapshot
 from genai_prices import types as gp
 
-from .overrides import DEFAULT_OVERRIDES, PricingOverrides
+from .overrides import DEFAULT_OVERRIDES, EMBEDDINGS, PricingOverrides
 from .plan import FREE_PLAN, ZERO_COST, Cost, PricePlan, custom_plan
 from .providers import CATALOGUE_PROVIDER, normalize_provider
 
@@ -73,7 +74,12 @@ class Pricer:
                                entry.cache_write_per_mtok, entry.per_request)  # fmt: skip
             self._custom[(provider, entry.model.lower())] = Resolution(OVERRIDE, entry.model, fixed_plan=plan)
         fallback = overrides.fallback
-        self._fallback = custom_plan(fallback.input_per_mtok, fallback.output_per_mtok) if fallback else None
+        self._fallback: PricePlan | None = None
+        self._embeddings_fallback: PricePlan | None = None
+        if fallback is not None:
+            self._fallback = custom_plan(fallback.input_per_mtok, fallback.output_per_mtok)
+            # Embeddings calls report no output tokens: the rate is for input only.
+            self._embeddings_fallback = custom_plan(fallback.embeddings_input_per_mtok, Decimal(0))
         self._resolutions: dict[tuple[str, str], Resolution] = {}
         self._plans: dict[int, tuple[gp.ModelPrice, PricePlan]] = {}
 
@@ -125,25 +131,39 @@ class Pricer:
             self._plans[id(model_price)] = cached
         return cached[1]
 
-    def is_free(self, provider: str, model: str) -> bool:
+    def fixed_plan(self, resolution: Resolution, operation: str = "") -> PricePlan | None:
+        """The plan of a resolution whose price does not depend on the date. Resolutions are cached
+        per model, not per operation, so an embeddings call of an unknown model swaps in the
+        embeddings fallback here."""
+        if resolution.status == FALLBACK and operation == EMBEDDINGS:
+            return self._embeddings_fallback
+        return resolution.fixed_plan
+
+    def is_free(self, provider: str, model: str, operation: str = "") -> bool:
         """Whether every call of the model costs nothing (a local provider, a custom price of zero,
         a free catalogue model), whatever its usage."""
         resolution = self.resolve(provider, model)
-        plan = resolution.fixed_plan
+        plan = self.fixed_plan(resolution, operation)
         return resolution.status != UNPRICED and plan is not None and plan.free
 
-    def price(self, provider: str, model: str, usage: Mapping[str, int], start_ns: int) -> PricedUsage:
+    def price(
+        self, provider: str, model: str, usage: Mapping[str, int], start_ns: int, operation: str = ""
+    ) -> PricedUsage:
         """The price of a call that started at ``start_ns`` (Unix ns; dated and time-of-day prices
-        depend on it). ``usage`` has the catalogue's keys (see :func:`plan.usage`). Raises
-        ValueError when its counts are inconsistent."""
+        depend on it). ``usage`` has the catalogue's keys (see :func:`plan.usage`); ``operation``
+        (gen_ai.operation.name) picks the fallback rate. Raises ValueError when its counts are
+        inconsistent."""
         resolution = self.resolve(provider, model)
-        if resolution.status == UNPRICED:
+        status = resolution.status
+        if status == UNPRICED:
             return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
         plan = resolution.fixed_plan
+        if status == FALLBACK and operation == EMBEDDINGS:  # inlined fixed_plan(): the hot path
+            plan = self._embeddings_fallback
         if plan is None:
             assert resolution.model_info is not None
             plan = self.plan_for(resolution.model_info, datetime.fromtimestamp(start_ns / 1e9, tz=UTC))
         cost = plan.cost(usage)
         if resolution.discount is not None:
             cost = cost.scaled(resolution.discount)
-        return PricedUsage(resolution.priced_model, resolution.status, cost)
+        return PricedUsage(resolution.priced_model, status, cost)
