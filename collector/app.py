@@ -24,6 +24,7 @@ from .normalize import TimeBounds
 from .pipeline import TracesPipeline
 from .receiver import flags_service, grpc_receiver, http_receiver
 from .reconcile import Reconciler, grace_for
+from .request_limits import UVICORN_OPTIONS, RequestLimits
 from .storage import Storage, migrate, open_storage
 from .writer import SpanWriter
 
@@ -87,6 +88,7 @@ class Collector:
         app = FastAPI(title="spendgate collector", version=__version__)
         if self.auth.enabled:
             app.add_middleware(AuthMiddleware, authenticator=self.auth)
+        app.add_middleware(RequestLimits)  # added last, so it runs first
         if protocols.http is not None:
             app.include_router(
                 http_receiver.build_router(
@@ -149,6 +151,7 @@ class Collector:
                     port=int(port),
                     log_level="warning",
                     access_log=False,
+                    **UVICORN_OPTIONS,
                 )
             )
             http_task = asyncio.create_task(http_server.serve())

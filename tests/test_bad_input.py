@@ -232,3 +232,29 @@ def test_a_span_ending_far_in_the_future_is_rejected(running: RunningCollector) 
         _post(running, request.SerializeToString(), PROTO).content
     )
     assert reply.partial_success.rejected_spans == 1 and _count(running) == 0
+
+
+def _raw_status(running: RunningCollector, head: bytes) -> tuple[int, bytes]:
+    """Send a request head as bytes (clients refuse to build such requests) and read the reply."""
+    import socket
+
+    port = running.collector.http_port
+    assert port is not None
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        reply = b""
+        while b"\r\n\r\n" not in reply or not reply.endswith(b"}"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return int(reply.split(b" ", 2)[1]), reply
+
+
+def test_huge_query_strings_and_headers_get_414_and_431(running: RunningCollector) -> None:
+    huge = b"a" * (1 << 20)
+    status, reply = _raw_status(running, b"GET /api/v1/costs/records?task=" + huge + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status == 414 and b"query string" in reply
+    status, reply = _raw_status(running, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + huge + b"\r\n\r\n")
+    assert status == 431 and b"headers" in reply
+    _healthy(running)
