@@ -61,8 +61,8 @@ def _cursor(text: str | None) -> tuple[int, str, str]:
     try:
         micros, trace, span = base64.urlsafe_b64decode(text.encode()).decode().split(":")
         bytes.fromhex(trace), bytes.fromhex(span)
-        if len(trace) != 32 or len(span) != 16:
-            raise ValueError
+        if len(trace) != 32 or len(span) != 16 or not 0 <= int(micros) <= epoch_micros(_FAR_FUTURE):
+            raise ValueError  # out of range, the query would wrap it and start over
         return int(micros), trace, span
     except ValueError:  # UnicodeDecodeError and binascii.Error are ValueErrors
         raise HTTPException(400, "cursor is not one this API returned") from None

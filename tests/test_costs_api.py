@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -71,6 +72,10 @@ def test_records_filter_and_paginate_with_a_cursor(running: RunningCollector) ->
     assert len(_get(running, "/api/v1/costs/records", model="gpt-4o")["records"]) == 5
     bad = httpx.get(running.http_url + "/api/v1/costs/records", params={"cursor": "nonsense"})
     assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
+    for micros in ("-1", str(2**63), "99999999999999999999", "1e5"):
+        forged = base64.urlsafe_b64encode(f"{micros}:{'ab' * 16}:{'cd' * 8}".encode()).decode()
+        bad = httpx.get(running.http_url + "/api/v1/costs/records", params={"cursor": forged})
+        assert bad.status_code == 400, micros
     assert httpx.get(running.http_url + "/api/v1/costs/records", params={"limit": 1001}).status_code == 422
 
 
