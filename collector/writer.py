@@ -30,6 +30,7 @@ from typing import Protocol
 import pyarrow as pa
 
 from .config import BatchProcessor
+from .insert_ledger import InsertLedger, tag_block
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,8 @@ class SpanWriter:
         # reader holding it sees a table that agrees with what the observer was told.
         self.observer: BlockObserver | None = None
         self.insert_lock = threading.Lock()
+        # Told of every insert that returned, so the reconciler can tell incomplete ones (reconcile.py).
+        self.ledger: InsertLedger | None = None
         self._seq = 0
         self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0}
 
@@ -293,12 +296,15 @@ class SpanWriter:
         keys = [key for pending in taken for key in pending.keys]
         token = hashlib.blake2b(b"".join(keys), digest_size=16).hexdigest()
         settings = dict(_INSERT_SETTINGS, insert_deduplication_token=token)
+        block = tag_block(block, token)  # the rows carry their insert's token: reconcile.py replays by it
         deadline = time.monotonic() + self._retry_for
         delay = 0.1
         while True:
             try:
                 self._storage.client.insert_arrow(self._table, block, settings=settings)
                 self.stats["inserts"] += 1
+                if self.ledger is not None:
+                    self.ledger.record(token, block.num_rows)
                 return
             except Exception as exc:
                 self.stats["insert_failures"] += 1

@@ -87,6 +87,9 @@ def test_cluster_ddl_text() -> None:
     savings = ddl["0010_cache_savings_distributed"]
     assert "ALTER TABLE `metering`.llm_spans ON CLUSTER `prod`" in savings[0]
     assert "ALTER TABLE `metering`.spend_daily_local ON CLUSTER `prod`" in ddl["0009_cache_savings"][1]
+    ledger = ddl["0016_insert_ledger_distributed"]
+    assert "ALTER TABLE `metering`.llm_spans ON CLUSTER `prod`" in ledger[0]
+    assert "Distributed('prod', `metering`, insert_ledger_local, cityHash64(insert_id))" in ledger[1]
     single = {m.name: s for m, s in migration_statements(queries.SchemaOptions())}
     assert "0005_distributed" not in single
     assert (
@@ -106,7 +109,8 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
     assert running.collector.storage is not None
     assert migrate(running.collector.storage) == []
     versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
-    assert versions == [(1,), (2,), (3,), (4,), (6,), (7,), (9,), (11,), (13,)]  # 5, 8, 10, 12, 14: clusters only
+    # 5, 8, 10, 12, 14, 16: clusters only
+    assert versions == [(1,), (2,), (3,), (4,), (6,), (7,), (9,), (11,), (13,), (15,)]
     ttl = running.scalar(
         "SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'",
         d=running.database,
