@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+import numpy as np
+import pyarrow as pa
 
 from spendgate import queries
 
@@ -40,6 +42,21 @@ class Storage:
         """Run a .sql file of queries/ with bound parameters; one dict per row, by column name."""
         result = self.client.query(self.sql(relative_path), parameters=parameters)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+
+    def key_array(self, relative_path: str, parameters: dict[str, Any], width: int = 24) -> np.ndarray:
+        """The one FixedString(width) column of a .sql file's result, as a numpy array of dtype
+        S<width> (millions of keys without a Python object each)."""
+        table = self.client.query_arrow(self.sql(relative_path), parameters=parameters)
+        if table.num_rows == 0:
+            return np.empty(0, dtype=f"S{width}")
+        column = table.column(0).combine_chunks()
+        data = column.buffers()[1 if pa.types.is_fixed_size_binary(column.type) else 2]
+        return np.frombuffer(data, dtype=f"S{width}", count=len(column)).copy()
+
+    def stored_keys(self, relative_path: str, keys: list[bytes], window_seconds: int) -> set[bytes]:
+        parameters = {"keys": keys, "window_seconds": window_seconds}
+        result = self.client.query(self.sql(relative_path), parameters=parameters)
+        return {bytes(key) for (key,) in result.result_rows}
 
     def read_only(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Run an operator's query with the engine refusing writes and DDL (``readonly=2``: reads

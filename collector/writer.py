@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from .config import BatchProcessor
 from .insert_ledger import InsertLedger, tag_block
+from .seen_keys import NestedCalls, SeenKeys
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -74,53 +75,6 @@ class BlockObserver(Protocol):
     def failed(self, seqs: list[int]) -> None: ...
 
 
-class _SeenSpans:
-    """Span identities stored recently, bounded by age and by count."""
-
-    def __init__(self, window_seconds: float, max_keys: int) -> None:
-        self.window = window_seconds
-        self.max_keys = max_keys
-        self._keys: set[bytes] = set()
-        self._batches: deque[tuple[float, list[bytes]]] = deque()
-
-    def __contains__(self, key: bytes) -> bool:
-        return key in self._keys
-
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def add(self, keys: list[bytes], now: float) -> None:
-        self._keys.update(keys)
-        self._batches.append((now, keys))
-        cutoff = now - self.window
-        while self._batches and (self._batches[0][0] < cutoff or len(self._keys) > self.max_keys):
-            _, old = self._batches.popleft()
-            self._keys.difference_update(old)
-
-
-class _NestedCalls:
-    """Model-call spans stored recently, by their own and by their parent's identity.
-
-    A model-call span whose parent is one stored in an earlier request (a library's span around
-    the SDK's, exported in separate requests), or that is the parent of one, reports the same
-    call: it is not stored again. Such pairs arrive seconds apart, so a short window suffices.
-    """
-
-    WINDOW_SECONDS = 600.0
-    _NO_PARENT = bytes(8)
-
-    def __init__(self, window_seconds: float, max_keys: int) -> None:
-        self.spans = _SeenSpans(min(window_seconds, self.WINDOW_SECONDS), max_keys)
-        self.parents = _SeenSpans(min(window_seconds, self.WINDOW_SECONDS), max_keys)
-
-    def covers(self, span: bytes, parent: bytes) -> bool:
-        return parent in self.spans or span in self.parents
-
-    def add(self, links: list[tuple[bytes, bytes]], now: float) -> None:
-        self.spans.add([span for span, _ in links], now)
-        self.parents.add([parent for _, parent in links if not parent.endswith(self._NO_PARENT)], now)
-
-
 class SpanWriter:
     def __init__(
         self,
@@ -138,8 +92,8 @@ class SpanWriter:
         self._queue: deque[_Pending] = deque()
         self._queued_rows = 0
         self._in_flight: dict[bytes, Future[None]] = {}
-        self._seen = _SeenSpans(dedup_window, max_seen_spans)
-        self._nested = _NestedCalls(dedup_window, max_seen_spans)
+        self._seen = SeenKeys(dedup_window, max_seen_spans)
+        self._nested = NestedCalls(dedup_window, max_seen_spans)
         self._stopping = False
         self._thread: threading.Thread | None = None
         # Requests being processed upstream, which will reach the writer soon.
@@ -152,7 +106,8 @@ class SpanWriter:
         # Told of every insert that returned, so the reconciler can tell incomplete ones (reconcile.py).
         self.ledger: InsertLedger | None = None
         self._seq = 0
-        self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0}
+        self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0,
+                      "dedup_lookups": 0}  # fmt: skip
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -169,21 +124,18 @@ class SpanWriter:
             self._thread.join(timeout)
 
     def _load_recent_keys(self) -> None:
-        result = self._storage.client.query(
-            self._storage.sql("collector/recent_span_keys.sql"),
-            parameters={"window_seconds": int(self._seen.window)},
+        now = time.monotonic()
+        keys = self._storage.key_array(
+            "collector/recent_span_keys.sql", {"window_seconds": int(self._seen.window)}
         )
-        keys = [bytes(key) for (key,) in result.result_rows]
-        if keys:
-            self._seen.add(keys, time.monotonic())
-        log.info("loaded %d recently stored call ids for deduplication", len(keys))
-        result = self._storage.client.query(
-            self._storage.sql("collector/recent_call_spans.sql"),
-            parameters={"window_seconds": int(self._nested.spans.window)},
+        self._seen.add_array(keys, now)
+        log.info("loaded %d recently stored call ids for deduplication (%.1f MiB)", len(keys),
+                 self._seen.nbytes() / 2**20)  # fmt: skip
+        window = {"window_seconds": int(self._nested.window)}
+        self._nested.spans.add_array(self._storage.key_array("collector/recent_call_spans.sql", window), now)
+        self._nested.parents.add_array(
+            self._storage.key_array("collector/recent_call_parents.sql", window), now
         )
-        links = [(bytes(t) + bytes(span), bytes(t) + bytes(parent)) for t, span, parent in result.result_rows]
-        if links:
-            self._nested.add(links, time.monotonic())
 
     # -- submission --------------------------------------------------------
     def submit(
@@ -198,18 +150,17 @@ class SpanWriter:
         waits: dict[int, Future[None]] = {}
         new_keys: list[bytes] = []
         kept: list[int] = []
+        stored = self._stored_beyond_memory(keys)
         with self._lock:
             if self._stopping:
                 raise StorageUnavailable("the collector is shutting down")
             if self._queued_rows + len(keys) > self._batch.max_pending_spans and self._queued_rows:
                 raise Backpressure(f"{self._queued_rows} spans are waiting for storage")
             batch_keys: set[bytes] = set()
+            seen = self._seen.contains(keys)
+            nested = self._nested.covers(links) if links is not None else seen
             for index, key in enumerate(keys):
-                if (
-                    key in self._seen
-                    or key in batch_keys
-                    or (links is not None and self._nested.covers(*links[index]))
-                ):
+                if seen[index] or nested[index] or key in batch_keys or key in stored:
                     self.stats["duplicate_spans"] += 1
                     continue
                 in_flight = self._in_flight.get(key)
@@ -234,6 +185,17 @@ class SpanWriter:
                 waits[id(pending.future)] = pending.future
                 self._lock.notify_all()
         return list(waits.values())
+
+    def _stored_beyond_memory(self, keys: list[bytes]) -> set[bytes]:
+        """The keys ClickHouse holds, asked only once the count bound forced out keys still inside
+        the window: past the bound, deduplication is slower but still exact."""
+        if not self._seen.overflowed(time.monotonic()):
+            return set()
+        unknown = [key for key, seen in zip(keys, self._seen.contains(keys), strict=True) if not seen]
+        if not unknown:
+            return set()
+        self.stats["dedup_lookups"] += 1
+        return self._storage.stored_keys("collector/stored_call_keys.sql", unknown, int(self._seen.window))
 
     # -- the writer thread -------------------------------------------------
     def _take(self) -> list[_Pending]:

@@ -8,3 +8,7 @@ ALTER TABLE {db}.llm_spans{local} {on_cluster}
 
 ALTER TABLE {db}.llm_spans{local} {on_cluster}
     ADD COLUMN IF NOT EXISTS call_key FixedString(24) DEFAULT concat(trace_id, span_id) CODEC(ZSTD(1));
+
+-- Past the writer's in-memory bound, deduplication asks ClickHouse by call_key.
+ALTER TABLE {db}.llm_spans{local} {on_cluster}
+    ADD INDEX IF NOT EXISTS call_key_bloom call_key TYPE bloom_filter GRANULARITY 4;

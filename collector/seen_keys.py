@@ -1,0 +1,171 @@
+"""The identities of calls stored recently, compact enough for millions of them.
+
+New keys go to a set; every ``FRESH_KEYS`` of them are frozen into a level: a sorted
+array of the keys' 64-bit hashes beside the keys themselves (8 + 24 bytes a key,
+against about 100 in a set of bytes), merged with the level before when that is not
+larger, so there are about log2(n / FRESH_KEYS) levels. A lookup hashes the keys of a
+request once and binary-searches each level; a hash that matches is confirmed on the
+key, so no call is ever taken for another.
+
+Levels older than the window are dropped. When the count bound forces out keys that
+are still inside the window, :attr:`overflow_until` says so, and the writer asks
+ClickHouse about keys it does not find here: beyond the bound deduplication gets
+slower, never wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+FRESH_KEYS = 65_536
+_EMPTY = np.empty(0, np.int64)
+
+
+def _hashes(keys: list[bytes]) -> np.ndarray:
+    return np.fromiter(map(hash, keys), np.int64, len(keys))
+
+
+@dataclass
+class _Level:
+    hashes: np.ndarray  # int64, sorted
+    keys: np.ndarray  # the keys in the same order, dtype S<width>
+    newest: float  # when its newest key was added (monotonic seconds)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def find(self, hashes: np.ndarray, keys: list[bytes], width: int) -> np.ndarray:
+        """Which of the keys (with their hashes) this level holds."""
+        at = np.searchsorted(self.hashes, hashes)
+        hit = at < len(self.hashes)
+        hit[hit] = self.hashes[at[hit]] == hashes[hit]
+        candidates = np.flatnonzero(hit)
+        if len(candidates):
+            wanted = np.array([keys[i] for i in candidates], dtype=f"S{width}")
+            same = self.keys[at[candidates]] == wanted
+            for index in candidates[~same]:  # another key with the same hash sits first: look on
+                hit[index] = self._holds(int(at[index]) + 1, int(hashes[index]), keys[index], width)
+        return hit
+
+    def _holds(self, at: int, hashed: int, key: bytes, width: int) -> bool:
+        wanted = np.array(key, dtype=f"S{width}")
+        while at < len(self.hashes) and self.hashes[at] == hashed:  # equal hashes sit together
+            if self.keys[at] == wanted:
+                return True
+            at += 1
+        return False
+
+
+def _level(keys: np.ndarray, hashes: np.ndarray, newest: float) -> _Level:
+    order = np.argsort(hashes, kind="stable")
+    return _Level(hashes[order], keys[order], newest)
+
+
+class SeenKeys:
+    """Fixed-width keys added recently, bounded by age (``window`` seconds) and by count."""
+
+    def __init__(self, window: float, max_keys: int, width: int = 24) -> None:
+        self.window = window
+        self.max_keys = max_keys
+        self.width = width
+        self._fresh: set[bytes] = set()
+        self._fresh_newest = 0.0
+        self._levels: list[_Level] = []
+        # Newest moment whose keys the count bound forced out (monotonic seconds), if any.
+        self.overflow_until: float | None = None
+
+    def __len__(self) -> int:
+        return len(self._fresh) + sum(len(level) for level in self._levels)
+
+    def __contains__(self, key: bytes) -> bool:
+        return bool(self.contains([key])[0])
+
+    def nbytes(self) -> int:
+        """Memory held by the levels (the fresh set is at most FRESH_KEYS keys)."""
+        return sum(level.hashes.nbytes + level.keys.nbytes for level in self._levels)
+
+    def contains(self, keys: list[bytes]) -> list[bool]:
+        found = [key in self._fresh for key in keys]
+        if self._levels and not all(found):
+            hashes = _hashes(keys)
+            for level in self._levels:
+                for index in np.flatnonzero(level.find(hashes, keys, self.width)):
+                    found[index] = True
+        return found
+
+    def overflowed(self, now: float) -> bool:
+        """Whether keys still inside the window were dropped for the count bound."""
+        return self.overflow_until is not None and self.overflow_until >= now - self.window
+
+    def add(self, keys: list[bytes], now: float) -> None:
+        self._fresh.update(keys)
+        self._fresh_newest = now
+        if len(self._fresh) >= FRESH_KEYS:
+            fresh = list(self._fresh)
+            self._fresh = set()
+            self._push(_level(np.array(fresh, dtype=f"S{self.width}"), _hashes(fresh), now))
+        self._expire(now)
+
+    def add_array(self, keys: np.ndarray, now: float) -> None:
+        """Add many keys at once (an array of dtype S<width>), as the start-up reload does."""
+        if len(keys):
+            self._push(_level(keys, self._hash_array(keys), now))
+        self._expire(now)
+
+    def _hash_array(self, keys: np.ndarray) -> np.ndarray:
+        # .tolist() would drop trailing NUL bytes of S arrays: read each key's full width instead.
+        raw = keys.tobytes()
+        width = self.width
+        return _hashes([raw[i : i + width] for i in range(0, len(raw), width)])
+
+    def _push(self, level: _Level) -> None:
+        self._levels.append(level)
+        while len(self._levels) > 1 and len(self._levels[-2]) <= len(self._levels[-1]):
+            newer = self._levels.pop()
+            older = self._levels.pop()
+            self._levels.append(
+                _level(
+                    np.concatenate([older.keys, newer.keys]),
+                    np.concatenate([older.hashes, newer.hashes]),
+                    max(older.newest, newer.newest),
+                )  # fmt: skip
+            )
+
+    def _expire(self, now: float) -> None:
+        cutoff = now - self.window
+        self._levels = [level for level in self._levels if level.newest >= cutoff]
+        if self._fresh and self._fresh_newest < cutoff:
+            self._fresh = set()
+        while len(self) > self.max_keys and self._levels:
+            oldest = min(range(len(self._levels)), key=lambda i: self._levels[i].newest)
+            dropped = self._levels.pop(oldest)
+            self.overflow_until = max(self.overflow_until or dropped.newest, dropped.newest)
+
+
+class NestedCalls:
+    """Model-call spans stored recently, by their own and by their parent's identity.
+
+    A model-call span whose parent is one stored in an earlier request (a library's span around
+    the SDK's, exported in separate requests), or that is the parent of one, reports the same
+    call: it is not stored again. Such pairs arrive seconds apart, so a short window suffices.
+    """
+
+    WINDOW_SECONDS = 600.0
+    _NO_PARENT = bytes(8)
+
+    def __init__(self, window_seconds: float, max_keys: int) -> None:
+        self.window = min(window_seconds, self.WINDOW_SECONDS)
+        self.spans = SeenKeys(self.window, max_keys)
+        self.parents = SeenKeys(self.window, max_keys)
+
+    def covers(self, links: list[tuple[bytes, bytes]]) -> list[bool]:
+        """Per (trace + span id, trace + parent span id): nested in, or around, a stored call."""
+        inside = self.spans.contains([parent for _, parent in links])
+        around = self.parents.contains([span for span, _ in links])
+        return [a or b for a, b in zip(inside, around, strict=True)]
+
+    def add(self, links: list[tuple[bytes, bytes]], now: float) -> None:
+        self.spans.add([span for span, _ in links], now)
+        self.parents.add([parent for _, parent in links if not parent.endswith(self._NO_PARENT)], now)

@@ -1,0 +1,100 @@
+"""The dedup memory: exact for any keys, bounded, and exact past its bound too (it asks ClickHouse)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from spendgate.collector import seen_keys
+from spendgate.collector.config import BatchProcessor, ClickHouseExporter
+from spendgate.collector.pipeline import KEY_BYTES, LINK_BYTES
+from spendgate.collector.pricing import Pricer
+from spendgate.collector.processing import process
+from spendgate.collector.seen_keys import SeenKeys
+from spendgate.collector.storage import migrate, open_storage
+from spendgate.collector.writer import SpanWriter
+
+from .conftest import chat_attributes, make_spans
+
+# Keys that differ only in their last bytes, end in NULs, or are NULs: what a sloppy array would mix up.
+KEYS = st.one_of(
+    st.binary(min_size=24, max_size=24),
+    st.builds(lambda tail: b"\x07" * 20 + tail, st.binary(min_size=4, max_size=4)),
+    st.builds(lambda n: b"k" * (24 - n) + b"\0" * n, st.integers(0, 24)),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(KEYS, max_size=40), max_size=30), st.lists(KEYS, max_size=50))
+def test_membership_is_exact(batches: list[list[bytes]], probes: list[bytes]) -> None:
+    seen_keys_fresh = seen_keys.FRESH_KEYS
+    seen_keys.FRESH_KEYS = 16  # many levels and merges from few keys
+    try:
+        seen = SeenKeys(window=3600, max_keys=10**6)
+        added: set[bytes] = set()
+        for number, batch in enumerate(batches):
+            seen.add(batch, now=float(number))
+            added.update(batch)
+        reloaded = SeenKeys(window=3600, max_keys=10**6)
+        reloaded.add_array(np.array(sorted(added), dtype="S24"), now=0.0)
+        for probe in probes + sorted(added):
+            assert (probe in seen) == (probe in added) == (probe in reloaded)
+    finally:
+        seen_keys.FRESH_KEYS = seen_keys_fresh
+
+
+def test_memory_is_bounded_and_the_bound_is_reported() -> None:
+    seen = SeenKeys(window=3600, max_keys=200_000)
+    rng = np.random.default_rng(1)
+    for step in range(10):
+        keys = rng.bytes(24 * 65_536)
+        seen.add([keys[i : i + 24] for i in range(0, len(keys), 24)], now=float(step))
+        assert len(seen) <= 200_000 + seen_keys.FRESH_KEYS
+    assert seen.overflowed(now=10.0) and not seen.overflowed(now=10_000.0)
+    assert seen.nbytes() / len(seen) <= 40  # 8 bytes of hash and 24 of key each, plus the fresh set
+
+
+def _blocks(count: int, per_request: int) -> list[Any]:
+    pricer = Pricer()
+    out = []
+    for _ in range(count // per_request):
+        spans = make_spans([{"attributes": chat_attributes()} for _ in range(per_request)])
+        processed = process(encode_spans(spans).SerializeToString(), "protobuf", pricer)
+        keys = [processed.keys[i : i + KEY_BYTES] for i in range(0, len(processed.keys), KEY_BYTES)]
+        raw = processed.links
+        links = [(raw[i : i + 24], raw[i + 24 : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)]
+        out.append((keys, processed.table(), links))
+    return out
+
+
+def test_a_restart_past_the_bound_stores_no_resent_call_twice(chdb_dsn: str) -> None:
+    database = "t_" + uuid.uuid4().hex[:10]
+    storage = open_storage(ClickHouseExporter(endpoint=chdb_dsn, database=database))
+    try:
+        migrate(storage)
+        blocks = _blocks(5_000, 500)
+        writer = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, max_seen_spans=1_000)
+        writer.start()
+        for keys, table, links in blocks:
+            for future in writer.submit(keys, table, links):
+                future.result(30)
+        writer.stop()
+        # The restart reloads 5,000 ids into room for 1,000; the resend must still store nothing.
+        again = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, max_seen_spans=1_000)
+        again.start()
+        for keys, table, links in blocks:
+            for future in again.submit(keys, table, links):
+                future.result(30)
+        again.stop()
+        stored = storage.client.query(
+            f"SELECT count(), uniqExact(call_key) FROM {database}.llm_spans"
+        ).first_row
+        assert tuple(stored) == (5_000, 5_000)
+        assert again.stats["duplicate_spans"] == 5_000 and again.stats["dedup_lookups"] > 0
+    finally:
+        storage.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        storage.close()
