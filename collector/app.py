@@ -62,8 +62,9 @@ class Collector:
         self.reconciler.run_at_start()
         batch = self.config.processors.batch
         self.writer = SpanWriter(
-            self.storage, batch, exporter.dedup_window, retry_for=exporter.insert_timeout
-        )
+            self.storage, batch, exporter.dedup_window, exporter.dedup_max_ids,
+            retry_for=exporter.insert_timeout,
+        )  # fmt: skip
         self.writer.ledger = self.reconciler.ledger
         self.writer.start()
         retention = self.config.exporters.clickhouse.retention

@@ -153,6 +153,9 @@ class ClickHouseExporter(_Strict):
     cluster: str | None = None
     retention: Retention = Retention()
     dedup_window: Seconds = 3600.0
+    # Call ids kept in memory for dedup_window (32 bytes each: 160 MiB at the default); past it the
+    # collector asks ClickHouse about resent calls instead, slower but as exact.
+    dedup_max_ids: int = Field(default=5_000_000, gt=0)
     insert_timeout: Seconds = 30.0
 
     @field_validator("endpoint")

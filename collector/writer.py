@@ -81,7 +81,7 @@ class SpanWriter:
         storage: Storage,
         batch: BatchProcessor,
         dedup_window: float,
-        max_seen_spans: int = 2_000_000,
+        max_seen_spans: int = 5_000_000,
         retry_for: float = 30.0,
     ) -> None:
         self._storage = storage
