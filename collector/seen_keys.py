@@ -1,7 +1,7 @@
 """The identities of calls stored recently, compact enough for millions of them.
 
 New keys go to a set; every ``FRESH_KEYS`` of them are frozen into a level: a sorted
-array of the keys' 64-bit hashes beside the keys themselves (8 + 24 bytes a key,
+array of the keys' 64-bit hashes (keyed per process) beside the keys themselves (8 + 24 bytes a key,
 against about 100 in a set of bytes), merged with the level before when that is not
 larger, so there are about log2(n / FRESH_KEYS) levels. A lookup hashes the keys of a
 request once and binary-searches each level; a hash that matches is confirmed on the
@@ -15,16 +15,27 @@ slower, never wrong.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
 FRESH_KEYS = 65_536
-_EMPTY = np.empty(0, np.int64)
+# Odd multipliers drawn per process: the hashes cannot be aimed at from outside (crafted ids that
+# collide would make lookups scan), and equal inputs still hash equally within the process.
+_MULTIPLIERS = np.frombuffer(os.urandom(24), np.uint64) | np.uint64(1)
 
 
-def _hashes(keys: list[bytes]) -> np.ndarray:
-    return np.fromiter(map(hash, keys), np.int64, len(keys))
+def _hashes(keys: np.ndarray) -> np.ndarray:
+    """64-bit hashes of fixed-width keys (dtype S<width>, width a multiple of 8), vectorised."""
+    words = np.ascontiguousarray(keys).view(np.uint64).reshape(len(keys), -1)
+    mixed = np.zeros(len(keys), np.uint64)
+    with np.errstate(over="ignore"):
+        for column in range(words.shape[1]):
+            part = words[:, column] * _MULTIPLIERS[column % 3]
+            mixed ^= (part << np.uint64(column * 21 % 64)) | (part >> np.uint64((64 - column * 21 % 64) % 64))
+            mixed *= np.uint64(0x9E3779B97F4A7C15)
+    return mixed.view(np.int64)
 
 
 @dataclass
@@ -36,23 +47,21 @@ class _Level:
     def __len__(self) -> int:
         return len(self.hashes)
 
-    def find(self, hashes: np.ndarray, keys: list[bytes], width: int) -> np.ndarray:
-        """Which of the keys (with their hashes) this level holds."""
+    def find(self, hashes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Which of the keys (an S<width> array, with their hashes) this level holds."""
         at = np.searchsorted(self.hashes, hashes)
         hit = at < len(self.hashes)
         hit[hit] = self.hashes[at[hit]] == hashes[hit]
         candidates = np.flatnonzero(hit)
         if len(candidates):
-            wanted = np.array([keys[i] for i in candidates], dtype=f"S{width}")
-            same = self.keys[at[candidates]] == wanted
+            same = self.keys[at[candidates]] == keys[candidates]
             for index in candidates[~same]:  # another key with the same hash sits first: look on
-                hit[index] = self._holds(int(at[index]) + 1, int(hashes[index]), keys[index], width)
+                hit[index] = self._holds(int(at[index]) + 1, hashes[index], keys[index])
         return hit
 
-    def _holds(self, at: int, hashed: int, key: bytes, width: int) -> bool:
-        wanted = np.array(key, dtype=f"S{width}")
+    def _holds(self, at: int, hashed: np.int64, key: np.bytes_) -> bool:
         while at < len(self.hashes) and self.hashes[at] == hashed:  # equal hashes sit together
-            if self.keys[at] == wanted:
+            if self.keys[at] == key:
                 return True
             at += 1
         return False
@@ -89,9 +98,10 @@ class SeenKeys:
     def contains(self, keys: list[bytes]) -> list[bool]:
         found = [key in self._fresh for key in keys]
         if self._levels and not all(found):
-            hashes = _hashes(keys)
+            array = np.array(keys, dtype=f"S{self.width}")
+            hashes = _hashes(array)
             for level in self._levels:
-                for index in np.flatnonzero(level.find(hashes, keys, self.width)):
+                for index in np.flatnonzero(level.find(hashes, array)):
                     found[index] = True
         return found
 
@@ -103,22 +113,16 @@ class SeenKeys:
         self._fresh.update(keys)
         self._fresh_newest = now
         if len(self._fresh) >= FRESH_KEYS:
-            fresh = list(self._fresh)
+            fresh = np.array(list(self._fresh), dtype=f"S{self.width}")
             self._fresh = set()
-            self._push(_level(np.array(fresh, dtype=f"S{self.width}"), _hashes(fresh), now))
+            self._push(_level(fresh, _hashes(fresh), now))
         self._expire(now)
 
     def add_array(self, keys: np.ndarray, now: float) -> None:
         """Add many keys at once (an array of dtype S<width>), as the start-up reload does."""
         if len(keys):
-            self._push(_level(keys, self._hash_array(keys), now))
+            self._push(_level(keys, _hashes(keys), now))
         self._expire(now)
-
-    def _hash_array(self, keys: np.ndarray) -> np.ndarray:
-        # .tolist() would drop trailing NUL bytes of S arrays: read each key's full width instead.
-        raw = keys.tobytes()
-        width = self.width
-        return _hashes([raw[i : i + width] for i in range(0, len(raw), width)])
 
     def _push(self, level: _Level) -> None:
         self._levels.append(level)
