@@ -63,7 +63,7 @@ class Collector:
         batch = self.config.processors.batch
         self.writer = SpanWriter(
             self.storage, batch, exporter.dedup_window, exporter.dedup_max_ids,
-            retry_for=exporter.insert_timeout,
+            retry_for=exporter.insert_timeout, shared=exporter.dedup_shared,
         )  # fmt: skip
         self.writer.ledger = self.reconciler.ledger
         self.writer.start()

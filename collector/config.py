@@ -156,6 +156,10 @@ class ClickHouseExporter(_Strict):
     # Call ids kept in memory for dedup_window (32 bytes each: 160 MiB at the default); past it the
     # collector asks ClickHouse about resent calls instead, slower but as exact.
     dedup_max_ids: int = Field(default=5_000_000, gt=0)
+    # Several collectors write to this database behind one endpoint: check every call id that is
+    # new to this collector against ClickHouse too (a query per request), so a retry that lands
+    # on another collector is not stored twice.
+    dedup_shared: bool = False
     insert_timeout: Seconds = 30.0
 
     @field_validator("endpoint")

@@ -83,8 +83,12 @@ class SpanWriter:
         dedup_window: float,
         max_seen_spans: int = 5_000_000,
         retry_for: float = 30.0,
+        shared: bool = False,
     ) -> None:
         self._storage = storage
+        # Several collectors on one database: a call another collector stored is not in this one's
+        # memory, so every id it does not know is looked up in ClickHouse.
+        self._shared = shared
         self._table = f"{storage.options.database}.llm_spans"
         self._batch = batch
         self._retry_for = retry_for
@@ -188,8 +192,9 @@ class SpanWriter:
 
     def _stored_beyond_memory(self, keys: list[bytes]) -> set[bytes]:
         """The keys ClickHouse holds, asked only once the count bound forced out keys still inside
-        the window: past the bound, deduplication is slower but still exact."""
-        if not self._seen.overflowed(time.monotonic()):
+        the window (past the bound, deduplication is slower but still exact), or always when
+        several collectors share the database."""
+        if not self._shared and not self._seen.overflowed(time.monotonic()):
             return set()
         unknown = [key for key, seen in zip(keys, self._seen.contains(keys), strict=True) if not seen]
         if not unknown:

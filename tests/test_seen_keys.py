@@ -98,3 +98,45 @@ def test_a_restart_past_the_bound_stores_no_resent_call_twice(chdb_dsn: str) -> 
     finally:
         storage.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
         storage.close()
+
+
+def test_collectors_sharing_a_database_store_a_retry_once(chdb_dsn: str) -> None:
+    database = "t_" + uuid.uuid4().hex[:10]
+    storage = open_storage(ClickHouseExporter(endpoint=chdb_dsn, database=database))
+    try:
+        migrate(storage)
+        blocks = _blocks(1_000, 250)
+
+        def send(shared: bool, part: list[Any]) -> None:
+            writer = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, shared=shared)
+            writer.start()
+            for keys, table, links in part:
+                for future in writer.submit(keys, table, links):
+                    future.result(30)
+            writer.stop()
+
+        def count() -> int:
+            return int(storage.client.query(f"SELECT count() FROM {database}.llm_spans").first_row[0])
+
+        send(True, blocks[:2])
+        # Both collectors started before those inserts: only ClickHouse knows what the other stored.
+        shared = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, shared=True)
+        alone = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, shared=False)
+        for writer in (shared, alone):
+            writer.start()
+            # Forget what the start-up reload brought: as if they started before those inserts.
+            writer._seen, writer._nested = SeenKeys(3600, 10**6), type(writer._nested)(3600, 10**6)
+        for keys, table, links in blocks:
+            for future in shared.submit(keys, table, links):
+                future.result(30)
+        shared.stop()
+        assert count() == 1_000  # the 500 stored by the first collector were not stored again
+        keys, table, links = blocks[0]
+        # A batch of another shape than the first insert's (its deduplication token differs).
+        for future in alone.submit(keys[:100], table.slice(0, 100), links[:100]):
+            future.result(30)
+        alone.stop()
+        assert count() == 1_100  # without dedup_shared, a collector that did not see them stores them
+    finally:
+        storage.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+        storage.close()
