@@ -258,3 +258,23 @@ def test_huge_query_strings_and_headers_get_414_and_431(running: RunningCollecto
     status, reply = _raw_status(running, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + huge + b"\r\n\r\n")
     assert status == 431 and b"headers" in reply
     _healthy(running)
+
+
+def test_attribute_values_nested_to_any_depth_fail_nothing(running: RunningCollector) -> None:
+    from google.protobuf.internal.encoder import _VarintBytes
+
+    def field(number: int, payload: bytes) -> bytes:  # a length-delimited protobuf field
+        return _VarintBytes(number << 3 | 2) + _VarintBytes(len(payload)) + payload
+
+    value = common_pb2.AnyValue(string_value="leaf").SerializeToString()
+    for _ in range(200):  # kvlist_value { values { key: "k" value: ... } }, far past parsers' depth limits
+        value = field(6, field(1, field(1, b"k") + field(2, value)))
+    request = encode_spans(make_spans([{"attributes": chat_attributes()}, {"attributes": chat_attributes("gpt-4o-mini")}]))
+    deep_span = request.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + field(9, field(1, b"deep") + field(2, value))
+    del request.resource_spans[0].scope_spans[0].spans[0]
+    scope = request.resource_spans[0].scope_spans[0].SerializeToString() + field(2, deep_span)
+    resource = request.resource_spans[0].resource.SerializeToString()
+    body = field(1, field(1, resource) + field(2, scope))
+    reply = _post(running, body, PROTO)
+    assert reply.status_code == 200
+    assert sorted(r[0] for r in running.rows("SELECT request_model FROM {db}.llm_spans")) == ["gpt-4o", "gpt-4o-mini"]
