@@ -69,10 +69,12 @@ def main() -> None:
     writer.start()
     reload_s = time.perf_counter() - started
     seen = writer._seen  # the structure under test
-    print(f"reload: {reload_s:.2f} s, {len(seen):,} ids in memory, {seen.nbytes() / max(len(seen), 1):.1f} "
-          f"bytes per id (structure), RSS +{_rss_mib() - rss_before:.0f} MiB after the reload")
+    print(
+        f"reload: {reload_s:.2f} s, {len(seen):,} ids in memory, {seen.nbytes() / max(len(seen), 1):.1f} "
+        f"bytes per id (structure), RSS +{_rss_mib() - rss_before:.0f} MiB after the reload"
+    )
 
-    keys = [bytes(k).ljust(24, b"\0") for k in ids[: 200_000].tolist()]  # a resend of 200,000 of them
+    keys = [bytes(k).ljust(24, b"\0") for k in ids[:200_000].tolist()]  # a resend of 200,000 of them
     started = time.perf_counter()
     found = sum(seen.contains(keys[i : i + 1000]).count(True) for i in range(0, len(keys), 1000))
     lookup_s = time.perf_counter() - started
@@ -89,8 +91,10 @@ def main() -> None:
     base_found = sum(1 for key in keys if key in baseline)
     base_s = time.perf_counter() - started
     print(f"resend of {len(keys):,} ids: {found:,} recognised in memory ({base_found:,} by the set)")
-    print(f"lookups: {len(keys) / lookup_s:,.0f} ids/s against a Python set's {len(keys) / base_s:,.0f} "
-          f"({(len(keys) / lookup_s) / (len(keys) / base_s):.3f}x)")
+    print(
+        f"lookups: {len(keys) / lookup_s:,.0f} ids/s against a Python set's {len(keys) / base_s:,.0f} "
+        f"({(len(keys) / lookup_s) / (len(keys) / base_s):.3f}x)"
+    )
     writer.stop()
     storage.client.command(f"DROP DATABASE {database} SYNC")
 

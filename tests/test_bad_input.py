@@ -201,7 +201,9 @@ _DAY_NS = 86400 * 10**9
         2**64 - 1,
     ],
 )
-def test_span_times_outside_retention_are_rejected_not_stored(running: RunningCollector, start_ns: Any) -> None:
+def test_span_times_outside_retention_are_rejected_not_stored(
+    running: RunningCollector, start_ns: Any
+) -> None:
     import time
 
     if start_ns == "91 days ago":
@@ -215,7 +217,10 @@ def test_span_times_outside_retention_are_rejected_not_stored(running: RunningCo
     assert reply.status_code == 200
     answer = trace_service_pb2.ExportTraceServiceResponse.FromString(reply.content)
     assert answer.partial_success.rejected_spans == 1
-    assert "retention" in answer.partial_success.error_message or "future" in answer.partial_success.error_message
+    assert (
+        "retention" in answer.partial_success.error_message
+        or "future" in answer.partial_success.error_message
+    )
     assert running.rows("SELECT request_model FROM {db}.llm_spans") == [("gpt-4o-mini",)]
     hourly = running.scalar("SELECT sum(calls) FROM {db}.spend_by_scope_hourly WHERE scope_type = 'global'")
     assert hourly == 1 and running.scalar("SELECT sum(calls) FROM {db}.spend_daily") == 1
@@ -253,9 +258,13 @@ def _raw_status(running: RunningCollector, head: bytes) -> tuple[int, bytes]:
 
 def test_huge_query_strings_and_headers_get_414_and_431(running: RunningCollector) -> None:
     huge = b"a" * (1 << 20)
-    status, reply = _raw_status(running, b"GET /api/v1/costs/records?task=" + huge + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    status, reply = _raw_status(
+        running, b"GET /api/v1/costs/records?task=" + huge + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    )
     assert status == 414 and b"query string" in reply
-    status, reply = _raw_status(running, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + huge + b"\r\n\r\n")
+    status, reply = _raw_status(
+        running, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + huge + b"\r\n\r\n"
+    )
     assert status == 431 and b"headers" in reply
     _healthy(running)
 
@@ -269,12 +278,19 @@ def test_attribute_values_nested_to_any_depth_fail_nothing(running: RunningColle
     value = common_pb2.AnyValue(string_value="leaf").SerializeToString()
     for _ in range(200):  # kvlist_value { values { key: "k" value: ... } }, far past parsers' depth limits
         value = field(6, field(1, field(1, b"k") + field(2, value)))
-    request = encode_spans(make_spans([{"attributes": chat_attributes()}, {"attributes": chat_attributes("gpt-4o-mini")}]))
-    deep_span = request.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + field(9, field(1, b"deep") + field(2, value))
+    request = encode_spans(
+        make_spans([{"attributes": chat_attributes()}, {"attributes": chat_attributes("gpt-4o-mini")}])
+    )
+    deep_span = request.resource_spans[0].scope_spans[0].spans[0].SerializeToString() + field(
+        9, field(1, b"deep") + field(2, value)
+    )
     del request.resource_spans[0].scope_spans[0].spans[0]
     scope = request.resource_spans[0].scope_spans[0].SerializeToString() + field(2, deep_span)
     resource = request.resource_spans[0].resource.SerializeToString()
     body = field(1, field(1, resource) + field(2, scope))
     reply = _post(running, body, PROTO)
     assert reply.status_code == 200
-    assert sorted(r[0] for r in running.rows("SELECT request_model FROM {db}.llm_spans")) == ["gpt-4o", "gpt-4o-mini"]
+    assert sorted(r[0] for r in running.rows("SELECT request_model FROM {db}.llm_spans")) == [
+        "gpt-4o",
+        "gpt-4o-mini",
+    ]

@@ -193,7 +193,9 @@ def test_nested_model_call_spans_are_one_call() -> None:
     outer = {"gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
              "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}  # fmt: skip
     inner = {**outer, "gen_ai.usage.cache_read.input_tokens": 40}
-    result = normalize_request(_spans(("pydantic-ai", outer, False), ("opentelemetry.instrumentation.openai.v1", inner, True)))
+    result = normalize_request(
+        _spans(("pydantic-ai", outer, False), ("opentelemetry.instrumentation.openai.v1", inner, True))
+    )
     assert len(result.records) == 1 and result.records[0].cache_read_tokens == 40
 
 
@@ -212,7 +214,9 @@ def test_the_call_key_comes_from_the_response_id() -> None:
     sdk = normalize_request(_spans(("com.anthropic.sdk.python", _anthropic(50), False)))
     # A report of the same call in another trace or export request maps to the same identity.
     assert library.records[0].call_key == sdk.records[0].call_key
-    without = normalize_request(_spans(("opentelemetry.instrumentation.anthropic", _anthropic(50, ""), False)))
+    without = normalize_request(
+        _spans(("opentelemetry.instrumentation.anthropic", _anthropic(50, ""), False))
+    )
     record = without.records[0]
     assert record.call_key == record.trace_id + record.span_id
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -15,7 +17,7 @@ from spendgate.collector.pipeline import KEY_BYTES, LINK_BYTES
 from spendgate.collector.pricing import Pricer
 from spendgate.collector.processing import process
 from spendgate.collector.seen_keys import SeenKeys
-from spendgate.collector.storage import migrate, open_storage
+from spendgate.collector.storage import Storage, migrate, open_storage
 from spendgate.collector.writer import SpanWriter
 
 from .conftest import chat_attributes, make_spans
@@ -71,72 +73,62 @@ def _blocks(count: int, per_request: int) -> list[Any]:
     return out
 
 
-def test_a_restart_past_the_bound_stores_no_resent_call_twice(chdb_dsn: str) -> None:
+@pytest.fixture
+def storage(chdb_dsn: str) -> Iterator[Storage]:
     database = "t_" + uuid.uuid4().hex[:10]
-    storage = open_storage(ClickHouseExporter(endpoint=chdb_dsn, database=database))
-    try:
-        migrate(storage)
-        blocks = _blocks(5_000, 500)
-        writer = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, max_seen_spans=1_000)
-        writer.start()
-        for keys, table, links in blocks:
-            for future in writer.submit(keys, table, links):
-                future.result(30)
-        writer.stop()
-        # The restart reloads 5,000 ids into room for 1,000; the resend must still store nothing.
-        again = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, max_seen_spans=1_000)
-        again.start()
-        for keys, table, links in blocks:
-            for future in again.submit(keys, table, links):
-                future.result(30)
-        again.stop()
-        stored = storage.client.query(
-            f"SELECT count(), uniqExact(call_key) FROM {database}.llm_spans"
-        ).first_row
-        assert tuple(stored) == (5_000, 5_000)
-        assert again.stats["duplicate_spans"] == 5_000 and again.stats["dedup_lookups"] > 0
-    finally:
-        storage.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-        storage.close()
+    opened = open_storage(ClickHouseExporter(endpoint=chdb_dsn, database=database))
+    migrate(opened)
+    yield opened
+    opened.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
+    opened.close()
 
 
-def test_collectors_sharing_a_database_store_a_retry_once(chdb_dsn: str) -> None:
-    database = "t_" + uuid.uuid4().hex[:10]
-    storage = open_storage(ClickHouseExporter(endpoint=chdb_dsn, database=database))
-    try:
-        migrate(storage)
-        blocks = _blocks(1_000, 250)
+def _writer(storage: Storage, **options: Any) -> SpanWriter:
+    return SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, **options)
 
-        def send(shared: bool, part: list[Any]) -> None:
-            writer = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, shared=shared)
-            writer.start()
-            for keys, table, links in part:
-                for future in writer.submit(keys, table, links):
-                    future.result(30)
-            writer.stop()
 
-        def count() -> int:
-            return int(storage.client.query(f"SELECT count() FROM {database}.llm_spans").first_row[0])
-
-        send(True, blocks[:2])
-        # Both collectors started before those inserts: only ClickHouse knows what the other stored.
-        shared = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, shared=True)
-        alone = SpanWriter(storage, BatchProcessor(timeout=0.01), dedup_window=3600, shared=False)
-        for writer in (shared, alone):
-            writer.start()
-            # Forget what the start-up reload brought: as if they started before those inserts.
-            writer._seen, writer._nested = SeenKeys(3600, 10**6), type(writer._nested)(3600, 10**6)
-        for keys, table, links in blocks:
-            for future in shared.submit(keys, table, links):
-                future.result(30)
-        shared.stop()
-        assert count() == 1_000  # the 500 stored by the first collector were not stored again
-        keys, table, links = blocks[0]
-        # A batch of another shape than the first insert's (its deduplication token differs).
-        for future in alone.submit(keys[:100], table.slice(0, 100), links[:100]):
+def _send(writer: SpanWriter, blocks: list[Any]) -> None:
+    for keys, table, links in blocks:
+        for future in writer.submit(keys, table, links):
             future.result(30)
-        alone.stop()
-        assert count() == 1_100  # without dedup_shared, a collector that did not see them stores them
-    finally:
-        storage.client.command(f"DROP DATABASE IF EXISTS {database} SYNC")
-        storage.close()
+
+
+def _count(storage: Storage) -> tuple[int, int]:
+    table = f"{storage.options.database}.llm_spans"
+    return tuple(storage.client.query(f"SELECT count(), uniqExact(call_key) FROM {table}").first_row)
+
+
+def test_a_restart_past_the_bound_stores_no_resent_call_twice(storage: Storage) -> None:
+    blocks = _blocks(5_000, 500)
+    writer = _writer(storage, max_seen_spans=1_000)
+    writer.start()
+    _send(writer, blocks)
+    writer.stop()
+    # The restart reloads 5,000 ids into room for 1,000; the resend must still store nothing.
+    again = _writer(storage, max_seen_spans=1_000)
+    again.start()
+    _send(again, blocks)
+    again.stop()
+    assert _count(storage) == (5_000, 5_000)
+    assert again.stats["duplicate_spans"] == 5_000 and again.stats["dedup_lookups"] > 0
+
+
+def test_collectors_sharing_a_database_store_a_retry_once(storage: Storage) -> None:
+    blocks = _blocks(1_000, 250)
+    first = _writer(storage, shared=True)
+    first.start()
+    _send(first, blocks[:2])
+    first.stop()
+    shared, alone = _writer(storage, shared=True), _writer(storage)
+    for writer in (shared, alone):
+        writer.start()
+        # Forget what the start-up reload brought: as if they started before those inserts.
+        writer._seen, writer._nested = SeenKeys(3600, 10**6), type(writer._nested)(3600, 10**6)
+    _send(shared, blocks)
+    shared.stop()
+    assert _count(storage)[0] == 1_000  # the 500 the first collector stored were not stored again
+    keys, table, links = blocks[0]
+    # A batch of another shape than the first insert's (its deduplication token differs).
+    _send(alone, [(keys[:100], table.slice(0, 100), links[:100])])
+    alone.stop()
+    assert _count(storage)[0] == 1_100  # without dedup_shared, a collector that did not see them stores them
