@@ -78,7 +78,7 @@ def _expected(call: dict[str, Any]) -> dict[str, int]:
     return {column: int(usage.get(column, 0)) for column in _TOKEN_COLUMNS}
 
 
-def _price(call: dict[str, Any], started: datetime) -> Decimal:
+def _price(call: dict[str, Any], started: datetime) -> Any:
     usage = _expected(call)
     priced = calc_price(
         Usage(
@@ -93,7 +93,7 @@ def _price(call: dict[str, Any], started: datetime) -> Decimal:
         provider_id=_CATALOGUE.get(call["provider"], call["provider"]),
         genai_request_timestamp=started,
     )
-    return Decimal(priced.total_price)
+    return priced
 
 
 @pytest.fixture(scope="module")
@@ -104,6 +104,7 @@ def interop(chdb_dsn: str) -> Iterator[RunningCollector]:
 
 def _stored(running: RunningCollector, traces: set[bytes]) -> list[dict[str, Any]]:
     columns = ("provider", "operation", "priced_model", "pricing_status", "total_cost", "start_time",
+               "input_cost", "cache_read_cost", "cache_write_cost", "output_cost",
                "emitter", "span_name", *_TOKEN_COLUMNS)  # fmt: skip
     rows = running.rows(
         f"SELECT {', '.join(columns)} FROM {{db}}.llm_spans WHERE hex(trace_id) IN {{t:Array(String)}}"
@@ -157,7 +158,14 @@ def _check_fixture(interop: RunningCollector, path: Path) -> None:
         assert match["provider"] == call["provider"], _describe([match])
         assert match["pricing_status"] == "priced", _describe([match])
         started = match["start_time"].replace(tzinfo=UTC)
-        assert match["total_cost"] == _price(call, started), _describe([match])
+        price = _price(call, started)
+        input_side = match["input_cost"] + match["cache_read_cost"] + match["cache_write_cost"]
+        assert (match["total_cost"], input_side, match["output_cost"]) == (
+            Decimal(price.total_price),
+            Decimal(price.input_price),
+            Decimal(price.output_price),
+        ), _describe([match])
+        assert match["priced_model"] == price.model.id, _describe([match])
     # A resend of the same requests (an exporter's retry) stores nothing new.
     _replay(interop, document)
     assert len(_stored(interop, traces)) == len(calls)
