@@ -60,10 +60,11 @@ def _richness(span: CallSpan) -> tuple[int, int, int]:
 
 
 class _Groups:
-    """Union-find over span indexes."""
+    """Union-find over span indexes, each group with the response id its members carry."""
 
-    def __init__(self, size: int) -> None:
-        self.parent = list(range(size))
+    def __init__(self, ids: list[str]) -> None:
+        self.parent = list(range(len(ids)))
+        self.ids = list(ids)  # per root: the group's response id, "" while none
 
     def find(self, index: int) -> int:
         while self.parent[index] != index:
@@ -72,9 +73,15 @@ class _Groups:
         return index
 
     def join(self, a: int, b: int) -> None:
+        """Merge the groups of a and b, unless they carry different response ids: those answer
+        different provider calls (a retry or fallback inside a library's model-call span)."""
         root_a, root_b = self.find(a), self.find(b)
-        if root_a != root_b:
-            self.parent[max(root_a, root_b)] = min(root_a, root_b)
+        id_a, id_b = self.ids[root_a], self.ids[root_b]
+        if root_a == root_b or (id_a and id_b and id_a != id_b):
+            return
+        low, high = min(root_a, root_b), max(root_a, root_b)
+        self.parent[high] = low
+        self.ids[low] = id_a or id_b
 
 
 S = TypeVar("S", bound=CallSpan)
@@ -84,7 +91,7 @@ def one_per_call(spans: list[S]) -> tuple[list[tuple[S, bytes]], int]:
     """The spans to bill, each with its call key, and how many reports of a call were dropped."""
     if len(spans) < 2:
         return [(span, call_key(span)) for span in spans], 0
-    groups = _Groups(len(spans))
+    groups = _Groups([span.response_id for span in spans])
     by_key: dict[bytes, int] = {}
     by_span: dict[bytes, int] = {}
     for index, span in enumerate(spans):

@@ -138,8 +138,8 @@ def decode_json(body: bytes) -> JsonDecoded:
     """
     try:
         document = json.loads(body.decode("utf-8", errors="replace"))
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, or an int of 4,300+ digits
+        raise BadRequest(f"the body is not valid JSON: {_short(exc)}") from None
     if not isinstance(document, dict):
         raise BadRequest("an OTLP/JSON body must be a JSON object with resourceSpans")
     decoded = JsonDecoded(ExportRequest())

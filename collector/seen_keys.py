@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -148,12 +149,19 @@ class SeenKeys:
             self.overflow_until = max(self.overflow_until or dropped.newest, dropped.newest)
 
 
+def _anonymous(links: list[tuple[bytes, bytes]], keys: list[bytes]) -> list[bool]:
+    """Per row: whether its call has no response id (its key is then its trace + span id)."""
+    return [key == span for (span, _), key in zip(links, keys, strict=True)]
+
+
 class NestedCalls:
     """Model-call spans stored recently, by their own and by their parent's identity.
 
     A model-call span whose parent is one stored in an earlier request (a library's span around
     the SDK's, exported in separate requests), or that is the parent of one, reports the same
-    call: it is not stored again. Such pairs arrive seconds apart, so a short window suffices.
+    call: it is not stored again. Two spans that both carry response ids are one call only if
+    the ids are equal (the call key says so already), so a span with an id is matched against
+    spans without one. Such pairs arrive seconds apart, so a short window suffices.
     """
 
     WINDOW_SECONDS = 600.0
@@ -161,15 +169,65 @@ class NestedCalls:
 
     def __init__(self, window_seconds: float, max_keys: int) -> None:
         self.window = min(window_seconds, self.WINDOW_SECONDS)
-        self.spans = SeenKeys(self.window, max_keys)
-        self.parents = SeenKeys(self.window, max_keys)
+        self.spans, self.parents = SeenKeys(self.window, max_keys), SeenKeys(self.window, max_keys)
+        # The same for calls without a response id only.
+        self.anonymous_spans = SeenKeys(self.window, max_keys)
+        self.anonymous_parents = SeenKeys(self.window, max_keys)
 
-    def covers(self, links: list[tuple[bytes, bytes]]) -> list[bool]:
+    def covers(self, links: list[tuple[bytes, bytes]], keys: list[bytes]) -> list[bool]:
         """Per (trace + span id, trace + parent span id): nested in, or around, a stored call."""
-        inside = self.spans.contains([parent for _, parent in links])
-        around = self.parents.contains([span for span, _ in links])
-        return [a or b for a, b in zip(inside, around, strict=True)]
+        anonymous = _anonymous(links, keys)
+        spans = [parent for _, parent in links]
+        parents = [span for span, _ in links]
+        inside, around = self.spans.contains(spans), self.parents.contains(parents)
+        inside_anonymous = self.anonymous_spans.contains(spans)
+        around_anonymous = self.anonymous_parents.contains(parents)
+        return [
+            (inside[i] or around[i]) if anonymous[i] else (inside_anonymous[i] or around_anonymous[i])
+            for i in range(len(links))
+        ]
 
-    def add(self, links: list[tuple[bytes, bytes]], now: float) -> None:
-        self.spans.add([span for span, _ in links], now)
-        self.parents.add([parent for _, parent in links if not parent.endswith(self._NO_PARENT)], now)
+    def add(self, links: list[tuple[bytes, bytes]], keys: list[bytes], now: float) -> None:
+        anonymous = [link for link, a in zip(links, _anonymous(links, keys), strict=True) if a]
+        for spans, parents, rows in (
+            (self.spans, self.parents, links),
+            (self.anonymous_spans, self.anonymous_parents, anonymous),
+        ):
+            spans.add([span for span, _ in rows], now)
+            parents.add([parent for _, parent in rows if not parent.endswith(self._NO_PARENT)], now)
+
+
+@dataclass
+class _Queued:
+    future: Any
+    anonymous: bool
+
+
+class InFlightLinks:
+    """The links of rows queued for insert, so a report of the same call that arrives meanwhile
+    (another request, the other span of a nested pair) waits for that insert instead."""
+
+    _NO_PARENT = bytes(8)
+
+    def __init__(self) -> None:
+        self._spans: dict[bytes, _Queued] = {}
+        self._parents: dict[bytes, _Queued] = {}
+
+    def covering(self, link: tuple[bytes, bytes], key: bytes) -> Any:
+        """The future of a queued call that this row is nested in or wraps, or None."""
+        span, parent = link
+        queued = self._spans.get(parent) or self._parents.get(span)
+        if queued is None or not (key == span or queued.anonymous):
+            return None  # two response ids that differ are two calls
+        return queued.future
+
+    def add(self, links: list[tuple[bytes, bytes]], keys: list[bytes], future: Any) -> None:
+        for (span, parent), anonymous in zip(links, _anonymous(links, keys), strict=True):
+            self._spans[span] = _Queued(future, anonymous)
+            if not parent.endswith(self._NO_PARENT):
+                self._parents[parent] = _Queued(future, anonymous)
+
+    def remove(self, links: list[tuple[bytes, bytes]]) -> None:
+        for span, parent in links:
+            self._spans.pop(span, None)
+            self._parents.pop(parent, None)

@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from .config import BatchProcessor
 from .insert_ledger import InsertLedger, tag_block
-from .seen_keys import NestedCalls, SeenKeys
+from .seen_keys import InFlightLinks, NestedCalls, SeenKeys
 from .storage import Storage
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,7 @@ class SpanWriter:
         self._in_flight: dict[bytes, Future[None]] = {}
         self._seen = SeenKeys(dedup_window, max_seen_spans)
         self._nested = NestedCalls(dedup_window, max_seen_spans)
+        self._in_flight_links = InFlightLinks()
         self._stopping = False
         self._thread: threading.Thread | None = None
         # Requests being processed upstream, which will reach the writer soon.
@@ -135,11 +136,12 @@ class SpanWriter:
         self._seen.add_array(keys, now)
         log.info("loaded %d recently stored call ids for deduplication (%.1f MiB)", len(keys),
                  self._seen.nbytes() / 2**20)  # fmt: skip
-        window = {"window_seconds": int(self._nested.window)}
-        self._nested.spans.add_array(self._storage.key_array("collector/recent_call_spans.sql", window), now)
-        self._nested.parents.add_array(
-            self._storage.key_array("collector/recent_call_parents.sql", window), now
-        )
+        nested = self._nested
+        for anonymous, spans, parents in ((0, nested.spans, nested.parents),
+                                          (1, nested.anonymous_spans, nested.anonymous_parents)):  # fmt: skip
+            window = {"window_seconds": int(nested.window), "anonymous": anonymous}
+            spans.add_array(self._storage.key_array("collector/recent_call_spans.sql", window), now)
+            parents.add_array(self._storage.key_array("collector/recent_call_parents.sql", window), now)
 
     # -- submission --------------------------------------------------------
     def submit(
@@ -160,17 +162,27 @@ class SpanWriter:
                 raise StorageUnavailable("the collector is shutting down")
             if self._queued_rows + len(keys) > self._batch.max_pending_spans and self._queued_rows:
                 raise Backpressure(f"{self._queued_rows} spans are waiting for storage")
+            if stored is None and self._seen.overflowed(time.monotonic()):
+                stored = self._stored_beyond_memory(keys, force=True)  # levels went since the check
+            known = stored or set()
             batch_keys: set[bytes] = set()
             seen = self._seen.contains(keys)
-            nested = self._nested.covers(links) if links is not None else seen
+            nested = self._nested.covers(links, keys) if links is not None else seen
+            now = time.monotonic()
             for index, key in enumerate(keys):
-                if seen[index] or nested[index] or key in batch_keys or key in stored:
+                if seen[index] or key in batch_keys or key in known:
                     self.stats["duplicate_spans"] += 1
                     continue
-                in_flight = self._in_flight.get(key)
-                if in_flight is not None:
+                covering = self._in_flight.get(key) or (
+                    self._in_flight_links.covering(links[index], key) if links is not None else None
+                )
+                if nested[index] or covering is not None:
+                    # Another report of a call stored or on its way: remember this report's own
+                    # identity too, so a third report under it is known.
                     self.stats["duplicate_spans"] += 1
-                    waits[id(in_flight)] = in_flight
+                    self._seen.add([key], now)
+                    if covering is not None:
+                        waits[id(covering)] = covering
                     continue
                 batch_keys.add(key)
                 new_keys.append(key)
@@ -179,28 +191,35 @@ class SpanWriter:
                 if len(kept) < len(keys):
                     block = block.take(pa.array(kept, pa.int64()))
                 self._seq += 1
-                pending = _Pending(new_keys, block, [links[i] for i in kept] if links else [], self._seq)
+                pending_links = [links[i] for i in kept] if links else []
+                pending = _Pending(new_keys, block, pending_links, self._seq)
                 # Under the lock, so the writer thread cannot store it before it is announced.
                 self._notify("queued", pending.seq, block)
                 for key in new_keys:
                     self._in_flight[key] = pending.future
+                self._in_flight_links.add(pending_links, new_keys, pending.future)
                 self._queue.append(pending)
                 self._queued_rows += len(new_keys)
                 waits[id(pending.future)] = pending.future
                 self._lock.notify_all()
         return list(waits.values())
 
-    def _stored_beyond_memory(self, keys: list[bytes]) -> set[bytes]:
+    def _stored_beyond_memory(self, keys: list[bytes], force: bool = False) -> set[bytes] | None:
         """The keys ClickHouse holds, asked only once the count bound forced out keys still inside
         the window (past the bound, deduplication is slower but still exact), or always when
-        several collectors share the database."""
-        if not self._shared and not self._seen.overflowed(time.monotonic()):
-            return set()
+        several collectors share the database; None when not asked."""
+        if not (force or self._shared or self._seen.overflowed(time.monotonic())):
+            return None
         unknown = [key for key, seen in zip(keys, self._seen.contains(keys), strict=True) if not seen]
         if not unknown:
             return set()
         self.stats["dedup_lookups"] += 1
-        return self._storage.stored_keys("collector/stored_call_keys.sql", unknown, int(self._seen.window))
+        try:
+            return self._storage.stored_keys(
+                "collector/stored_call_keys.sql", unknown, int(self._seen.window)
+            )
+        except Exception as exc:  # the exporter retries a 503, not a 500
+            raise StorageUnavailable(f"cannot check resent calls in ClickHouse: {exc}") from None
 
     # -- the writer thread -------------------------------------------------
     def _take(self) -> list[_Pending]:
@@ -286,9 +305,10 @@ class SpanWriter:
             for pending in taken:
                 for key in pending.keys:
                     self._in_flight.pop(key, None)
+                self._in_flight_links.remove(pending.links)
                 if error is None:
                     self._seen.add(pending.keys, time.monotonic())
-                    self._nested.add(pending.links, time.monotonic())
+                    self._nested.add(pending.links, pending.keys, time.monotonic())
                     self.stats["inserted_spans"] += len(pending.keys)
         for pending in taken:
             if error is None:

@@ -106,3 +106,32 @@ def test_a_span_nested_in_a_call_stored_earlier_is_that_call(start: Any) -> None
     running = start()
     _send(running, [by_scope["opentelemetry.instrumentation.openai.v1"]])
     assert _calls(running) == [("pydantic-ai", 10), ("openllmetry", 11)]
+
+
+def test_reports_of_one_call_in_overlapping_requests_are_stored_once(start: Any) -> None:
+    running = start()
+    outer = chat_attributes("gpt-4o", **{"gen_ai.usage.output_tokens": 10})
+    inner = chat_attributes(
+        "gpt-4o", **{"gen_ai.usage.output_tokens": 11, "gen_ai.response.id": "chatcmpl-1"}
+    )
+    spans = _reports(("litellm", outer, False), ("opentelemetry.instrumentation.openai.v1", inner, True))
+    writer = running.collector.writer
+    assert writer is not None
+    from spendgate.collector.pipeline import KEY_BYTES, LINK_BYTES
+    from spendgate.collector.processing import process
+
+    futures = []
+    for span in spans:  # both queued before either insert returns
+        processed = process(
+            encode_spans([span]).SerializeToString(), "protobuf", running.collector.pipeline.pricer
+        )
+        keys = [processed.keys[i : i + KEY_BYTES] for i in range(0, len(processed.keys), KEY_BYTES)]
+        raw = processed.links
+        links = [(raw[i : i + 24], raw[i + 24 : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)]
+        futures += writer.submit(keys, processed.table(), links)
+    for future in futures:
+        future.result(30)
+    assert len(_calls(running)) == 1
+    # A third report under the response id (the SDK's own span, in a trace of its own) is that call too.
+    _send(running, _reports(("com.anthropic.sdk.python", {**inner, "gen_ai.provider.name": "openai"}, False)))
+    assert len(_calls(running)) == 1

@@ -174,3 +174,8 @@ def test_no_body_gets_a_server_error_over_http_or_grpc(server: Any, case: tuple[
                 export(body, timeout=30)
             except grpc.RpcError as exc:
                 assert exc.code() not in (grpc.StatusCode.UNKNOWN, grpc.StatusCode.INTERNAL), exc.details()
+
+
+def test_a_json_integer_of_thousands_of_digits_is_a_400_not_an_exception() -> None:
+    with pytest.raises(otlp.BadRequest, match="not valid JSON"):
+        process(b'{"resourceSpans":[],"x":' + b"1" * 5000 + b"}", "json", PRICER)

@@ -273,3 +273,15 @@ def test_usage_inside_json_strings_never_breaks_a_span(text: str) -> None:
     assert len(result.records) + result.rejected_spans == 1
     for record in result.records:
         assert record.input_tokens >= record.cache_read_tokens + record.cache_write_tokens >= 0
+
+
+def test_nested_spans_with_different_response_ids_are_different_calls() -> None:
+    wrapper = {"gen_ai.operation.name": "chat", "gen_ai.system": "openai", "gen_ai.request.model": "gpt-4o",
+               "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}  # fmt: skip
+    first = {**wrapper, "gen_ai.response.id": "chatcmpl-AAA", "gen_ai.usage.output_tokens": 11}
+    retry = {**wrapper, "gen_ai.response.id": "chatcmpl-BBB", "gen_ai.usage.output_tokens": 12}
+    # A library's span around a call that was retried: two provider calls, the wrapper repeats one.
+    spans = _spans(("litellm", wrapper, False), ("opentelemetry.instrumentation.openai.v1", first, True))
+    assert len(normalize_request(spans).records) == 1
+    chained = _spans(("litellm", first, False), ("opentelemetry.instrumentation.openai.v1", retry, True))
+    assert sorted(r.output_tokens for r in normalize_request(chained).records) == [11, 12]

@@ -132,3 +132,19 @@ def test_collectors_sharing_a_database_store_a_retry_once(storage: Storage) -> N
     _send(alone, [(keys[:100], table.slice(0, 100), links[:100])])
     alone.stop()
     assert _count(storage)[0] == 1_100  # without dedup_shared, a collector that did not see them stores them
+
+
+def test_a_failed_lookup_in_clickhouse_is_a_retryable_error(storage: Storage) -> None:
+    from spendgate.collector.writer import StorageUnavailable
+
+    blocks = _blocks(100, 100)
+    writer = _writer(storage, shared=True)
+    writer.start()
+    table = f"{storage.options.database}.llm_spans"
+    storage.client.command(f"RENAME TABLE {table} TO {table}_away")  # ClickHouse cannot answer the lookup
+    try:
+        with pytest.raises(StorageUnavailable, match="cannot check resent calls"):
+            writer.submit(*blocks[0])
+    finally:
+        storage.client.command(f"RENAME TABLE {table}_away TO {table}")
+        writer.stop()
