@@ -89,14 +89,14 @@ S = TypeVar("S", bound=CallSpan)
 
 def one_per_call(spans: list[S]) -> tuple[list[tuple[S, bytes]], int]:
     """The spans to bill, each with its call key, and how many reports of a call were dropped."""
+    keys = [call_key(span) for span in spans]
     if len(spans) < 2:
-        return [(span, call_key(span)) for span in spans], 0
+        return list(zip(spans, keys, strict=True)), 0
     groups = _Groups([span.response_id for span in spans])
     by_key: dict[bytes, int] = {}
     by_span: dict[bytes, int] = {}
     for index, span in enumerate(spans):
-        key = call_key(span)
-        first = by_key.setdefault(key, index)
+        first = by_key.setdefault(keys[index], index)
         if first != index:
             groups.join(first, index)
         by_span.setdefault(span.trace_id + span.span_id, index)
@@ -108,16 +108,15 @@ def one_per_call(spans: list[S]) -> tuple[list[tuple[S, bytes]], int]:
     for index in range(len(spans)):
         members.setdefault(groups.find(index), []).append(index)
     if len(members) == len(spans):
-        return [(span, call_key(span)) for span in spans], 0
+        return list(zip(spans, keys, strict=True)), 0
     kept = []
     for indexes in members.values():
-        group = [spans[i] for i in indexes]
-        best = max(group, key=_richness)
+        best = max(indexes, key=lambda i: _richness(spans[i]))
         # The group's identity comes from a response id when any report has one, so a report
         # of the same call in a later request maps to the same key.
-        keyed = next((span for span in group if span.response_id), best)
-        for span in group:
-            if span is not best:
-                best.attribution = {**span.attribution, **best.attribution}
-        kept.append((best, call_key(keyed)))
+        keyed = next((i for i in indexes if spans[i].response_id), best)
+        for index in indexes:
+            if index != best:
+                spans[best].attribution = {**spans[index].attribution, **spans[best].attribution}
+        kept.append((spans[best], keys[keyed]))
     return kept, len(spans) - len(kept)

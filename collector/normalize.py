@@ -17,7 +17,7 @@ from typing import Any
 from . import conventions as cv
 from . import emitters
 from . import span_fields as sf
-from .calls import call_key, one_per_call
+from .calls import one_per_call
 
 _MAX_ERRORS_KEPT = 20
 _STATUS = {0: "unset", 1: "ok", 2: "error"}
@@ -225,15 +225,10 @@ def normalize_request(
                 _normalize_span(span, resource_attribution, scope_emitter, scope_name, result)
     if result.details:
         _apply_details(result)
-    if len(result.records) > 1:
-        kept, dropped = one_per_call(result.records)
-        result.records = [record for record, _ in kept]
-        for record, key in kept:
-            record.call_key = key
-        result.duplicate_calls = dropped
-    elif result.records:
-        record = result.records[0]
-        record.call_key = call_key(record)
+    kept, result.duplicate_calls = one_per_call(result.records)
+    result.records = [record for record, _ in kept]
+    for record, key in kept:
+        record.call_key = key
     return result
 
 

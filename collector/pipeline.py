@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from .config import PricingProcessor
 from .normalize import TimeBounds
 from .pricing import Pricer
-from .processing import KEY_BYTES, LINK_BYTES, Processed, init_worker, process, process_in_worker
+from .processing import Processed, init_worker, process, process_in_worker
 from .writer import SpanWriter
 
 
@@ -84,10 +84,7 @@ class TracesPipeline:
             self.in_processing -= 1
 
     def submit(self, processed: Processed) -> ConsumeResult:
-        keys = processed.keys
-        split = [keys[i : i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)]
-        raw = processed.links
-        links = [(raw[i : i + 24], raw[i + 24 : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)]
+        split, links = processed.writer_rows()
         table = processed.table()
         waits = self.writer.submit(split, table, links) if split and table is not None else []
         self.stats["requests"] += 1

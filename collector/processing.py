@@ -95,6 +95,15 @@ class Processed:
     duplicate_calls: int = 0
     errors: list[str] = field(default_factory=list)
 
+    def writer_rows(self) -> tuple[list[bytes], list[tuple[bytes, bytes]]]:
+        """Per accepted row: its call key, and its (trace + span id, trace + parent span id)."""
+        keys, raw = self.keys, self.links
+        half = LINK_BYTES // 2
+        return (
+            [keys[i : i + KEY_BYTES] for i in range(0, len(keys), KEY_BYTES)],
+            [(raw[i : i + half], raw[i + half : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)],
+        )
+
     @property
     def accepted_spans(self) -> int:
         return len(self.keys) // KEY_BYTES

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 FRESH_KEYS = 65_536
+_NO_PARENT = bytes(8)  # the parent span id of a root span
 # Odd multipliers drawn per process: the hashes cannot be aimed at from outside (crafted ids that
 # collide would make lookups scan), and equal inputs still hash equally within the process.
 _MULTIPLIERS = np.frombuffer(os.urandom(24), np.uint64) | np.uint64(1)
@@ -165,7 +166,6 @@ class NestedCalls:
     """
 
     WINDOW_SECONDS = 600.0
-    _NO_PARENT = bytes(8)
 
     def __init__(self, window_seconds: float, max_keys: int) -> None:
         self.window = min(window_seconds, self.WINDOW_SECONDS)
@@ -194,7 +194,7 @@ class NestedCalls:
             (self.anonymous_spans, self.anonymous_parents, anonymous),
         ):
             spans.add([span for span, _ in rows], now)
-            parents.add([parent for _, parent in rows if not parent.endswith(self._NO_PARENT)], now)
+            parents.add([parent for _, parent in rows if not parent.endswith(_NO_PARENT)], now)
 
 
 @dataclass
@@ -206,8 +206,6 @@ class _Queued:
 class InFlightLinks:
     """The links of rows queued for insert, so a report of the same call that arrives meanwhile
     (another request, the other span of a nested pair) waits for that insert instead."""
-
-    _NO_PARENT = bytes(8)
 
     def __init__(self) -> None:
         self._spans: dict[bytes, _Queued] = {}
@@ -224,7 +222,7 @@ class InFlightLinks:
     def add(self, links: list[tuple[bytes, bytes]], keys: list[bytes], future: Any) -> None:
         for (span, parent), anonymous in zip(links, _anonymous(links, keys), strict=True):
             self._spans[span] = _Queued(future, anonymous)
-            if not parent.endswith(self._NO_PARENT):
+            if not parent.endswith(_NO_PARENT):
                 self._parents[parent] = _Queued(future, anonymous)
 
     def remove(self, links: list[tuple[bytes, bytes]]) -> None:

@@ -167,7 +167,7 @@ class SpanWriter:
             known = stored or set()
             batch_keys: set[bytes] = set()
             seen = self._seen.contains(keys)
-            nested = self._nested.covers(links, keys) if links is not None else seen
+            nested = self._nested.covers(links, keys) if links is not None else [False] * len(keys)
             now = time.monotonic()
             for index, key in enumerate(keys):
                 if seen[index] or key in batch_keys or key in known:

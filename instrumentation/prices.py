@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import logging
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from spendgate.pricing import CustomModel, Fallback, Pricer, PricingOverrides, plan
-from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT
+from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT, wire_amount
 
 from .proto import flags_pb2 as pb
 from .recorder import CACHE_WRITE_1H_ATTRIBUTE, LLMCall
@@ -30,27 +30,17 @@ logger = logging.getLogger("spendgate.instrumentation")
 _ZERO = Decimal(0)
 
 
-def _money(text: str, what: str) -> Decimal:
-    try:
-        value = Decimal(text or "0")
-    except InvalidOperation:
-        raise ValueError(f"{what}: {text[:40]!r} is not a decimal number") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{what}: {text[:40]!r} is not a non-negative amount")
-    return value
-
-
 def _optional(text: str, what: str) -> Decimal | None:
-    return _money(text, what) if text else None
+    return wire_amount(text, what) if text else None
 
 
 def _fallback(message: pb.FallbackPrice) -> Fallback:
     # A collector older than the embeddings rate leaves it empty: keep the built-in default.
     embeddings = message.embeddings_input_per_mtok
     return Fallback(
-        _money(message.input_per_mtok, "fallback"),
-        _money(message.output_per_mtok, "fallback"),
-        _money(embeddings, "fallback") if embeddings else DEFAULT_EMBEDDINGS_INPUT,
+        wire_amount(message.input_per_mtok, "fallback"),
+        wire_amount(message.output_per_mtok, "fallback"),
+        wire_amount(embeddings, "fallback") if embeddings else DEFAULT_EMBEDDINGS_INPUT,
     )
 
 
@@ -60,18 +50,18 @@ def overrides_from(message: pb.PricingOverrides) -> PricingOverrides:
         CustomModel(
             model=m.model,
             provider=m.provider or None,
-            input_per_mtok=_money(m.input_per_mtok, m.model),
-            output_per_mtok=_money(m.output_per_mtok, m.model),
+            input_per_mtok=wire_amount(m.input_per_mtok, m.model),
+            output_per_mtok=wire_amount(m.output_per_mtok, m.model),
             cache_read_per_mtok=_optional(m.cache_read_per_mtok, m.model),
             cache_write_per_mtok=_optional(m.cache_write_per_mtok, m.model),
-            per_request=_money(m.per_request, m.model),
+            per_request=wire_amount(m.per_request, m.model),
         )
         for m in message.models
     )
     fallback = _fallback(message.fallback) if message.HasField("fallback") else None
     return PricingOverrides(
         models=models,
-        discounts=tuple(sorted((p, _money(d, p)) for p, d in message.discounts.items())),
+        discounts=tuple(sorted((p, wire_amount(d, p)) for p, d in message.discounts.items())),
         local_providers=tuple(message.local_providers),
         fallback=fallback,
     )

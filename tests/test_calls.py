@@ -117,7 +117,6 @@ def test_reports_of_one_call_in_overlapping_requests_are_stored_once(start: Any)
     spans = _reports(("litellm", outer, False), ("opentelemetry.instrumentation.openai.v1", inner, True))
     writer = running.collector.writer
     assert writer is not None
-    from spendgate.collector.pipeline import KEY_BYTES, LINK_BYTES
     from spendgate.collector.processing import process
 
     futures = []
@@ -125,9 +124,7 @@ def test_reports_of_one_call_in_overlapping_requests_are_stored_once(start: Any)
         processed = process(
             encode_spans([span]).SerializeToString(), "protobuf", running.collector.pipeline.pricer
         )
-        keys = [processed.keys[i : i + KEY_BYTES] for i in range(0, len(processed.keys), KEY_BYTES)]
-        raw = processed.links
-        links = [(raw[i : i + 24], raw[i + 24 : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)]
+        keys, links = processed.writer_rows()
         futures += writer.submit(keys, processed.table(), links)
     for future in futures:
         future.result(30)

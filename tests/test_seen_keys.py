@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from spendgate.collector import seen_keys
 from spendgate.collector.config import BatchProcessor, ClickHouseExporter
-from spendgate.collector.pipeline import KEY_BYTES, LINK_BYTES
 from spendgate.collector.pricing import Pricer
 from spendgate.collector.processing import process
 from spendgate.collector.seen_keys import SeenKeys
@@ -66,9 +65,7 @@ def _blocks(count: int, per_request: int) -> list[Any]:
     for _ in range(count // per_request):
         spans = make_spans([{"attributes": chat_attributes()} for _ in range(per_request)])
         processed = process(encode_spans(spans).SerializeToString(), "protobuf", pricer)
-        keys = [processed.keys[i : i + KEY_BYTES] for i in range(0, len(processed.keys), KEY_BYTES)]
-        raw = processed.links
-        links = [(raw[i : i + 24], raw[i + 24 : i + LINK_BYTES]) for i in range(0, len(raw), LINK_BYTES)]
+        keys, links = processed.writer_rows()
         out.append((keys, processed.table(), links))
     return out
 

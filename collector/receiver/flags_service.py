@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import grpc
@@ -17,6 +17,7 @@ from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.proto import flags_pb2_grpc
 
 from spendgate.pricing import DEFAULT_OVERRIDES, CustomModel, PricingOverrides
+from spendgate.pricing.overrides import wire_amount
 
 from ..flags import Flag, FlagBoard, Snapshot
 from ..live_spend import LiveSpend
@@ -91,16 +92,6 @@ def snapshot_message(snapshot: Snapshot, pricing: pb.PricingOverrides | None = N
     )
 
 
-def _decimal(text: str, field: str) -> Decimal:
-    try:
-        value = Decimal(text or "0")
-    except InvalidOperation:
-        raise ValueError(f"{field} {text[:40]!r} is not a decimal number") from None
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"{field} must be a non-negative number")
-    return value
-
-
 def blocking_flags(board: FlagBoard, scopes: list[tuple[str, str]]) -> list[Flag]:
     """The flags that are not ok for any of these scopes (global always applies)."""
     wanted = set(scopes) | {("global", "")}
@@ -136,7 +127,7 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
                 grpc.StatusCode.FAILED_PRECONDITION, "this collector does not evaluate budgets"
             )
         try:
-            amount = _decimal(text, field)
+            amount = wire_amount(text, field)
         except ValueError as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         assert self.live is not None  # abort() raised otherwise

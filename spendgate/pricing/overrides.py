@@ -8,7 +8,7 @@ with :data:`DEFAULT_OVERRIDES`, which are the collector's own defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +56,14 @@ class PricingOverrides:
 
 
 DEFAULT_OVERRIDES = PricingOverrides()
+
+
+def wire_amount(text: str, what: str) -> Decimal:
+    """A non-negative decimal amount sent as a string on the flags wire ("" is zero)."""
+    try:
+        value = Decimal(text or "0")
+    except InvalidOperation:
+        raise ValueError(f"{what}: {text[:40]!r} is not a decimal number") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"{what}: {text[:40]!r} is not a non-negative amount")
+    return value
