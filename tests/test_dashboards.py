@@ -94,15 +94,22 @@ def seeded(chdb_dsn: str) -> Iterator[Seeded]:
         yield _seed(running, chdb_dsn)
 
 
+def _clear_of_midnight() -> datetime:
+    """Now, at least a minute after midnight and five before the next: "today" stays one day for the module.
+
+    The seeded calls of "today" are seconds before now, so the first minute of a day would put them in
+    the day before.
+    """
+    while True:
+        now = datetime.now(UTC).replace(microsecond=0)
+        since = (now - now.replace(hour=0, minute=0, second=0)).total_seconds()
+        if 65 <= since <= 86_400 - 300:
+            return now
+        time.sleep(65 - since if since < 65 else 86_400 - since + 65)
+
+
 def _seed(running: RunningCollector, chdb_dsn: str) -> Seeded:
-    now = datetime.now(UTC).replace(microsecond=0)
-    if now.hour == 0 and now.minute < 1:  # the seeded calls of "today" are seconds before now
-        time.sleep(60 - now.second)
-        now = datetime.now(UTC).replace(microsecond=0)
-    to_midnight = (now.replace(hour=0, minute=0, second=0) + timedelta(days=1) - now).total_seconds()
-    if to_midnight < 300:  # keep "today" one day for the whole module
-        time.sleep(to_midnight + 5)
-        now = datetime.now(UTC).replace(microsecond=0)
+    now = _clear_of_midnight()
     today = now.replace(hour=0, minute=0, second=0)
     shop = {"spendgate.project": "shop", "spendgate.ticket": "T-1"}
     spans = [
