@@ -24,8 +24,8 @@ import uuid
 import numpy as np
 import pyarrow as pa
 from spendgate.collector.config import BatchProcessor, ClickHouseExporter
+from spendgate.collector.ingest.writer import SpanWriter
 from spendgate.collector.storage import migrate, open_storage
-from spendgate.collector.writer import SpanWriter
 
 
 def _rss_mib() -> float:

@@ -44,8 +44,9 @@ from spendgate.collector.app import Collector
 from spendgate.collector.config import parse_config
 from spendgate.instrumentation.fake_provider import FakeProvider
 from spendgate.instrumentation.fake_provider.formats import Usage
-from spendgate.instrumentation.proto import flags_pb2 as pb
-from spendgate.instrumentation.proto import flags_pb2_grpc
+
+from spendgate.proto import flags_pb2 as pb
+from spendgate.proto import flags_pb2_grpc
 
 HERE = Path(__file__).resolve().parent
 

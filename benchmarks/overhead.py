@@ -110,9 +110,9 @@ def _instrumentor(variant: str) -> Any:
 def budget_guard() -> Any:
     """The guard instrument() installs, with the seeded per-request and per-run limits and no
     flags, as an agent holds them after its first snapshot (no network on the call path)."""
+    from spendgate.collector.budgets.board import Snapshot
+    from spendgate.collector.budgets.flag_service import snapshot_message
     from spendgate.collector.config import Config
-    from spendgate.collector.flags import Snapshot
-    from spendgate.collector.receiver.flags_service import snapshot_message
     from spendgate.instrumentation.budget_guard import BudgetGuard
     from spendgate.instrumentation.flags_client import FlagTable
 

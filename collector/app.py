@@ -12,21 +12,21 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
+from spendgate.collector.api.costs import build_router as costs_router
+from spendgate.collector.api.routes import build_router as budgets_router
+from spendgate.collector.budgets import flag_service
+from spendgate.collector.budgets.runtime import BudgetRuntime
+from spendgate.collector.config import Config
+from spendgate.collector.ingest import grpc_receiver, http_receiver
+from spendgate.collector.ingest.normalize import TimeBounds
+from spendgate.collector.ingest.pipeline import TracesPipeline
+from spendgate.collector.ingest.reconcile import Reconciler, grace_for
+from spendgate.collector.ingest.request_limits import UVICORN_OPTIONS, RequestLimits
+from spendgate.collector.ingest.writer import SpanWriter
+from spendgate.collector.storage import Storage, migrate, open_storage
 
 from spendgate import __version__
-
-from .api import build_router as budgets_router
-from .auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
-from .budget_runtime import BudgetRuntime
-from .config import Config
-from .costs_api import build_router as costs_router
-from .normalize import TimeBounds
-from .pipeline import TracesPipeline
-from .receiver import flags_service, grpc_receiver, http_receiver
-from .reconcile import Reconciler, grace_for
-from .request_limits import UVICORN_OPTIONS, RequestLimits
-from .storage import Storage, migrate, open_storage
-from .writer import SpanWriter
 
 log = logging.getLogger("spendgate.collector")
 _MIB = 1024 * 1024
@@ -139,7 +139,7 @@ class Collector:
             )
             if self.budgets is not None:
                 pricing = self.config.processors.pricing.overrides()
-                flags_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live, pricing)
+                flag_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live, pricing)
             await grpc_server.start()
         http_server = None
         http_task = None

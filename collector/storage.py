@@ -17,10 +17,9 @@ from typing import Any
 import clickhouse_connect
 import numpy as np
 import pyarrow as pa
+from spendgate.collector.config import ClickHouseExporter, resolve_dsn
 
 from spendgate import queries
-
-from .config import ClickHouseExporter, resolve_dsn
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,10 @@ import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
-from spendgate.collector.auth import digest
-from spendgate.instrumentation.proto import flags_pb2 as pb
-from spendgate.instrumentation.proto import flags_pb2_grpc
+from spendgate.collector.api.auth import digest
+
+from spendgate.proto import flags_pb2 as pb
+from spendgate.proto import flags_pb2_grpc
 
 from .conftest import RunningCollector, chat_attributes, collector_running, make_spans
 

@@ -13,7 +13,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
-from spendgate.collector.otlp import decode_protobuf
+from spendgate.collector.ingest.otlp import decode_protobuf
 
 from .conftest import RunningCollector, chat_attributes, make_spans
 

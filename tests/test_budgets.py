@@ -13,8 +13,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from pydantic import ValidationError
-from spendgate.collector.budgets import Budget, period_window, state_of
-from spendgate.collector.evaluator import evaluate
+from spendgate.collector.budgets.evaluator import evaluate
+from spendgate.collector.budgets.model import Budget, period_window, state_of
 
 from .conftest import RunningCollector, chat_attributes
 

@@ -117,7 +117,7 @@ def test_reports_of_one_call_in_overlapping_requests_are_stored_once(start: Any)
     spans = _reports(("litellm", outer, False), ("opentelemetry.instrumentation.openai.v1", inner, True))
     writer = running.collector.writer
     assert writer is not None
-    from spendgate.collector.processing import process
+    from spendgate.collector.ingest.processing import process
 
     futures = []
     for span in spans:  # both queued before either insert returns

@@ -121,8 +121,8 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
 def test_generated_flag_modules_match_the_proto(tmp_path: Path) -> None:
     from grpc_tools import protoc
 
-    source = REPO / "instrumentation" / "proto"
-    tree = tmp_path / "spendgate" / "instrumentation" / "proto"
+    source = REPO / "spendgate" / "proto"
+    tree = tmp_path / "spendgate" / "proto"
     tree.mkdir(parents=True)
     (tree / "flags.proto").write_text((source / "flags.proto").read_text())
     args = ["protoc", f"-I{tmp_path}", f"--python_out={tmp_path}", f"--pyi_out={tmp_path}",

@@ -326,7 +326,7 @@ def test_openapi_lists_every_endpoint(running: RunningCollector) -> None:
 
 
 def test_money_is_written_as_plain_decimal_strings() -> None:
-    from spendgate.collector.costs_api import jsonable
+    from spendgate.collector.api.costs import jsonable
 
     row = {"a": Decimal("100.000000000000000000"), "b": Decimal("0.004500"), "c": Decimal("0E-18")}
     assert jsonable(row) == {"a": "100", "b": "0.0045", "c": "0"}

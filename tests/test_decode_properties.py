@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from spendgate.collector import otlp
-from spendgate.collector.pricing import Pricer
-from spendgate.collector.processing import process
+from spendgate.collector.ingest.pricer import Pricer
+from spendgate.collector.ingest.processing import process
 
 from .conftest import chat_attributes, make_spans
 

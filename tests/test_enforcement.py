@@ -16,8 +16,9 @@ import grpc
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
-from spendgate.instrumentation.proto import flags_pb2 as pb
-from spendgate.instrumentation.proto import flags_pb2_grpc
+
+from spendgate.proto import flags_pb2 as pb
+from spendgate.proto import flags_pb2_grpc
 
 from .conftest import (
     RunningCollector,
@@ -753,7 +754,7 @@ def test_cli_manages_budgets_and_shows_flags_and_alerts(budgets: RunningCollecto
 
 
 def test_external_evaluator_flags_are_served_by_collectors(chdb_dsn: str) -> None:
-    from spendgate.collector.budget_runtime import BudgetRuntime
+    from spendgate.collector.budgets.runtime import BudgetRuntime
 
     external = "    evaluator: external\n"
     for running in _collector(chdb_dsn, every="100ms", more=external):

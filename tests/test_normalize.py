@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from spendgate.collector.normalize import normalize_request
+from spendgate.collector.ingest.normalize import normalize_request
 
 from .conftest import chat_attributes, make_spans
 

@@ -11,8 +11,8 @@ import pytest
 from genai_prices import Usage, calc_price, data_snapshot
 from genai_prices import types as gp
 from spendgate.collector.config import FallbackPrice, ModelPrice, PricingProcessor
-from spendgate.collector.normalize import UsageRecord
-from spendgate.collector.pricing import Pricer
+from spendgate.collector.ingest.normalize import UsageRecord
+from spendgate.collector.ingest.pricer import Pricer
 
 
 def record(provider: str, model: str, when: datetime, **tokens: int) -> UsageRecord:

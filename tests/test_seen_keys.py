@@ -13,11 +13,11 @@ from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from spendgate.collector import seen_keys
 from spendgate.collector.config import BatchProcessor, ClickHouseExporter
-from spendgate.collector.pricing import Pricer
-from spendgate.collector.processing import process
-from spendgate.collector.seen_keys import SeenKeys
+from spendgate.collector.ingest.pricer import Pricer
+from spendgate.collector.ingest.processing import process
+from spendgate.collector.ingest.seen_keys import SeenKeys
+from spendgate.collector.ingest.writer import SpanWriter
 from spendgate.collector.storage import Storage, migrate, open_storage
-from spendgate.collector.writer import SpanWriter
 
 from .conftest import chat_attributes, make_spans
 
@@ -132,7 +132,7 @@ def test_collectors_sharing_a_database_store_a_retry_once(storage: Storage) -> N
 
 
 def test_a_failed_lookup_in_clickhouse_is_a_retryable_error(storage: Storage) -> None:
-    from spendgate.collector.writer import StorageUnavailable
+    from spendgate.collector.ingest.writer import StorageUnavailable
 
     blocks = _blocks(100, 100)
     writer = _writer(storage, shared=True)

@@ -17,18 +17,18 @@ from typing import Any
 import pytest
 from opentelemetry import trace
 from spendgate.collector.app import Collector
+from spendgate.collector.budgets.board import Snapshot
+from spendgate.collector.budgets.flag_service import pricing_message, snapshot_message
 from spendgate.collector.config import FallbackPrice, ModelPrice, PricingProcessor, load_config, parse_config
-from spendgate.collector.flags import Snapshot
-from spendgate.collector.pricing import Pricer as CollectorPricer
-from spendgate.collector.receiver.flags_service import pricing_message, snapshot_message
+from spendgate.collector.ingest.pricer import Pricer as CollectorPricer
 from spendgate.instrumentation import prices
 from spendgate.instrumentation.budget_guard import BudgetGuard
 from spendgate.instrumentation.flags_client import FlagTable
-from spendgate.instrumentation.proto import flags_pb2 as pb
 from spendgate.instrumentation.recorder import CACHE_WRITE_1H_ATTRIBUTE, LLMCall
 
 from spendgate.pricing import DEFAULT_OVERRIDES, Fallback
 from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT
+from spendgate.proto import flags_pb2 as pb
 
 from .conftest import REPO, RunningCollector, collector_yaml, free_port, stop_collector, wait_until
 from .test_pricing import CASES, operation_record, record

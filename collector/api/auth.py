@@ -1,0 +1,134 @@
+"""API keys and roles, for HTTP and gRPC alike.
+
+Keys are configured as SHA-256 digests (``spendgate api-key`` makes one), never
+in the clear. Roles: ``ingest`` (OTLP export and the agents' budget flags),
+``read`` (the costs API, flags, alerts), ``admin`` (budget changes; includes
+read). With no keys configured every request is let in.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from spendgate.collector.config import ApiKey
+
+Role = str
+_OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc")
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class Authenticator:
+    def __init__(self, keys: list[ApiKey]) -> None:
+        self._roles = {key.sha256.lower(): frozenset(key.roles) for key in keys}
+        self.enabled = bool(keys)
+
+    def roles(self, authorization: str | None) -> frozenset[Role] | None:
+        """The roles of a ``Bearer`` key, or None when the key is missing or unknown."""
+        if not authorization:
+            return None
+        scheme, _, token = authorization.strip().partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return None
+        wanted = digest(token.strip())
+        for known, roles in self._roles.items():
+            if hmac.compare_digest(known, wanted):  # constant time per candidate
+                return roles | ({"read"} if "admin" in roles else frozenset())
+        return None
+
+
+def http_role(method: str, path: str) -> Role | None:
+    """The role an HTTP request needs; None for open paths."""
+    if path in _OPEN_PATHS:
+        return None
+    if path == "/v1/traces":
+        return "ingest"
+    if path.startswith("/api/v1/costs/budgets") and method in ("POST", "PUT", "DELETE", "PATCH"):
+        return "admin"
+    return "read"
+
+
+class AuthMiddleware:
+    """ASGI middleware: 401 without a known key, 403 without the role the path needs."""
+
+    def __init__(self, app: Any, authenticator: Authenticator) -> None:
+        self.app = app
+        self.auth = authenticator
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not self.auth.enabled:
+            await self.app(scope, receive, send)
+            return
+        needed = http_role(scope["method"], scope["path"])
+        if needed is None:
+            await self.app(scope, receive, send)
+            return
+        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
+        roles = self.auth.roles(header)
+        # Agents polling flags over HTTP hold ingest keys.
+        allowed = roles is not None and (
+            needed in roles or (scope["path"] == "/v1/flags" and "ingest" in roles)
+        )
+        if allowed:
+            await self.app(scope, receive, send)
+            return
+        if roles is None:
+            status, message = 401, "an API key is required (Authorization: Bearer <key>)"
+        else:
+            status, message = 403, f"this key lacks the {needed} role"
+        body = json.dumps({"detail": message}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if status == 401:
+            headers.append((b"www-authenticate", b'Bearer realm="spendgate"'))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+class GrpcAuthInterceptor(grpc.aio.ServerInterceptor):
+    """Every gRPC method (OTLP export, budget flags) needs an ingest key."""
+
+    def __init__(self, authenticator: Authenticator) -> None:
+        self.auth = authenticator
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if not self.auth.enabled or handler is None:
+            return handler
+        metadata = dict(details.invocation_metadata or ())
+        roles = self.auth.roles(metadata.get("authorization"))
+        if roles is not None and "ingest" in roles:
+            return handler
+        code, message = (grpc.StatusCode.UNAUTHENTICATED, "an API key is required") if roles is None else (
+            grpc.StatusCode.PERMISSION_DENIED, "this key lacks the ingest role")  # fmt: skip
+        return _refusal(handler, code, message)
+
+
+def _refusal(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
+    async def deny(request: Any, context: Any) -> Any:
+        await context.abort(code, message)
+
+    async def deny_stream(request: Any, context: Any) -> Any:
+        await context.abort(code, message)
+        yield  # pragma: no cover - abort raises
+
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(
+            deny_stream, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )  # fmt: skip
+    return grpc.unary_unary_rpc_method_handler(
+        deny,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )

@@ -1,0 +1,179 @@
+"""The budgets HTTP API: budgets, overrides, flags and alerts.
+
+JSON in and out; errors are ``{"detail": ...}`` with 400/404/409/422 as usual.
+Every change is stored in ClickHouse and triggers an evaluation at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from spendgate.collector.api.costs import jsonable
+from spendgate.collector.budgets.alerts import read_alerts
+from spendgate.collector.budgets.flag_service import blocking_flags
+from spendgate.collector.budgets.model import Budget, ScopeType
+from spendgate.collector.budgets.runtime import BudgetRuntime
+from spendgate.collector.budgets.store import BudgetConflict, BudgetNotFound
+
+
+class Override(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    unblock_until: datetime | None = None  # no block before this time
+    unblock_for_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 90)
+    limit: Decimal | None = Field(default=None, gt=0)  # raise (or lower) the limit
+
+
+def _matches(item: Any, scope_type: str | None, scope_id: str | None) -> bool:
+    return (scope_type is None or item.scope_type == scope_type) and (
+        scope_id is None or item.scope_id == scope_id
+    )
+
+
+def _budget_json(budget: Budget, runtime: BudgetRuntime) -> dict[str, Any]:
+    data = budget.model_dump(mode="json")
+    data["flags"] = [f.to_json() for f in runtime.board.flags() if f.budget_id == budget.id]
+    return data
+
+
+def _validation_error(exc: ValidationError) -> HTTPException:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
+    return HTTPException(422, f"invalid budget: {problems}")
+
+
+def build_router(runtime: BudgetRuntime) -> APIRouter:
+    router = APIRouter()
+    store = runtime.store
+
+    def get(budget_id: str) -> Budget:
+        try:
+            return store.get(budget_id)
+        except BudgetNotFound:
+            raise HTTPException(404, f"no budget {budget_id!r}") from None
+
+    def change(budget_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        get(budget_id)
+        try:
+            budget = store.update(budget_id, changes)
+        except ValidationError as exc:
+            raise _validation_error(exc) from None
+        runtime.changed()
+        return _budget_json(budget, runtime)
+
+    @router.get("/api/v1/costs/budgets")
+    def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        budgets = [b for b in store.all() if _matches(b, scope_type, scope_id)]
+        return {"budgets": [_budget_json(b, runtime) for b in budgets], "unreadable": store.broken}
+
+    @router.post("/api/v1/costs/budgets", status_code=201)
+    def create_budget(body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            budget = Budget.model_validate(body)
+            store.create(budget)
+        except ValidationError as exc:
+            raise _validation_error(exc) from None
+        except BudgetConflict as exc:
+            raise HTTPException(409, str(exc)) from None
+        runtime.changed()
+        return _budget_json(budget, runtime)
+
+    @router.get("/api/v1/costs/budgets/check")
+    def check(
+        scope_type: ScopeType = "global",
+        scope_id: str = "",
+        estimated_cost: Annotated[Decimal, Query(ge=0)] = Decimal(0),
+    ) -> dict[str, Any]:
+        flags = blocking_flags(runtime.board, [(scope_type, scope_id)])
+        blocked = [f for f in flags if f.state == "block"]
+        # A hard budget with less room than the estimate refuses too.
+        short = [
+            f for f in flags if f.state != "block" and estimated_cost > f.remaining and f.metric == "cost"
+        ]
+        return {
+            "allowed": not blocked and not short,
+            "flags": [f.to_json() for f in flags],
+            "reason": (blocked or short)[0].reason if (blocked or short) else "",
+        }
+
+    @router.get("/api/v1/costs/budgets/status")
+    def status(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        """Every budget scope in the newest evaluation, ok ones included (per agent: scope_type=agent)."""
+        rows = runtime.storage.rows(
+            "budgets/latest_status.sql",
+            {"scope_type": scope_type or "", "scope_id": scope_id or ""},
+        )
+        return {
+            "evaluated_at": jsonable(rows[0])["evaluated_at"] if rows else None,
+            "scopes": [jsonable({k: v for k, v in row.items() if k != "evaluated_at"}) for row in rows],
+        }
+
+    @router.get("/api/v1/costs/budgets/{budget_id}")
+    def read_budget(budget_id: str) -> dict[str, Any]:
+        return _budget_json(get(budget_id), runtime)
+
+    @router.put("/api/v1/costs/budgets/{budget_id}")
+    def update_budget(budget_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        if "id" in body and body["id"] != budget_id:
+            raise HTTPException(400, "the id in the body differs from the id in the path")
+        return change(budget_id, body)
+
+    @router.delete("/api/v1/costs/budgets/{budget_id}", status_code=204)
+    def delete_budget(budget_id: str) -> Response:
+        get(budget_id)
+        store.delete(budget_id)
+        runtime.changed()
+        return Response(status_code=204)
+
+    @router.post("/api/v1/costs/budgets/{budget_id}/pause")
+    def pause(budget_id: str) -> dict[str, Any]:
+        return change(budget_id, {"active": False})
+
+    @router.post("/api/v1/costs/budgets/{budget_id}/resume")
+    def resume(budget_id: str) -> dict[str, Any]:
+        return change(budget_id, {"active": True})
+
+    @router.post("/api/v1/costs/budgets/{budget_id}/reset")
+    def reset(budget_id: str) -> dict[str, Any]:
+        """Count spend from now on for the rest of the current period."""
+        return change(budget_id, {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None})
+
+    @router.post("/api/v1/costs/budgets/{budget_id}/override")
+    def override(budget_id: str, body: Override) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        until = body.unblock_until
+        if body.unblock_for_minutes is not None:
+            until = datetime.now(UTC) + timedelta(minutes=body.unblock_for_minutes)
+        if until is not None:
+            changes["unblocked_until"] = until.isoformat()
+        if body.limit is not None:
+            changes["limit"] = str(body.limit)
+        if not changes:
+            raise HTTPException(400, "give unblock_until, unblock_for_minutes or limit")
+        return change(budget_id, changes)
+
+    @router.get("/v1/flags")
+    def flags(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        snapshot = runtime.board.snapshot()
+        selected = [f for f in snapshot.flags if _matches(f, scope_type, scope_id)]
+        evaluator = runtime.evaluator
+        return {
+            "version": snapshot.version,
+            "flags": [f.to_json() for f in selected],
+            "limits": [b.model_dump(mode="json") for b in snapshot.limits],
+            "evaluated_at": evaluator.last_run.isoformat() if evaluator and evaluator.last_run else None,
+            "evaluation_error": evaluator.last_error if evaluator else None,
+        }
+
+    @router.get("/api/v1/alerts")
+    def alerts(
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        since_hours: Annotated[int, Query(ge=1, le=24 * 400)] = 24 * 7,
+    ) -> dict[str, Any]:
+        since = datetime.now(UTC) - timedelta(hours=since_hours)
+        return {"alerts": [a.to_json() for a in read_alerts(runtime.storage, since, limit)]}
+
+    return router

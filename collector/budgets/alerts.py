@@ -1,0 +1,213 @@
+"""Alert events: threshold crossings with a cooldown, and spend anomalies.
+
+Each budget scope alerts when its utilisation crosses one of the budget's
+thresholds (default 50 info, 80 warning, 95 critical, 100 exceeded), at most
+once per threshold and scope within ``cooldown`` (seed: one hour); cooldowns
+survive restarts because they are read back from the alert table. A scope
+whose spend today is above ``anomaly_percent`` of its trailing daily average
+raises an anomaly alert, with the same cooldown.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from spendgate.collector.budgets.evaluator import Evaluation, describe
+from spendgate.collector.config import Alerts as AlertSettings
+from spendgate.collector.storage import Storage
+
+log = logging.getLogger(__name__)
+
+LEVELS = ("info", "warning", "critical", "exceeded")
+_COLUMNS = ["id", "at", "budget_id", "scope_type", "scope_id", "kind", "level", "threshold", "spend",
+            "limit_amount", "utilization", "message"]  # fmt: skip
+_ANOMALY_EVERY = timedelta(minutes=1)
+
+
+def level_of(threshold: int) -> str:
+    if threshold >= 100:
+        return "exceeded"
+    if threshold >= 95:
+        return "critical"
+    if threshold >= 80:
+        return "warning"
+    return "info"
+
+
+@dataclass(frozen=True)
+class Alert:
+    id: str
+    at: datetime
+    budget_id: str
+    scope_type: str
+    scope_id: str
+    kind: str  # threshold or anomaly
+    level: str
+    threshold: int
+    spend: Decimal
+    limit: Decimal
+    utilization: Decimal
+    message: str
+
+    def row(self) -> list[Any]:
+        return [self.id, self.at, self.budget_id, self.scope_type, self.scope_id, self.kind, self.level,
+                self.threshold, self.spend, self.limit, self.utilization.quantize(Decimal("0.000001")),
+                self.message]  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "budget_id": self.budget_id,
+            "scope_type": self.scope_type,
+            "scope_id": self.scope_id,
+            "kind": self.kind,
+            "level": self.level,
+            "threshold": self.threshold,
+            "spend": str(self.spend),
+            "limit": str(self.limit),
+            "utilization": str(self.utilization.quantize(Decimal("0.01"))),
+            "message": self.message,
+        }
+
+
+def read_alerts(storage: Storage, since: datetime, limit: int = 100) -> list[Alert]:
+    rows = storage.client.query(
+        storage.sql("budgets/recent_alerts.sql"), parameters={"since": since, "limit": limit}
+    ).result_rows
+    return [
+        Alert(
+            id=str(r[0]),
+            at=r[1].replace(tzinfo=UTC) if r[1].tzinfo is None else r[1],
+            budget_id=r[2],
+            scope_type=r[3],
+            scope_id=r[4],
+            kind=r[5],
+            level=r[6],
+            threshold=int(r[7]),
+            spend=Decimal(r[8]),
+            limit=Decimal(r[9]),
+            utilization=Decimal(r[10]),
+            message=r[11],
+        )  # fmt: skip
+        for r in rows
+    ]
+
+
+class AlertManager:
+    def __init__(
+        self,
+        storage: Storage,
+        settings: AlertSettings,
+        deliver: Callable[[list[Alert]], None] | None = None,
+    ) -> None:
+        self._storage = storage
+        self._settings = settings
+        self._deliver = deliver
+        self._table = f"{storage.options.database}.budget_alerts"
+        self._cooldown = timedelta(seconds=settings.cooldown)
+        self._last: dict[tuple[str, str, str, int], datetime] = {}
+        self._crossed: dict[tuple[str, str], set[int]] = {}
+        self._next_anomaly_check: datetime | None = None
+        self._resume_cooldowns()
+
+    def _resume_cooldowns(self) -> None:
+        since = datetime.now(UTC) - self._cooldown
+        for alert in read_alerts(self._storage, since, limit=100_000):
+            key = (alert.budget_id, alert.scope_id, alert.kind, alert.threshold)
+            self._last[key] = max(self._last.get(key, alert.at), alert.at)
+
+    def _cooled(self, key: tuple[str, str, str, int], now: datetime) -> bool:
+        last = self._last.get(key)
+        return last is None or now - last >= self._cooldown
+
+    def observe(self, evaluations: list[Evaluation], now: datetime) -> list[Alert]:
+        alerts = []
+        for evaluation in evaluations:
+            budget = evaluation.budget
+            scope = (budget.id, evaluation.scope_id)
+            crossed = {t for t in budget.thresholds if evaluation.utilization >= t}
+            before = self._crossed.get(scope, set())
+            self._crossed[scope] = crossed
+            for threshold in sorted(crossed - before):
+                key = (budget.id, evaluation.scope_id, "threshold", threshold)
+                if not self._cooled(key, now):
+                    continue
+                self._last[key] = now
+                level = level_of(threshold)
+                alerts.append(
+                    Alert(
+                        uuid.uuid4().hex,
+                        now,
+                        budget.id,
+                        budget.scope_type,
+                        evaluation.scope_id,
+                        "threshold",
+                        level,
+                        threshold,
+                        evaluation.spend,
+                        budget.limit,
+                        evaluation.utilization,
+                        f"{threshold}% of the {describe(budget, evaluation.scope_id)} used "
+                        f"({evaluation.utilization:.1f}%: {evaluation.spend:.4f} of {budget.limit})",
+                    )  # fmt: skip
+                )
+        alerts.extend(self._anomalies(evaluations, now))
+        if alerts:
+            self._storage.client.insert(self._table, [a.row() for a in alerts], column_names=_COLUMNS)
+            for alert in alerts:
+                log.warning("budget alert [%s] %s", alert.level, alert.message)
+            if self._deliver is not None:
+                self._deliver(alerts)
+        return alerts
+
+    def _anomalies(self, evaluations: list[Evaluation], now: datetime) -> list[Alert]:
+        if self._next_anomaly_check is not None and now < self._next_anomaly_check:
+            return []
+        self._next_anomaly_check = now + _ANOMALY_EVERY
+        scopes = {(e.budget.scope_type, e.scope_id): e for e in evaluations if e.budget.metric == "cost"}
+        if not scopes:
+            return []
+        rows = self._storage.client.query(
+            self._storage.sql("budgets/anomalies.sql"),
+            parameters={
+                "now": now,
+                "days": self._settings.anomaly_trailing_days,
+                "percent": self._settings.anomaly_percent,
+                "scope_types": [kind for kind, _ in scopes],
+                "scope_ids": [scope_id for _, scope_id in scopes],
+            },
+        ).result_rows
+        alerts = []
+        for scope_type, scope_id, today, average in rows:
+            evaluation = scopes[(scope_type, scope_id)]
+            key = (evaluation.budget.id, scope_id, "anomaly", self._settings.anomaly_percent)
+            if not self._cooled(key, now):
+                continue
+            self._last[key] = now
+            ratio = Decimal(today) / Decimal(average) * 100
+            where = "global" if scope_type == "global" else f"{scope_type} {scope_id}"
+            alerts.append(
+                Alert(
+                    uuid.uuid4().hex,
+                    now,
+                    evaluation.budget.id,
+                    scope_type,
+                    scope_id,
+                    "anomaly",
+                    "warning",
+                    self._settings.anomaly_percent,
+                    Decimal(today),
+                    Decimal(average),
+                    ratio,
+                    f"{where} spent ${Decimal(today):.2f} today, {ratio:.0f}% of its trailing daily "
+                    f"average (${Decimal(average):.2f})",
+                )  # fmt: skip
+            )
+        return alerts

@@ -1,0 +1,177 @@
+"""Enforcement flags: the state of every budget scope, versioned, pushed to watchers.
+
+The board holds the current flag of every (budget, scope id) that is not ok,
+plus the limits agents enforce themselves (per request, per run). Every change
+bumps the board's version and wakes the watchers (gRPC ``Watch`` streams),
+which send the whole snapshot: it is small, and a watcher that missed a
+change can never end up with a stale table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from spendgate.collector.budgets.model import Budget, State
+
+Key = tuple[str, str]  # (budget id, scope id)
+
+
+@dataclass(frozen=True)
+class Flag:
+    budget_id: str
+    scope_type: str
+    scope_id: str
+    metric: str
+    state: State
+    spend: Decimal
+    limit: Decimal
+    utilization: Decimal
+    remaining: Decimal
+    period_end: datetime | None
+    reason: str = ""
+    version: int = 0
+
+    @property
+    def key(self) -> Key:
+        return self.budget_id, self.scope_id
+
+    def same_as(self, other: Flag | None) -> bool:
+        """Whether an agent would act the same on both (spend moves every evaluation)."""
+        return other is not None and (self.state, self.reason, self.limit) == (
+            other.state,
+            other.reason,
+            other.limit,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "budget_id": self.budget_id,
+            "scope_type": self.scope_type,
+            "scope_id": self.scope_id,
+            "metric": self.metric,
+            "state": self.state,
+            "spend": str(self.spend),
+            "limit": str(self.limit),
+            "utilization": str(self.utilization.quantize(Decimal("0.01"))),
+            "remaining": str(self.remaining),
+            "period_end": self.period_end.isoformat() if self.period_end else None,
+            "reason": self.reason,
+            "version": self.version,
+        }
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    version: int
+    flags: tuple[Flag, ...]  # the ones that are not ok
+    limits: tuple[Budget, ...]  # per-request and per-run budgets
+    generated_at: datetime | None = None
+
+
+@dataclass
+class _Watcher:
+    loop: asyncio.AbstractEventLoop
+    event: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class FlagBoard:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flags: dict[Key, Flag] = {}
+        self._limits: tuple[Budget, ...] = ()
+        self._version = 0
+        self._watchers: list[_Watcher] = []
+        self._listeners: list[Any] = []  # callables(changed flags), e.g. persistence
+
+    @property
+    def version(self) -> int:
+        return self._version
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return Snapshot(self._version, tuple(self._flags.values()), self._limits)
+
+    def flag(self, key: Key) -> Flag | None:
+        return self._flags.get(key)
+
+    def flags(self) -> list[Flag]:
+        with self._lock:
+            return list(self._flags.values())
+
+    def add_listener(self, listener: Any) -> None:
+        self._listeners.append(listener)
+
+    def update(
+        self, flags: list[Flag], replace_all: bool = False, limits: tuple[Budget, ...] | None = None
+    ) -> list[Flag]:
+        """Apply new flag values; returns the flags that changed (with their new version).
+
+        ``replace_all`` drops flags not in ``flags`` (a full evaluation). Flags in
+        state ok are dropped too: no flag means ok.
+        """
+        changed: list[Flag] = []
+        with self._lock:
+            version = self._version + 1  # one version per update, shared by what it changes
+            seen = set()
+            for flag in flags:
+                seen.add(flag.key)
+                current = self._flags.get(flag.key)
+                if flag.state == "ok":
+                    if current is not None:
+                        del self._flags[flag.key]
+                        changed.append(replace(flag, version=version))
+                    continue
+                if flag.same_as(current):
+                    assert current is not None
+                    # Keep the spend figures fresh without waking anyone.
+                    self._flags[flag.key] = replace(flag, version=current.version)
+                    continue
+                self._flags[flag.key] = updated = replace(flag, version=version)
+                changed.append(updated)
+            if replace_all:
+                for key in [key for key in self._flags if key not in seen]:
+                    gone = self._flags.pop(key)
+                    changed.append(
+                        replace(gone, state="ok", reason="budget removed or paused", version=version)
+                    )
+            limits_changed = limits is not None and limits != self._limits
+            if limits_changed:
+                assert limits is not None
+                self._limits = limits
+            watchers: list[_Watcher] = []
+            if changed or limits_changed:
+                self._version = version
+                watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.loop.call_soon_threadsafe(watcher.event.set)
+        if changed:
+            for listener in self._listeners:
+                listener(changed)
+        return changed
+
+    async def watch(self) -> Any:
+        """Yield a snapshot now and after every change, for as long as the caller iterates."""
+        watcher = _Watcher(asyncio.get_running_loop())
+        with self._lock:
+            self._watchers.append(watcher)
+        try:
+            sent = -1
+            while True:
+                snapshot = self.snapshot()
+                if snapshot.version != sent:
+                    sent = snapshot.version
+                    yield snapshot
+                await watcher.event.wait()
+                watcher.event.clear()
+        finally:
+            with self._lock:
+                self._watchers.remove(watcher)
+
+    @property
+    def watchers(self) -> int:
+        return len(self._watchers)

@@ -1,0 +1,222 @@
+"""Budget evaluation: the spend of every budget window in one query, turned into flags.
+
+:func:`evaluate` is the pure part: budgets and ClickHouse in, one
+:class:`Evaluation` per budget scope out. :class:`BudgetEvaluator` runs it
+every ``evaluate_every`` seconds (inside the collector, or alone as
+``spendgate evaluator``), publishes the flags, hands the evaluations to the
+fast path so it can count from there, and raises alerts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from spendgate.collector.budgets.board import Flag, FlagBoard
+from spendgate.collector.budgets.model import (
+    Budget,
+    State,
+    epoch_micros,
+    explicit_scopes,
+    period_window,
+    state_of,
+)
+from spendgate.collector.storage import Storage
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    budget: Budget
+    scope_id: str  # the budget's own, or one id of a default (``*``) budget
+    window_start: datetime
+    window_end: datetime
+    spend: Decimal  # USD, or tokens for token budgets
+    calls: int
+    state: State
+    utilization: Decimal  # percent of the limit
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.budget.limit - self.spend, Decimal(0))
+
+
+def window_budgets(budgets: list[Budget]) -> list[Budget]:
+    """The budgets the evaluator watches: active and with a time window."""
+    return [budget for budget in budgets if budget.active and not budget.agent_enforced]
+
+
+def agent_limits(budgets: list[Budget]) -> tuple[Budget, ...]:
+    """The active per-request and per-run budgets, which agents enforce themselves."""
+    return tuple(budget for budget in budgets if budget.active and budget.agent_enforced)
+
+
+def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Evaluation]:
+    """Evaluate the active window budgets against ClickHouse at ``now``."""
+    active = window_budgets(budgets)
+    if not active:
+        return []
+    windows = [period_window(budget, now) for budget in active]
+    result = storage.client.query(
+        storage.sql("budgets/spend_in_windows.sql"),
+        parameters={
+            "budget_ids": [budget.id for budget in active],
+            "scope_types": [budget.scope_type for budget in active],
+            "scope_ids": [budget.scope_id for budget in active],
+            "starts_us": [epoch_micros(start) for start, _ in windows],
+            "ends_us": [epoch_micros(end) for _, end in windows],
+        },
+    )
+    spent: dict[str, dict[str, tuple[Decimal, int, int]]] = {}
+    for budget_id, scope_id, cost, tokens, calls in result.result_rows:
+        spent.setdefault(budget_id, {})[scope_id] = (Decimal(cost), int(tokens), int(calls))
+    explicit = explicit_scopes(budgets)
+    evaluations = []
+    for budget, (start, end) in zip(active, windows, strict=True):
+        rows = spent.get(budget.id, {})
+        if budget.is_default:
+            scopes = [
+                scope_id
+                for scope_id in rows
+                if (budget.scope_type, scope_id, budget.period, budget.metric) not in explicit
+            ]
+        else:
+            scopes = [budget.scope_id]
+        for scope_id in scopes:
+            cost, tokens, calls = rows.get(scope_id, (Decimal(0), 0, 0))
+            spend = cost if budget.metric == "cost" else Decimal(tokens)
+            state, utilization = state_of(budget, spend, now)
+            evaluations.append(Evaluation(budget, scope_id, start, end, spend, calls, state, utilization))
+    return evaluations
+
+
+def _amount(budget: Budget, value: Decimal) -> str:
+    if budget.metric == "tokens":
+        return f"{value:,.0f} tokens"
+    return f"${value:,.2f}"
+
+
+def describe(budget: Budget, scope_id: str) -> str:
+    period = f"{budget.rolling_hours} h rolling" if budget.period == "rolling" else budget.period
+    where = "global" if budget.scope_type == "global" else f"{budget.scope_type} {scope_id}"
+    return f"{where} {period} budget {budget.id}"
+
+
+def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime, now: datetime) -> Flag:
+    state, utilization = state_of(budget, spend, now)
+    reason = (
+        f"{_amount(budget, spend)} of {_amount(budget, budget.limit)} spent ({describe(budget, scope_id)})"
+    )
+    if state == "block":
+        reason = "blocked: " + reason
+    elif budget.unblocked_until is not None and spend >= budget.block_at and now < budget.unblocked_until:
+        reason += f"; unblocked by an admin until {budget.unblocked_until.isoformat()}"
+    elif not budget.hard and spend >= budget.limit:
+        reason += "; soft budget: warning only"
+    return Flag(
+        budget_id=budget.id,
+        scope_type=budget.scope_type,
+        scope_id=scope_id,
+        metric=budget.metric,
+        state=state,
+        spend=spend,
+        limit=budget.limit,
+        utilization=utilization,
+        remaining=max(budget.limit - spend, Decimal(0)),
+        period_end=window_end,
+        reason=reason,
+    )
+
+
+class BudgetEvaluator:
+    """Evaluate periodically and publish flags; the fast path and alerts hook in here."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        list_budgets: Callable[[], list[Budget]],
+        board: FlagBoard,
+        every: float,
+        live: Any = None,  # LiveSpend: counts from each evaluation until the next
+        alerts: Any = None,  # AlertManager
+        status: Any = None,  # StatusRecorder
+        quiesce: Callable[[], Any] | None = None,  # holds inserts while the spend is read
+    ) -> None:
+        self._storage = storage
+        self._list_budgets = list_budgets
+        self._board = board
+        self._every = every
+        self._live = live
+        self._alerts = alerts
+        self._status = status
+        self._quiesce = quiesce
+        self._wake = threading.Event()
+        self._run_lock = threading.Lock()
+        self._done = threading.Condition()
+        self._started = 0
+        self._finished = 0
+        self.last_run: datetime | None = None
+        self.last_error: str | None = None
+        self.runs = 0
+
+    def run_once(self, now: datetime | None = None) -> list[Evaluation]:
+        with self._run_lock:  # one evaluation at a time: an older one must not publish last
+            with self._done:
+                self._started += 1
+            try:
+                return self._run(now)
+            finally:
+                with self._done:
+                    self._finished = self._started
+                    self._done.notify_all()
+
+    def _run(self, now: datetime | None) -> list[Evaluation]:
+        now = now or datetime.now(UTC)
+        budgets = self._list_budgets()
+        limits = agent_limits(budgets)
+        # While the spend is read, no insert completes: every stored span is either in
+        # the result or counted by the fast path afterwards, never both or neither.
+        hold = self._quiesce() if self._quiesce is not None else contextlib.nullcontext()
+        with hold:
+            evaluations = evaluate(self._storage, budgets, now)
+            if self._live is not None:
+                self._live.reset(evaluations, window_budgets(budgets), now, limits)
+        if self._live is None:
+            flags = [flag_of(e.budget, e.scope_id, e.spend, e.window_end, now) for e in evaluations]
+            self._board.update(flags, replace_all=True, limits=limits)
+        if self._alerts is not None:
+            self._alerts.observe(evaluations, now)
+        if self._status is not None:
+            self._status.observe(evaluations, now)
+        self.last_run = now
+        self.last_error = None
+        self.runs += 1
+        return evaluations
+
+    def wake(self, wait: float = 0.0) -> bool:
+        """Evaluate now rather than at the next tick (after a budget changed); with ``wait``,
+        return once an evaluation that started after this call has finished (True) or at the timeout."""
+        with self._done:
+            target = self._started + 1
+        self._wake.set()
+        if not wait:
+            return True
+        with self._done:
+            return self._done.wait_for(lambda: self._finished >= target, wait)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.run_once()
+            except Exception as exc:  # ClickHouse away: keep the last flags, try again
+                self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning("budget evaluation failed: %s", self.last_error)
+            self._wake.wait(self._every)
+            self._wake.clear()

@@ -1,0 +1,153 @@
+"""The ``BudgetFlags`` gRPC service (spendgate/proto/flags.proto) on the OTLP gRPC port.
+
+Every snapshot carries the collector's price overrides too, so agents price
+their estimates with the same custom models, discounts, local providers and
+fallback as the collector prices spans.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import grpc
+from spendgate.collector.budgets.board import Flag, FlagBoard, Snapshot
+from spendgate.collector.budgets.fast_path import LiveSpend
+
+from spendgate.pricing import DEFAULT_OVERRIDES, CustomModel, PricingOverrides
+from spendgate.pricing.overrides import wire_amount
+from spendgate.proto import flags_pb2 as pb
+from spendgate.proto import flags_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+def flag_message(flag: Flag) -> pb.Flag:
+    return pb.Flag(
+        budget_id=flag.budget_id,
+        scope=pb.Scope(type=flag.scope_type, id=flag.scope_id),
+        state=flag.state,
+        spend=str(flag.spend),
+        limit=str(flag.limit),
+        utilization=str(flag.utilization.quantize(Decimal("0.01"))),
+        remaining=str(flag.remaining),
+        period_end_unix_ms=int(flag.period_end.timestamp() * 1000) if flag.period_end else 0,
+        reason=flag.reason,
+        version=flag.version,
+        metric=flag.metric,
+    )
+
+
+def _amount(value: Decimal | None) -> str:
+    return "" if value is None else str(value)  # empty: not set (cache prices only)
+
+
+def _model_message(model: CustomModel) -> pb.ModelPrice:
+    return pb.ModelPrice(
+        model=model.model,
+        provider=model.provider or "",
+        input_per_mtok=_amount(model.input_per_mtok),
+        output_per_mtok=_amount(model.output_per_mtok),
+        cache_read_per_mtok=_amount(model.cache_read_per_mtok),
+        cache_write_per_mtok=_amount(model.cache_write_per_mtok),
+        per_request=_amount(model.per_request),
+    )
+
+
+def pricing_message(overrides: PricingOverrides) -> pb.PricingOverrides:
+    fallback = overrides.fallback
+    return pb.PricingOverrides(
+        models=[_model_message(model) for model in overrides.models],
+        discounts={provider: _amount(fraction) for provider, fraction in overrides.discounts},
+        local_providers=overrides.local_providers,
+        fallback=None
+        if fallback is None
+        else pb.FallbackPrice(
+            input_per_mtok=_amount(fallback.input_per_mtok),
+            output_per_mtok=_amount(fallback.output_per_mtok),
+            embeddings_input_per_mtok=_amount(fallback.embeddings_input_per_mtok),
+        ),
+    )
+
+
+def snapshot_message(snapshot: Snapshot, pricing: pb.PricingOverrides | None = None) -> pb.FlagSnapshot:
+    return pb.FlagSnapshot(
+        version=snapshot.version,
+        flags=[flag_message(flag) for flag in snapshot.flags],
+        limits=[
+            pb.CallLimit(
+                budget_id=b.id,
+                scope=pb.Scope(type=b.scope_type, id=b.scope_id),
+                period=b.period,
+                metric=b.metric,
+                limit=str(b.limit),
+                hard=b.hard,
+            )  # fmt: skip
+            for b in snapshot.limits
+        ],
+        pricing=pricing if pricing is not None else pricing_message(DEFAULT_OVERRIDES),
+    )
+
+
+def blocking_flags(board: FlagBoard, scopes: list[tuple[str, str]]) -> list[Flag]:
+    """The flags that are not ok for any of these scopes (global always applies)."""
+    wanted = set(scopes) | {("global", "")}
+    return [flag for flag in board.flags() if (flag.scope_type, flag.scope_id) in wanted]
+
+
+class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
+    def __init__(
+        self, board: FlagBoard, live: LiveSpend | None, pricing: PricingOverrides = DEFAULT_OVERRIDES
+    ) -> None:
+        self.board = board
+        self.live = live
+        self.pricing = pricing_message(pricing)  # the config's: the same in every snapshot
+
+    async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.FlagSnapshot]:  # noqa: N802
+        log.debug("agent %r watches flags", request.agent)
+        async for snapshot in self.board.watch():
+            yield snapshot_message(snapshot, self.pricing)
+
+    async def Check(self, request: pb.CheckRequest, context: Any) -> pb.CheckResponse:  # noqa: N802
+        flags = blocking_flags(self.board, [(s.type, s.id) for s in request.scopes])
+        blocked = [flag for flag in flags if flag.state == "block"]
+        return pb.CheckResponse(
+            allowed=not blocked,
+            flags=[flag_message(flag) for flag in flags],
+            reason=blocked[0].reason if blocked else "",
+        )
+
+    async def _ledger(self, context: Any, text: str, field: str) -> tuple[LiveSpend, Decimal]:
+        """The reservation ledger and the request's amount; aborts the call when either is missing."""
+        if self.live is None:
+            await context.abort(
+                grpc.StatusCode.FAILED_PRECONDITION, "this collector does not evaluate budgets"
+            )
+        try:
+            amount = wire_amount(text, field)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        assert self.live is not None  # abort() raised otherwise
+        return self.live, amount
+
+    async def Reserve(self, request: pb.ReserveRequest, context: Any) -> pb.ReserveResponse:  # noqa: N802
+        live, amount = await self._ledger(context, request.amount, "amount")
+        result = live.reserve([(s.type, s.id) for s in request.scopes], amount)
+        return pb.ReserveResponse(
+            granted=result.granted,
+            reservation_id=result.reservation_id,
+            reason=result.reason,
+            blocking=flag_message(result.blocking) if result.blocking else None,
+        )
+
+    async def Settle(self, request: pb.SettleRequest, context: Any) -> pb.SettleResponse:  # noqa: N802
+        live, cost = await self._ledger(context, request.actual_cost, "actual_cost")
+        return pb.SettleResponse(found=live.settle(request.reservation_id, cost))
+
+
+def add_to_server(
+    server: Any, board: FlagBoard, live: LiveSpend | None, pricing: PricingOverrides = DEFAULT_OVERRIDES
+) -> None:
+    flags_pb2_grpc.add_BudgetFlagsServicer_to_server(BudgetFlagsService(board, live, pricing), server)

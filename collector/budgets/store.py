@@ -1,0 +1,110 @@
+"""Budgets in ClickHouse: every change is a new version, so collectors keep no state.
+
+Budgets from the config file (``extensions.budgets.defaults``) are written on
+start-up only when no budget with that id exists yet: a limit changed through
+the API or CLI stays changed across restarts, and deleting a default keeps it
+deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+from spendgate.collector.budgets.model import Budget
+from spendgate.collector.storage import Storage
+
+
+class BudgetNotFound(KeyError):
+    """No budget with that id."""
+
+
+class BudgetConflict(ValueError):
+    """A budget with that id already exists."""
+
+
+class BudgetStore:
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+        self._table = f"{storage.options.database}.budgets"
+        self._lock = threading.Lock()  # versions of concurrent changes in this process
+        self._cache: tuple[float, list[Budget]] | None = None
+        self.broken: dict[str, str] = {}  # id -> why a stored spec could not be read
+
+    def all(self, max_age: float = 0.0) -> list[Budget]:
+        """Every budget, newest versions; ``max_age`` seconds of caching."""
+        cached = self._cache
+        if cached is not None and time.monotonic() - cached[0] <= max_age:
+            return cached[1]
+        rows = self._storage.client.query(self._storage.sql("budgets/list_budgets.sql")).result_rows
+        budgets: list[Budget] = []
+        broken: dict[str, str] = {}
+        for budget_id, _version, spec, _by, _at in rows:
+            try:
+                budgets.append(Budget.model_validate_json(spec))
+            except ValidationError as exc:  # written by a newer version, or by hand
+                broken[budget_id] = str(exc).splitlines()[0]
+        self.broken = broken
+        self._cache = (time.monotonic(), budgets)
+        return budgets
+
+    def get(self, budget_id: str) -> Budget:
+        for budget in self.all():
+            if budget.id == budget_id:
+                return budget
+        raise BudgetNotFound(budget_id)
+
+    def _versions(self) -> dict[str, int]:
+        rows = self._storage.client.query(self._storage.sql("budgets/budget_versions.sql")).result_rows
+        return {budget_id: int(version) for budget_id, version in rows}
+
+    def _write(self, budget_id: str, spec: str, deleted: bool, by: str) -> None:
+        version = self._versions().get(budget_id, 0) + 1
+        self._storage.client.insert(
+            self._table,
+            [[budget_id, version, deleted, spec, by, datetime.now(UTC)]],
+            column_names=["id", "version", "deleted", "spec", "changed_by", "changed_at"],
+        )
+        self._cache = None
+
+    def create(self, budget: Budget, by: str = "api") -> Budget:
+        with self._lock:
+            if any(existing.id == budget.id for existing in self.all()):
+                raise BudgetConflict(f"a budget with id {budget.id!r} exists")
+            self._write(budget.id, budget.model_dump_json(), False, by)
+        return budget
+
+    def put(self, budget: Budget, by: str = "api") -> Budget:
+        """Create or replace."""
+        with self._lock:
+            self._write(budget.id, budget.model_dump_json(), False, by)
+        return budget
+
+    def update(self, budget_id: str, changes: dict[str, object], by: str = "api") -> Budget:
+        with self._lock:
+            current = self.get(budget_id)
+            merged = json.loads(current.model_dump_json())
+            merged.update(changes)
+            merged["id"] = budget_id
+            budget = Budget.model_validate(merged)
+            self._write(budget_id, budget.model_dump_json(), False, by)
+        return budget
+
+    def delete(self, budget_id: str, by: str = "api") -> None:
+        with self._lock:
+            current = self.get(budget_id)
+            self._write(budget_id, current.model_dump_json(), True, by)
+
+    def seed(self, defaults: list[Budget]) -> list[str]:
+        """Write the config's budgets whose ids were never stored; returns their ids."""
+        with self._lock:
+            known = self._versions()
+            added = []
+            for budget in defaults:
+                if budget.id not in known:
+                    self._write(budget.id, budget.model_dump_json(), False, "config")
+                    added.append(budget.id)
+        return added
