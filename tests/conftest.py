@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,20 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def clear_of_midnight(before: float = 65, after: float = 300) -> datetime:
+    """Now (UTC, whole seconds), at least ``before`` seconds into the day and ``after`` seconds before its end.
+
+    Tests that seed calls "minutes ago" and read them back as today's wait here instead of failing
+    in the first minutes after midnight or finding them in tomorrow's day.
+    """
+    while True:
+        now = datetime.now(UTC).replace(microsecond=0)
+        since = (now - now.replace(hour=0, minute=0, second=0)).total_seconds()
+        if before <= since <= 86_400 - after:
+            return now
+        time.sleep(before - since if since < before else 86_400 - since + before)
 
 
 def free_port() -> int:

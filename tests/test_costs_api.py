@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
-from .conftest import RunningCollector
+from .conftest import RunningCollector, clear_of_midnight
 from .test_budgets import _span_at
 
 GPT4O = Decimal("0.0045")  # 1,000 input + 200 output tokens
@@ -18,26 +18,26 @@ MINI = Decimal("0.00027")  # the same usage on gpt-4o-mini
 
 
 def _seed(running: RunningCollector) -> datetime:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = clear_of_midnight()  # the seeded calls of today go back 20 seconds
     spans = []
     for i in range(5):
         spans.append(
             _span_at(
-                now - timedelta(minutes=i),
+                now - timedelta(seconds=i),
                 **{"spendgate.project": "shop", "spendgate.agent": "coder", "spendgate.task": f"T{i % 2}"},
             )
         )
     for i in range(3):
         spans.append(
             _span_at(
-                now - timedelta(minutes=10 + i),
+                now - timedelta(seconds=10 + i),
                 model="gpt-4o-mini",
                 **{"spendgate.project": "shop", "spendgate.agent": "tester"},
             )
         )
     spans.append(
         _span_at(
-            now - timedelta(minutes=20),
+            now - timedelta(seconds=20),
             model="claude-sonnet-4-5",
             provider="anthropic",
             **{"spendgate.project": "blog", "spendgate.agent": "writer"},

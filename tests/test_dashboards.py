@@ -11,7 +11,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from genai_prices import Usage, calc_price
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
 from . import grafana
-from .conftest import REPO, RunningCollector, collector_running, wait_until
+from .conftest import REPO, RunningCollector, clear_of_midnight, collector_running, wait_until
 from .test_budgets import _span_at
 
 GRAFANA = REPO / "queries" / "grafana"
@@ -94,22 +93,8 @@ def seeded(chdb_dsn: str) -> Iterator[Seeded]:
         yield _seed(running, chdb_dsn)
 
 
-def _clear_of_midnight() -> datetime:
-    """Now, at least a minute after midnight and five before the next: "today" stays one day for the module.
-
-    The seeded calls of "today" are seconds before now, so the first minute of a day would put them in
-    the day before.
-    """
-    while True:
-        now = datetime.now(UTC).replace(microsecond=0)
-        since = (now - now.replace(hour=0, minute=0, second=0)).total_seconds()
-        if 65 <= since <= 86_400 - 300:
-            return now
-        time.sleep(65 - since if since < 65 else 86_400 - since + 65)
-
-
 def _seed(running: RunningCollector, chdb_dsn: str) -> Seeded:
-    now = _clear_of_midnight()
+    now = clear_of_midnight()  # the seeded calls of today are seconds before now
     today = now.replace(hour=0, minute=0, second=0)
     shop = {"spendgate.project": "shop", "spendgate.ticket": "T-1"}
     spans = [
