@@ -33,12 +33,13 @@ from typing import Any
 import grpc
 from opentelemetry import baggage
 
+from spendgate.proto import flags_pb2 as pb
+
 from . import estimate
 from .attribution import PREFIX
 from .enforcement import BudgetExceeded
 from .flags_client import AgentFlag, CallLimit, FlagTable
 from .prices import call_cost, worst_case_cost
-from .proto import flags_pb2 as pb
 from .recorder import LLMCall
 
 logger = logging.getLogger("spendgate.instrumentation")

@@ -19,10 +19,10 @@ from decimal import Decimal
 import grpc
 
 from spendgate.pricing import Pricer
+from spendgate.proto import flags_pb2 as pb
+from spendgate.proto import flags_pb2_grpc
 
 from . import prices
-from .proto import flags_pb2 as pb
-from .proto import flags_pb2_grpc
 
 logger = logging.getLogger("spendgate.instrumentation")
 

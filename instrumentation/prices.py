@@ -22,8 +22,8 @@ from decimal import Decimal
 
 from spendgate.pricing import CustomModel, Fallback, Pricer, PricingOverrides, plan
 from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT, wire_amount
+from spendgate.proto import flags_pb2 as pb
 
-from .proto import flags_pb2 as pb
 from .recorder import CACHE_WRITE_1H_ATTRIBUTE, LLMCall
 
 logger = logging.getLogger("spendgate.instrumentation")
