@@ -1,8 +1,11 @@
-"""ClickHouse access through clickhouse-connect: client and schema migrations.
+"""ClickHouse access through clickhouse-connect: the store and schema migrations.
 
 ``chdb:///path`` runs the engine in this process (one owner per path);
 ``http(s)://user:pass@host:port`` talks to a server or cluster with the same
-code.
+code. This is the only module that touches the client: the rest of the
+collector reads and writes through :class:`Storage`'s typed methods (records
+of tables.py, Arrow blocks, key arrays), so swapping the store means
+implementing those.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,7 @@ import clickhouse_connect
 import numpy as np
 import pyarrow as pa
 from spendgate.collector.config import ClickHouseExporter, resolve_dsn
+from spendgate.collector.tables import Columns, R, Table
 
 from spendgate import queries
 
@@ -37,15 +42,39 @@ class Storage:
     def sql(self, relative_path: str) -> str:
         return queries.render(queries.read_sql(relative_path), self.options)
 
+    def table(self, name: str) -> str:
+        """A table of the collector's database, qualified."""
+        return f"{self.options.database}.{name}"
+
     def rows(self, relative_path: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a .sql file of queries/ with bound parameters; one dict per row, by column name."""
         result = self.client.query(self.sql(relative_path), parameters=parameters)
         return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
 
-    def key_array(self, relative_path: str, parameters: dict[str, Any], width: int = 24) -> np.ndarray:
+    def records(
+        self, columns: Columns[R], relative_path: str, parameters: Mapping[str, object] | None = None
+    ) -> list[R]:
+        """Run a .sql file of queries/ with bound parameters; one record per row, read by column name."""
+        result = self.client.query(
+            self.sql(relative_path), parameters=dict(parameters) if parameters else None
+        )
+        return [columns.read(row) for row in result.named_results()]
+
+    def insert(self, table: Table[R], records: Sequence[R]) -> None:
+        rows = [table.row(record) for record in records]
+        self.client.insert(self.table(table.name), rows, column_names=list(table.names))
+
+    def query_arrow(self, relative_path: str, parameters: Mapping[str, object]) -> pa.Table:
+        return self.client.query_arrow(self.sql(relative_path), parameters=dict(parameters))
+
+    def insert_arrow(self, table: str, block: pa.Table, settings: Mapping[str, object]) -> None:
+        """Insert an Arrow block into ``table`` as one insert, with these insert settings."""
+        self.client.insert_arrow(self.table(table), block, settings=dict(settings))
+
+    def key_array(self, relative_path: str, parameters: Mapping[str, object], width: int = 24) -> np.ndarray:
         """The one FixedString(width) column of a .sql file's result, as a numpy array of dtype
         S<width> (millions of keys without a Python object each)."""
-        table = self.client.query_arrow(self.sql(relative_path), parameters=parameters)
+        table = self.query_arrow(relative_path, parameters)
         if table.num_rows == 0:
             return np.empty(0, dtype=f"S{width}")
         column = table.column(0).combine_chunks()
@@ -124,7 +153,10 @@ def _redact(dsn: str) -> str:
     return scheme + sep + rest
 
 
-def migration_statements(options: queries.SchemaOptions) -> list[tuple[queries.Migration, list[str]]]:
+Planned = tuple[queries.Migration, list[str]]  # a migration and its rendered statements
+
+
+def migration_statements(options: queries.SchemaOptions) -> list[Planned]:
     """The rendered DDL of every migration that applies to ``options``."""
     planned = []
     for migration in queries.migrations():
@@ -132,6 +164,16 @@ def migration_statements(options: queries.SchemaOptions) -> list[tuple[queries.M
             continue
         planned.append((migration, queries.split_statements(queries.render(migration.sql, options))))
     return planned
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    version: int
+    name: str
+    checksum: str  # of its statements at the default retention
+
+
+_MIGRATIONS = Table("schema_migrations", AppliedMigration)
 
 
 def migrate(storage: Storage, repair: bool = False) -> list[str]:
@@ -154,8 +196,7 @@ def migrate(storage: Storage, repair: bool = False) -> list[str]:
     for statement in bootstrap[1]:
         storage.client.command(statement)
     applied = {
-        row[0]: row[2]
-        for row in storage.client.query(storage.sql("collector/applied_migrations.sql")).result_rows
+        row.version: row.checksum for row in storage.records(_MIGRATIONS, "collector/applied_migrations.sql")
     }
     done = []
     for migration, statements in rest:
@@ -166,25 +207,21 @@ def migrate(storage: Storage, repair: bool = False) -> list[str]:
             continue
         log.info("applying migration %s", migration.name)
         _apply(storage, migration.name, statements, planned)
-        storage.client.insert(
-            f"{options.database}.schema_migrations",
-            [[migration.version, migration.name, checksum]],
-            column_names=["version", "name", "checksum"],
-        )
+        storage.insert(_MIGRATIONS, [AppliedMigration(migration.version, migration.name, checksum)])
         done.append(migration.name)
     check_schema(storage, [statement for _, statements in planned for statement in statements])
     apply_retention(storage)
     return done
 
 
-def _apply(storage: Storage, name: str, statements: list[str], planned: list[Any]) -> None:
+def _apply(storage: Storage, name: str, statements: list[str], planned: list[Planned]) -> None:
     try:
         for statement in statements:
             storage.client.command(statement)
     except Exception as exc:
         # A table dropped by hand is the likely cause: say so, and how to recover, if it is.
-        check_schema(storage, [statement for _, group in planned[: [m.name for m, _ in planned].index(name)]
-                               for statement in group])  # fmt: skip
+        earlier = planned[: [migration.name for migration, _ in planned].index(name)]
+        check_schema(storage, [statement for _, group in earlier for statement in group])
         raise StorageError(f"migration {name} failed: {_first_line(exc)}") from None
 
 
@@ -217,8 +254,11 @@ _TTL_DAYS = re.compile(r"TTL .*?toIntervalDay\((\d+)\)")
 def apply_retention(storage: Storage) -> None:
     """Bring each table's TTL to the configured retention where they differ."""
     options = storage.options
-    wanted = {"llm_spans": options.detailed_days, "spend_by_scope_hourly": options.hourly_days,
-              "spend_daily": options.daily_days}  # fmt: skip
+    wanted = {
+        "llm_spans": options.detailed_days,
+        "spend_by_scope_hourly": options.hourly_days,
+        "spend_daily": options.daily_days,
+    }
     tables = _tables(storage)
     statements = queries.split_statements(storage.sql("collector/retention.sql"))
     for (table, days), statement in zip(wanted.items(), statements, strict=True):
