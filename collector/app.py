@@ -76,8 +76,7 @@ class Collector:
         settings = self.config.extensions.budgets
         if settings.enabled:
             self.budgets = BudgetRuntime(self.storage, settings)
-            writer = self.writer
-            self.budgets.open(quiesce=lambda: writer.insert_lock)
+            self.budgets.open(quiesce=self.writer.insert_lock)
             self.writer.observer = self.budgets.live
             self.budgets.start()
         evaluator, held = self.budgets.evaluator if self.budgets else None, self.writer.insert_lock

@@ -17,6 +17,7 @@ from spendgate.collector.budgets.alerts import read_alerts
 from spendgate.collector.budgets.flag_service import blocking_flags
 from spendgate.collector.budgets.model import Budget, ScopeType
 from spendgate.collector.budgets.runtime import BudgetRuntime
+from spendgate.collector.budgets.status import STATUS, read_status
 from spendgate.collector.budgets.store import BudgetConflict, BudgetNotFound
 
 
@@ -102,14 +103,12 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
     @router.get("/api/v1/costs/budgets/status")
     def status(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
         """Every budget scope in the newest evaluation, ok ones included (per agent: scope_type=agent)."""
-        rows = runtime.storage.rows(
-            "budgets/latest_status.sql",
-            {"scope_type": scope_type or "", "scope_id": scope_id or ""},
-        )
-        return {
-            "evaluated_at": jsonable(rows[0])["evaluated_at"] if rows else None,
-            "scopes": [jsonable({k: v for k, v in row.items() if k != "evaluated_at"}) for row in rows],
-        }
+        scopes = [
+            jsonable(STATUS.by_name(row))
+            for row in read_status(runtime.storage, scope_type or "", scope_id or "")
+        ]
+        evaluated = [scope.pop("evaluated_at") for scope in scopes]  # one snapshot: the same in all
+        return {"evaluated_at": evaluated[0] if evaluated else None, "scopes": scopes}
 
     @router.get("/api/v1/costs/budgets/{budget_id}")
     def read_budget(budget_id: str) -> dict[str, Any]:

@@ -20,13 +20,11 @@ from typing import Any
 
 from spendgate.collector.budgets.evaluator import Evaluation, describe
 from spendgate.collector.config import Alerts as AlertSettings
-from spendgate.collector.storage import Storage
+from spendgate.collector.tables import Columns, RecordReader, Records, Table
 
 log = logging.getLogger(__name__)
 
 LEVELS = ("info", "warning", "critical", "exceeded")
-_COLUMNS = ["id", "at", "budget_id", "scope_type", "scope_id", "kind", "level", "threshold", "spend",
-            "limit_amount", "utilization", "message"]  # fmt: skip
 _ANOMALY_EVERY = timedelta(minutes=1)
 
 
@@ -55,11 +53,6 @@ class Alert:
     utilization: Decimal
     message: str
 
-    def row(self) -> list[Any]:
-        return [self.id, self.at, self.budget_id, self.scope_type, self.scope_id, self.kind, self.level,
-                self.threshold, self.spend, self.limit, self.utilization.quantize(Decimal("0.000001")),
-                self.message]  # fmt: skip
-
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -77,40 +70,37 @@ class Alert:
         }
 
 
-def read_alerts(storage: Storage, since: datetime, limit: int = 100) -> list[Alert]:
-    rows = storage.client.query(
-        storage.sql("budgets/recent_alerts.sql"), parameters={"since": since, "limit": limit}
-    ).result_rows
-    return [
-        Alert(
-            id=str(r[0]),
-            at=r[1].replace(tzinfo=UTC) if r[1].tzinfo is None else r[1],
-            budget_id=r[2],
-            scope_type=r[3],
-            scope_id=r[4],
-            kind=r[5],
-            level=r[6],
-            threshold=int(r[7]),
-            spend=Decimal(r[8]),
-            limit=Decimal(r[9]),
-            utilization=Decimal(r[10]),
-            message=r[11],
-        )  # fmt: skip
-        for r in rows
-    ]
+ALERTS = Table("budget_alerts", Alert, renamed={"limit": "limit_amount"}, scales={"utilization": 6})
+
+
+@dataclass(frozen=True)
+class _DaySpend:
+    """A scope's spend today against its trailing daily average (budgets/anomalies.sql)."""
+
+    scope_type: str
+    scope_id: str
+    today: Decimal
+    trailing_avg: Decimal
+
+
+_DAY_SPEND = Columns(_DaySpend)
+
+
+def read_alerts(storage: RecordReader, since: datetime, limit: int = 100) -> list[Alert]:
+    """Alerts since ``since``, newest first."""
+    return storage.records(ALERTS, "budgets/recent_alerts.sql", {"since": since, "limit": limit})
 
 
 class AlertManager:
     def __init__(
         self,
-        storage: Storage,
+        storage: Records,
         settings: AlertSettings,
         deliver: Callable[[list[Alert]], None] | None = None,
     ) -> None:
         self._storage = storage
         self._settings = settings
         self._deliver = deliver
-        self._table = f"{storage.options.database}.budget_alerts"
         self._cooldown = timedelta(seconds=settings.cooldown)
         self._last: dict[tuple[str, str, str, int], datetime] = {}
         self._crossed: dict[tuple[str, str], set[int]] = {}
@@ -143,24 +133,24 @@ class AlertManager:
                 level = level_of(threshold)
                 alerts.append(
                     Alert(
-                        uuid.uuid4().hex,
-                        now,
-                        budget.id,
-                        budget.scope_type,
-                        evaluation.scope_id,
-                        "threshold",
-                        level,
-                        threshold,
-                        evaluation.spend,
-                        budget.limit,
-                        evaluation.utilization,
-                        f"{threshold}% of the {describe(budget, evaluation.scope_id)} used "
+                        id=uuid.uuid4().hex,
+                        at=now,
+                        budget_id=budget.id,
+                        scope_type=budget.scope_type,
+                        scope_id=evaluation.scope_id,
+                        kind="threshold",
+                        level=level,
+                        threshold=threshold,
+                        spend=evaluation.spend,
+                        limit=budget.limit,
+                        utilization=evaluation.utilization,
+                        message=f"{threshold}% of the {describe(budget, evaluation.scope_id)} used "
                         f"({evaluation.utilization:.1f}%: {evaluation.spend:.4f} of {budget.limit})",
-                    )  # fmt: skip
+                    )
                 )
         alerts.extend(self._anomalies(evaluations, now))
         if alerts:
-            self._storage.client.insert(self._table, [a.row() for a in alerts], column_names=_COLUMNS)
+            self._storage.insert(ALERTS, alerts)
             for alert in alerts:
                 log.warning("budget alert [%s] %s", alert.level, alert.message)
             if self._deliver is not None:
@@ -174,40 +164,41 @@ class AlertManager:
         scopes = {(e.budget.scope_type, e.scope_id): e for e in evaluations if e.budget.metric == "cost"}
         if not scopes:
             return []
-        rows = self._storage.client.query(
-            self._storage.sql("budgets/anomalies.sql"),
-            parameters={
+        rows = self._storage.records(
+            _DAY_SPEND,
+            "budgets/anomalies.sql",
+            {
                 "now": now,
                 "days": self._settings.anomaly_trailing_days,
                 "percent": self._settings.anomaly_percent,
                 "scope_types": [kind for kind, _ in scopes],
                 "scope_ids": [scope_id for _, scope_id in scopes],
             },
-        ).result_rows
+        )
         alerts = []
-        for scope_type, scope_id, today, average in rows:
-            evaluation = scopes[(scope_type, scope_id)]
-            key = (evaluation.budget.id, scope_id, "anomaly", self._settings.anomaly_percent)
+        for row in rows:
+            evaluation = scopes[(row.scope_type, row.scope_id)]
+            key = (evaluation.budget.id, row.scope_id, "anomaly", self._settings.anomaly_percent)
             if not self._cooled(key, now):
                 continue
             self._last[key] = now
-            ratio = Decimal(today) / Decimal(average) * 100
-            where = "global" if scope_type == "global" else f"{scope_type} {scope_id}"
+            ratio = row.today / row.trailing_avg * 100
+            where = "global" if row.scope_type == "global" else f"{row.scope_type} {row.scope_id}"
             alerts.append(
                 Alert(
-                    uuid.uuid4().hex,
-                    now,
-                    evaluation.budget.id,
-                    scope_type,
-                    scope_id,
-                    "anomaly",
-                    "warning",
-                    self._settings.anomaly_percent,
-                    Decimal(today),
-                    Decimal(average),
-                    ratio,
-                    f"{where} spent ${Decimal(today):.2f} today, {ratio:.0f}% of its trailing daily "
-                    f"average (${Decimal(average):.2f})",
-                )  # fmt: skip
+                    id=uuid.uuid4().hex,
+                    at=now,
+                    budget_id=evaluation.budget.id,
+                    scope_type=row.scope_type,
+                    scope_id=row.scope_id,
+                    kind="anomaly",
+                    level="warning",
+                    threshold=self._settings.anomaly_percent,
+                    spend=row.today,
+                    limit=row.trailing_avg,
+                    utilization=ratio,
+                    message=f"{where} spent ${row.today:.2f} today, {ratio:.0f}% of its trailing daily "
+                    f"average (${row.trailing_avg:.2f})",
+                )
             )
         return alerts

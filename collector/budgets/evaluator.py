@@ -13,10 +13,11 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Protocol
 
 from spendgate.collector.budgets.board import Flag, FlagBoard
 from spendgate.collector.budgets.model import (
@@ -27,7 +28,7 @@ from spendgate.collector.budgets.model import (
     period_window,
     state_of,
 )
-from spendgate.collector.storage import Storage
+from spendgate.collector.tables import Columns, RecordReader
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,20 @@ class Evaluation:
         return max(self.budget.limit - self.spend, Decimal(0))
 
 
+@dataclass(frozen=True)
+class _WindowSpend:
+    """What one budget window (or, for a default budget, one of its scopes) spent."""
+
+    budget_id: str
+    scope_id: str
+    cost: Decimal
+    tokens: int
+    calls: int
+
+
+_SPEND = Columns(_WindowSpend)
+
+
 def window_budgets(budgets: list[Budget]) -> list[Budget]:
     """The budgets the evaluator watches: active and with a time window."""
     return [budget for budget in budgets if budget.active and not budget.agent_enforced]
@@ -58,15 +73,16 @@ def agent_limits(budgets: list[Budget]) -> tuple[Budget, ...]:
     return tuple(budget for budget in budgets if budget.active and budget.agent_enforced)
 
 
-def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Evaluation]:
-    """Evaluate the active window budgets against ClickHouse at ``now``."""
+def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> list[Evaluation]:
+    """Evaluate the active window budgets against the stored spend at ``now``."""
     active = window_budgets(budgets)
     if not active:
         return []
     windows = [period_window(budget, now) for budget in active]
-    result = storage.client.query(
-        storage.sql("budgets/spend_in_windows.sql"),
-        parameters={
+    rows = storage.records(
+        _SPEND,
+        "budgets/spend_in_windows.sql",
+        {
             "budget_ids": [budget.id for budget in active],
             "scope_types": [budget.scope_type for budget in active],
             "scope_ids": [budget.scope_id for budget in active],
@@ -75,8 +91,8 @@ def evaluate(storage: Storage, budgets: list[Budget], now: datetime) -> list[Eva
         },
     )
     spent: dict[str, dict[str, tuple[Decimal, int, int]]] = {}
-    for budget_id, scope_id, cost, tokens, calls in result.result_rows:
-        spent.setdefault(budget_id, {})[scope_id] = (Decimal(cost), int(tokens), int(calls))
+    for row in rows:
+        spent.setdefault(row.budget_id, {})[row.scope_id] = (row.cost, row.tokens, row.calls)
     explicit = explicit_scopes(budgets)
     evaluations = []
     for budget, (start, end) in zip(active, windows, strict=True):
@@ -135,19 +151,33 @@ def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime,
     )
 
 
+class LiveCounter(Protocol):
+    """Counts spend from each evaluation until the next, and publishes the flags (the fast path)."""
+
+    def reset(
+        self, evaluations: list[Evaluation], budgets: list[Budget], now: datetime, limits: tuple[Budget, ...]
+    ) -> None: ...
+
+
+class EvaluationObserver(Protocol):
+    """Told of every evaluation (alerts, status snapshots)."""
+
+    def observe(self, evaluations: list[Evaluation], now: datetime) -> object: ...
+
+
 class BudgetEvaluator:
     """Evaluate periodically and publish flags; the fast path and alerts hook in here."""
 
     def __init__(
         self,
-        storage: Storage,
+        storage: RecordReader,
         list_budgets: Callable[[], list[Budget]],
         board: FlagBoard,
         every: float,
-        live: Any = None,  # LiveSpend: counts from each evaluation until the next
-        alerts: Any = None,  # AlertManager
-        status: Any = None,  # StatusRecorder
-        quiesce: Callable[[], Any] | None = None,  # holds inserts while the spend is read
+        live: LiveCounter | None = None,
+        alerts: EvaluationObserver | None = None,
+        status: EvaluationObserver | None = None,
+        quiesce: AbstractContextManager[object] | None = None,  # held: no insert completes
     ) -> None:
         self._storage = storage
         self._list_budgets = list_budgets
@@ -156,7 +186,7 @@ class BudgetEvaluator:
         self._live = live
         self._alerts = alerts
         self._status = status
-        self._quiesce = quiesce
+        self._quiesce = quiesce if quiesce is not None else contextlib.nullcontext()
         self._wake = threading.Event()
         self._run_lock = threading.Lock()
         self._done = threading.Condition()
@@ -183,8 +213,7 @@ class BudgetEvaluator:
         limits = agent_limits(budgets)
         # While the spend is read, no insert completes: every stored span is either in
         # the result or counted by the fast path afterwards, never both or neither.
-        hold = self._quiesce() if self._quiesce is not None else contextlib.nullcontext()
-        with hold:
+        with self._quiesce:
             evaluations = evaluate(self._storage, budgets, now)
             if self._live is not None:
                 self._live.reset(evaluations, window_budgets(budgets), now, limits)

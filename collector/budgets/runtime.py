@@ -11,29 +11,83 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from spendgate.collector.budgets.alerts import AlertManager
 from spendgate.collector.budgets.board import Flag, FlagBoard
 from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
+from spendgate.collector.budgets.model import State
 from spendgate.collector.budgets.notify import Notifier
 from spendgate.collector.budgets.status import StatusRecorder
 from spendgate.collector.budgets.store import BudgetStore
 from spendgate.collector.config import BudgetsExtension
-from spendgate.collector.storage import Storage
+from spendgate.collector.tables import RecordReader, Records, RecordWriter, Table
 
 log = logging.getLogger(__name__)
-_FLAG_COLUMNS = ["budget_id", "scope_type", "scope_id", "version", "state", "spend", "limit_amount",
-                 "utilization", "remaining", "period_end", "reason", "changed_at"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StoredFlag:
+    """A flag as it changed: a row of budget_flags."""
+
+    budget_id: str
+    scope_type: str
+    scope_id: str
+    version: int
+    state: State
+    spend: Decimal
+    limit: Decimal
+    utilization: Decimal
+    remaining: Decimal
+    period_end: datetime
+    reason: str
+    changed_at: datetime
+
+    @classmethod
+    def of(cls, flag: Flag, changed_at: datetime) -> StoredFlag:
+        return cls(
+            budget_id=flag.budget_id,
+            scope_type=flag.scope_type,
+            scope_id=flag.scope_id,
+            version=flag.version,
+            state=flag.state,
+            spend=flag.spend,
+            limit=flag.limit,
+            utilization=flag.utilization,
+            remaining=flag.remaining,
+            period_end=flag.period_end or changed_at,
+            reason=flag.reason,
+            changed_at=changed_at,
+        )
+
+    def flag(self) -> Flag:
+        # The table has no metric column: what collectors in external mode serve reads as cost.
+        return Flag(
+            budget_id=self.budget_id,
+            scope_type=self.scope_type,
+            scope_id=self.scope_id,
+            metric="cost",
+            state=self.state,
+            spend=self.spend,
+            limit=self.limit,
+            utilization=self.utilization,
+            remaining=self.remaining,
+            period_end=self.period_end,
+            reason=self.reason,
+        )
+
+
+FLAGS = Table("budget_flags", StoredFlag, renamed={"limit": "limit_amount"}, scales={"utilization": 6})
 
 
 class FlagRecorder:
     """Stores flag changes in ClickHouse off the hot path (for dashboards and external mode)."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: RecordWriter) -> None:
         self._storage = storage
         self._queue: queue.Queue[tuple[datetime, list[Flag]] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="spendgate-flag-recorder", daemon=True)
@@ -43,58 +97,25 @@ class FlagRecorder:
         self._queue.put((datetime.now(UTC), flags))  # the time of the change, not of the write
 
     def _run(self) -> None:
-        table = f"{self._storage.options.database}.budget_flags"
         while (item := self._queue.get()) is not None:
             now, flags = item
-            rows = [
-                [
-                    f.budget_id,
-                    f.scope_type,
-                    f.scope_id,
-                    f.version,
-                    f.state,
-                    f.spend,
-                    f.limit,
-                    f.utilization.quantize(Decimal("0.000001")),
-                    f.remaining,
-                    f.period_end or now,
-                    f.reason,
-                    now,
-                ]  # fmt: skip
-                for f in flags
-            ]
             try:
-                self._storage.client.insert(table, rows, column_names=_FLAG_COLUMNS)
+                self._storage.insert(FLAGS, [StoredFlag.of(flag, now) for flag in flags])
             except Exception as exc:
-                log.warning("could not store %d flag changes: %s", len(rows), exc)
+                log.warning("could not store %d flag changes: %s", len(flags), exc)
 
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(10)
 
 
-def read_flags(storage: Storage) -> list[Flag]:
-    rows = storage.client.query(storage.sql("budgets/current_flags.sql")).result_rows
-    return [
-        Flag(
-            budget_id=r[0],
-            scope_type=r[1],
-            scope_id=r[2],
-            metric="cost",
-            state=r[3],
-            spend=Decimal(r[4]),
-            limit=Decimal(r[5]),
-            utilization=Decimal(r[6]),
-            remaining=Decimal(r[7]),
-            period_end=r[8],
-            reason=r[9],
-        )  # fmt: skip
-        for r in rows
-    ]
+def read_flags(storage: RecordReader) -> list[Flag]:
+    """The newest flag of every budget scope that is not ok, as the evaluator stored it."""
+    return [stored.flag() for stored in storage.records(FLAGS, "budgets/current_flags.sql")]
 
 
 class BudgetRuntime:
-    def __init__(self, storage: Storage, settings: BudgetsExtension, fast_path: bool = True) -> None:
+    def __init__(self, storage: Records, settings: BudgetsExtension, fast_path: bool = True) -> None:
         self.settings = settings
         self.storage = storage
         self.store = BudgetStore(storage)
@@ -108,7 +129,9 @@ class BudgetRuntime:
         self._thread: threading.Thread | None = None
         self._fast_path = fast_path
 
-    def open(self, quiesce: Any = None) -> None:
+    def open(self, quiesce: AbstractContextManager[object] | None = None) -> None:
+        """Seed the config's budgets and, when embedded, evaluate once; ``quiesce`` holds the
+        writer's inserts while the evaluator reads the spend (the writer's ``insert_lock``)."""
         added = self.store.seed(list(self.settings.defaults))
         if added:
             log.info("budgets from the config stored: %s", ", ".join(added))

@@ -11,25 +11,75 @@ read the newest snapshot.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from spendgate.collector.budgets.evaluator import Evaluation
-from spendgate.collector.storage import Storage
+from spendgate.collector.tables import RecordReader, RecordWriter, Table
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["budget_id", "scope_type", "scope_id", "metric", "period", "state", "spend", "limit_amount",
-           "utilization", "remaining", "calls", "period_start", "period_end", "evaluated_at"]  # fmt: skip
-_PERCENT = Decimal("0.000001")
+
+@dataclass(frozen=True)
+class ScopeStatus:
+    """One budget scope in one snapshot: a row of budget_status."""
+
+    budget_id: str
+    scope_type: str
+    scope_id: str
+    metric: str
+    period: str
+    state: str
+    spend: Decimal
+    limit: Decimal
+    utilization: Decimal
+    remaining: Decimal
+    calls: int
+    period_start: datetime
+    period_end: datetime
+    evaluated_at: datetime
+
+    @classmethod
+    def of(cls, e: Evaluation, now: datetime) -> ScopeStatus:
+        b = e.budget
+        return cls(
+            budget_id=b.id,
+            scope_type=b.scope_type,
+            scope_id=e.scope_id,
+            metric=b.metric,
+            period=b.period,
+            state=e.state,
+            spend=e.spend,
+            limit=b.limit,
+            utilization=e.utilization,
+            remaining=e.remaining,
+            calls=e.calls,
+            period_start=e.window_start,
+            period_end=e.window_end,
+            evaluated_at=now,
+        )
+
+    @classmethod
+    def marker(cls, now: datetime) -> ScopeStatus:
+        """The row of a snapshot with no budget in it (readers skip its empty budget id)."""
+        zero = Decimal(0)
+        return cls("", "", "", "", "", "", zero, zero, zero, zero, 0, now, now, now)
+
+
+STATUS = Table("budget_status", ScopeStatus, renamed={"limit": "limit_amount"}, scales={"utilization": 6})
+
+
+def read_status(storage: RecordReader, scope_type: str = "", scope_id: str = "") -> list[ScopeStatus]:
+    """Every scope of the newest snapshot (``""``: any scope type, any id), fullest first."""
+    parameters = {"scope_type": scope_type, "scope_id": scope_id}
+    return storage.records(STATUS, "budgets/latest_status.sql", parameters)
 
 
 class StatusRecorder:
-    def __init__(self, storage: Storage, every: float = 60.0) -> None:
+    def __init__(self, storage: RecordWriter, every: float = 60.0) -> None:
         self._storage = storage
         self._every = every
-        self._table = f"{storage.options.database}.budget_status"
         self._last_signature: object = None
         self._last_write: datetime | None = None
 
@@ -41,20 +91,9 @@ class StatusRecorder:
             return
         try:
             # With no budget left to evaluate, an empty marker row ends the last snapshot.
-            rows = [_row(e, now) for e in evaluations] or [_marker(now)]
-            self._storage.client.insert(self._table, rows, column_names=COLUMNS)
+            rows = [ScopeStatus.of(e, now) for e in evaluations] or [ScopeStatus.marker(now)]
+            self._storage.insert(STATUS, rows)
         except Exception as exc:  # the next evaluation tries again; enforcement does not depend on it
             log.warning("could not store the budget status of %d scopes: %s", len(evaluations), exc)
             return
         self._last_signature, self._last_write = signature, now
-
-
-def _marker(now: datetime) -> list[Any]:
-    return ["", "", "", "", "", "", Decimal(0), Decimal(0), Decimal(0), Decimal(0), 0, now, now, now]
-
-
-def _row(e: Evaluation, now: datetime) -> list[Any]:
-    b = e.budget
-    utilization = e.utilization.quantize(_PERCENT)
-    return [b.id, b.scope_type, e.scope_id, b.metric, b.period, e.state, e.spend, b.limit, utilization,
-            e.remaining, e.calls, e.window_start, e.window_end, now]  # fmt: skip

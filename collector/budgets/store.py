@@ -11,11 +11,34 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from spendgate.collector.budgets.model import Budget
-from spendgate.collector.storage import Storage
+from spendgate.collector.tables import Columns, Records, Table
+
+
+@dataclass(frozen=True)
+class StoredBudget:
+    """One version of a budget, as the budgets table holds it."""
+
+    id: str
+    version: int
+    deleted: bool
+    spec: str  # the Budget as JSON
+    changed_by: str
+    changed_at: datetime
+
+
+@dataclass(frozen=True)
+class _Latest:
+    id: str
+    version: int  # the highest, deleted versions included
+
+
+BUDGETS = Table("budgets", StoredBudget)
+_LATEST = Columns(_Latest)
 
 
 class BudgetNotFound(KeyError):
@@ -27,9 +50,8 @@ class BudgetConflict(ValueError):
 
 
 class BudgetStore:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Records) -> None:
         self._storage = storage
-        self._table = f"{storage.options.database}.budgets"
         self._lock = threading.Lock()  # versions of concurrent changes in this process
         self._cache: tuple[float, list[Budget]] | None = None
         self.broken: dict[str, str] = {}  # id -> why a stored spec could not be read
@@ -39,14 +61,13 @@ class BudgetStore:
         cached = self._cache
         if cached is not None and time.monotonic() - cached[0] <= max_age:
             return cached[1]
-        rows = self._storage.client.query(self._storage.sql("budgets/list_budgets.sql")).result_rows
         budgets: list[Budget] = []
         broken: dict[str, str] = {}
-        for budget_id, _version, spec, _by, _at in rows:
+        for stored in self._storage.records(BUDGETS, "budgets/list_budgets.sql"):
             try:
-                budgets.append(Budget.model_validate_json(spec))
+                budgets.append(Budget.model_validate_json(stored.spec))
             except ValidationError as exc:  # written by a newer version, or by hand
-                broken[budget_id] = str(exc).splitlines()[0]
+                broken[stored.id] = str(exc).splitlines()[0]
         self.broken = broken
         self._cache = (time.monotonic(), budgets)
         return budgets
@@ -58,15 +79,15 @@ class BudgetStore:
         raise BudgetNotFound(budget_id)
 
     def _versions(self) -> dict[str, int]:
-        rows = self._storage.client.query(self._storage.sql("budgets/budget_versions.sql")).result_rows
-        return {budget_id: int(version) for budget_id, version in rows}
+        return {
+            latest.id: latest.version
+            for latest in self._storage.records(_LATEST, "budgets/budget_versions.sql")
+        }
 
     def _write(self, budget_id: str, spec: str, deleted: bool, by: str) -> None:
         version = self._versions().get(budget_id, 0) + 1
-        self._storage.client.insert(
-            self._table,
-            [[budget_id, version, deleted, spec, by, datetime.now(UTC)]],
-            column_names=["id", "version", "deleted", "spec", "changed_by", "changed_at"],
+        self._storage.insert(
+            BUDGETS, [StoredBudget(budget_id, version, deleted, spec, by, datetime.now(UTC))]
         )
         self._cache = None
 

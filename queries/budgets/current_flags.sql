@@ -1,7 +1,7 @@
 -- The newest flag of every budget scope that is not ok (collectors in external
 -- evaluator mode serve these to their agents).
-SELECT budget_id, scope_type, scope_id, state, spend, limit_amount, utilization, remaining,
-       period_end, reason
+SELECT budget_id, scope_type, scope_id, version, state, spend, limit_amount, utilization, remaining,
+       period_end, reason, changed_at
 FROM
 (
     SELECT *

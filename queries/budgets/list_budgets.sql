@@ -1,5 +1,5 @@
 -- The newest version of every budget that is not deleted.
-SELECT id, version, spec, changed_by, changed_at
+SELECT id, version, deleted, spec, changed_by, changed_at
 FROM
 (
     SELECT id, version, deleted, spec, changed_by, changed_at
