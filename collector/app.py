@@ -62,16 +62,22 @@ class Collector:
         self.reconciler.run_at_start()
         batch = self.config.processors.batch
         self.writer = SpanWriter(
-            self.storage, batch, exporter.dedup_window, exporter.dedup_max_ids,
-            retry_for=exporter.insert_timeout, shared=exporter.dedup_shared,
-        )  # fmt: skip
+            self.storage,
+            batch,
+            exporter.dedup_window,
+            exporter.dedup_max_ids,
+            retry_for=exporter.insert_timeout,
+            shared=exporter.dedup_shared,
+        )
         self.writer.ledger = self.reconciler.ledger
         self.writer.start()
         retention = self.config.exporters.clickhouse.retention
         self.pipeline = TracesPipeline(
-            self.config.processors.pricing, self.writer, batch.workers,
+            self.config.processors.pricing,
+            self.writer,
+            batch.workers,
             TimeBounds(max_age_s=retention.detailed_days * 86400.0),
-        )  # fmt: skip
+        )
         self.pipeline.warm_up()
         settings = self.config.extensions.budgets
         if settings.enabled:
@@ -79,8 +85,8 @@ class Collector:
             self.budgets.open(quiesce=self.writer.insert_lock)
             self.writer.observer = self.budgets.live
             self.budgets.start()
-        evaluator, held = self.budgets.evaluator if self.budgets else None, self.writer.insert_lock
-        self.reconciler.start(lambda: held, evaluator.wake if evaluator is not None else None)
+        # A replay changes the rollups under the evaluator: it reads them again.
+        self.reconciler.start(self.writer.insert_lock, self.budgets.evaluator if self.budgets else None)
 
     def http_app(self) -> FastAPI:
         assert self.pipeline is not None and self.writer is not None

@@ -12,15 +12,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from spendgate.collector.storage import Storage
+from spendgate.collector.tables import RecordWriter, Table
 
 log = logging.getLogger(__name__)
 
 INSERT_ID = "insert_id"  # the llm_spans column (migration 0015)
 _FLUSH_EVERY_S = 1.0
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """An insert that returned: llm_spans and every rollup hold its ``rows``."""
+
+    insert_id: str
+    rows: int
+    at: datetime
+
+
+LEDGER = Table("insert_ledger", LedgerEntry)
 
 
 def tag_block(block: pa.Table, insert_id: str) -> pa.Table:
@@ -34,18 +47,17 @@ def tag_block(block: pa.Table, insert_id: str) -> pa.Table:
 
 
 class InsertLedger:
-    def __init__(self, storage: Storage, flush_every: float = _FLUSH_EVERY_S) -> None:
+    def __init__(self, storage: RecordWriter, flush_every: float = _FLUSH_EVERY_S) -> None:
         self._storage = storage
-        self._table = f"{storage.options.database}.insert_ledger"
         self._every = flush_every
         self._lock = threading.Lock()
-        self._pending: list[list[object]] = []
+        self._pending: list[LedgerEntry] = []
         self._last_flush = time.monotonic()
 
     def record(self, insert_id: str, rows: int) -> None:
         """The insert ``insert_id`` returned: llm_spans and every rollup hold it."""
         with self._lock:
-            self._pending.append([insert_id, rows, datetime.now(UTC)])
+            self._pending.append(LedgerEntry(insert_id, rows, datetime.now(UTC)))
         if time.monotonic() - self._last_flush >= self._every:
             self.flush()
 
@@ -56,7 +68,7 @@ class InsertLedger:
             if not pending:
                 return
             try:
-                self._storage.client.insert(self._table, pending, column_names=["insert_id", "rows", "at"])
+                self._storage.insert(LEDGER, pending)
             except Exception as exc:  # never fail an insert for its ledger entry: kept for the next flush
                 log.warning("could not record %d inserts in the ledger: %s", len(pending), exc)
                 self._pending[:0] = pending

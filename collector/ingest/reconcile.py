@@ -26,15 +26,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
+import pyarrow as pa
 from spendgate.collector.ingest.insert_ledger import InsertLedger
-from spendgate.collector.ingest.writer import _INSERT_SETTINGS
+from spendgate.collector.ingest.writer import INSERT_SETTINGS, SPANS_TABLE
 from spendgate.collector.storage import Storage
+from spendgate.collector.tables import Columns, Records
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,43 @@ _OVERLAP = timedelta(minutes=5)  # periodic windows overlap: a batch can be stor
 # longer be recognised, and replaying them would store their rows twice.
 _SAFE_DEPTH = 5000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Newest:
+    entries: int
+    newest: datetime  # the epoch when there are none
+
+
+@dataclass(frozen=True)
+class _Later:
+    later: int  # inserts that returned after a moment
+
+
+@dataclass(frozen=True)
+class Unledgered:
+    """A tagged insert with no ledger entry (collector/unledgered_inserts.sql)."""
+
+    insert_id: str
+    rows: int
+    first_received: datetime
+    last_received: datetime
+
+
+_NEWEST, _LATER, _UNLEDGERED = Columns(_Newest), Columns(_Later), Columns(Unledgered)
+
+
+class ReplayStore(Records, Protocol):
+    """What the reconciler needs of a store: records, and the rows of an insert to replay."""
+
+    def query_arrow(self, relative_path: str, parameters: Mapping[str, object]) -> pa.Table: ...
+    def insert_arrow(self, table: str, block: pa.Table, settings: Mapping[str, object]) -> None: ...
+
+
+class Rereader(Protocol):
+    """Reads the rollups again when woken (the budget evaluator): told when a replay changed them."""
+
+    def wake(self) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -62,13 +101,12 @@ def grace_for(storage: Storage, insert_timeout: float) -> float:
 
 
 class Reconciler:
-    def __init__(self, storage: Storage, ledger: InsertLedger | None = None, grace: float = 0.0) -> None:
+    def __init__(self, storage: ReplayStore, ledger: InsertLedger | None = None, grace: float = 0.0) -> None:
         self._storage = storage
         self.ledger = ledger or InsertLedger(storage)
         self._grace = timedelta(seconds=grace)
-        self._table = f"{storage.options.database}.llm_spans"
-        self._hold: Callable[[], AbstractContextManager[Any]] = contextlib.nullcontext
-        self._on_repair: Callable[[], object] | None = None
+        self._hold: AbstractContextManager[object] = contextlib.nullcontext()
+        self._on_repair: Rereader | None = None
         self._checked_until: datetime | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -77,10 +115,8 @@ class Reconciler:
     # -- runs -------------------------------------------------------------------------------------
     def run_at_start(self) -> Repair:
         """Repair what a crash left, from shortly before the newest ledger entry."""
-        entries, newest = self._storage.client.query(
-            self._storage.sql("collector/ledger_newest.sql")
-        ).first_row
-        since = _utc(newest) - _START_LOOKBACK if entries else _EPOCH
+        (ledger,) = self._storage.records(_NEWEST, "collector/ledger_newest.sql")
+        since = ledger.newest - _START_LOOKBACK if ledger.entries else _EPOCH
         return self.run(max(since, _EPOCH))
 
     def run(self, since: datetime | None = None) -> Repair:
@@ -90,10 +126,10 @@ class Reconciler:
             since = (self._checked_until or until) - _OVERLAP
         # With this process's inserts held and its ledger written, an insert without an entry is
         # one that did not return (or another collector's, older than the grace).
-        with self._hold():
+        with self._hold:
             self.ledger.flush()
-            candidates = self._storage.rows(
-                "collector/unledgered_inserts.sql", {"since": since, "until": until}
+            candidates = self._storage.records(
+                _UNLEDGERED, "collector/unledgered_inserts.sql", {"since": since, "until": until}
             )
             replayed = [row for row in candidates if self._replay(row)]
             self.ledger.flush()
@@ -101,30 +137,37 @@ class Reconciler:
         repair = Repair(
             since,
             len(replayed),
-            sum(int(row["rows"]) for row in replayed),
+            sum(row.rows for row in replayed),
             len(candidates) - len(replayed),
         )
         self._count(repair)
         return repair
 
-    def _replay(self, insert: dict[str, Any]) -> bool:
-        insert_id = str(insert["insert_id"])
-        later = self._storage.rows("collector/ledger_later.sql", {"after": insert["last_received"]})
-        if int(later[0]["later"]) > _SAFE_DEPTH:
+    def _replay(self, insert: Unledgered) -> bool:
+        (later,) = self._storage.records(
+            _LATER, "collector/ledger_later.sql", {"after": insert.last_received}
+        )
+        if later.later > _SAFE_DEPTH:
             log.error(
                 "insert %s (%d rows) may be missing from the rollups, but %d inserts came after it: "
                 "too many to replay it without storing it twice; left as it is",
-                insert_id, insert["rows"], later[0]["later"],
-            )  # fmt: skip
+                insert.insert_id,
+                insert.rows,
+                later.later,
+            )
             return False
-        block = self._storage.client.query_arrow(
-            self._storage.sql("collector/insert_rows.sql"),
-            parameters={key: insert[key] for key in ("insert_id", "first_received", "last_received")},
+        block = self._storage.query_arrow(
+            "collector/insert_rows.sql",
+            {
+                "insert_id": insert.insert_id,
+                "first_received": insert.first_received,
+                "last_received": insert.last_received,
+            },
         )
-        settings = dict(_INSERT_SETTINGS, insert_deduplication_token=insert_id)
+        settings = dict(INSERT_SETTINGS, insert_deduplication_token=insert.insert_id)
         # One chunk, as the writer sent it: ClickHouse matches the token block by block.
-        self._storage.client.insert_arrow(self._table, block.combine_chunks(), settings=settings)
-        self.ledger.record(insert_id, block.num_rows)
+        self._storage.insert_arrow(SPANS_TABLE, block.combine_chunks(), settings)
+        self.ledger.record(insert.insert_id, block.num_rows)
         return True
 
     def _count(self, repair: Repair) -> None:
@@ -135,22 +178,23 @@ class Reconciler:
         if repair.inserts:
             log.warning(
                 "reconciliation: replayed %d inserts (%d rows) that had not reached every rollup",
-                repair.inserts, repair.rows,
-            )  # fmt: skip
+                repair.inserts,
+                repair.rows,
+            )
             if self._on_repair is not None:
-                self._on_repair()
+                self._on_repair.wake()
         else:
             log.debug("reconciliation since %s: nothing missing", repair.checked_since.isoformat())
 
     # -- the periodic thread ------------------------------------------------------------------------
     def start(
         self,
-        hold: Callable[[], AbstractContextManager[Any]],
-        on_repair: Callable[[], object] | None = None,
+        hold: AbstractContextManager[object],
+        on_repair: Rereader | None = None,
         every: float = 60.0,
     ) -> None:
-        """Reconcile every ``every`` seconds; ``hold`` keeps the writer's inserts out meanwhile and
-        ``on_repair`` is told when something was replayed (the evaluator re-reads the rollups)."""
+        """Reconcile every ``every`` seconds; ``hold`` keeps the writer's inserts out meanwhile (the
+        writer's ``insert_lock``) and ``on_repair`` is woken when something was replayed."""
         self._hold, self._on_repair = hold, on_repair
         self._thread = threading.Thread(
             target=self._loop, args=(every,), name="spendgate-reconcile", daemon=True
@@ -170,7 +214,3 @@ class Reconciler:
         if self._thread is not None:
             self._thread.join(30)
         self.ledger.flush()
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

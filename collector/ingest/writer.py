@@ -17,27 +17,29 @@ are set up to deduplicate those retries too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Protocol
 
+import numpy as np
 import pyarrow as pa
 from spendgate.collector.config import BatchProcessor
 from spendgate.collector.ingest.insert_ledger import InsertLedger, tag_block
 from spendgate.collector.ingest.seen_keys import InFlightLinks, NestedCalls, SeenKeys
-from spendgate.collector.storage import Storage
 
 log = logging.getLogger(__name__)
 
 _QUIET_GAP_S = 0.02  # nothing new for this long and nothing on its way: insert what is queued
+SPANS_TABLE = "llm_spans"
 
-_INSERT_SETTINGS = {
+INSERT_SETTINGS = {
     # Retries of one batch carry the same token: stored once in llm_spans ...
     "insert_deduplicate": 1,
     # ... and, with non_replicated_deduplication_window on the targets, once in the rollups.
@@ -74,10 +76,32 @@ class BlockObserver(Protocol):
     def failed(self, seqs: list[int]) -> None: ...
 
 
+@contextlib.contextmanager
+def _observer_guard() -> Iterator[None]:
+    try:
+        yield
+    except Exception:  # counting for budgets must never fail an insert
+        log.exception("the block observer failed")
+
+
+class SpanStore(Protocol):
+    """What the writer needs of a store: the recent keys at start-up, lookups, and inserts."""
+
+    def key_array(self, relative_path: str, parameters: Mapping[str, object], width: int = 24) -> np.ndarray:
+        """The one key column of a .sql file's result (millions of keys without an object each)."""
+        ...
+
+    def stored_keys(self, relative_path: str, keys: list[bytes], window_seconds: int) -> set[bytes]:
+        """Which of ``keys`` a .sql file finds stored within the window."""
+        ...
+
+    def insert_arrow(self, table: str, block: pa.Table, settings: Mapping[str, object]) -> None: ...
+
+
 class SpanWriter:
     def __init__(
         self,
-        storage: Storage,
+        storage: SpanStore,
         batch: BatchProcessor,
         dedup_window: float,
         max_seen_spans: int = 5_000_000,
@@ -88,7 +112,6 @@ class SpanWriter:
         # Several collectors on one database: a call another collector stored is not in this one's
         # memory, so every id it does not know is looked up in ClickHouse.
         self._shared = shared
-        self._table = f"{storage.options.database}.llm_spans"
         self._batch = batch
         self._retry_for = retry_for
         self._lock = threading.Condition()
@@ -110,8 +133,13 @@ class SpanWriter:
         # Told of every insert that returned, so the reconciler can tell incomplete ones (reconcile.py).
         self.ledger: InsertLedger | None = None
         self._seq = 0
-        self.stats = {"inserted_spans": 0, "duplicate_spans": 0, "inserts": 0, "insert_failures": 0,
-                      "dedup_lookups": 0}  # fmt: skip
+        self.stats = {
+            "inserted_spans": 0,
+            "duplicate_spans": 0,
+            "inserts": 0,
+            "insert_failures": 0,
+            "dedup_lookups": 0,
+        }
 
     # -- lifecycle ---------------------------------------------------------
     def start(self) -> None:
@@ -133,11 +161,11 @@ class SpanWriter:
             "collector/recent_span_keys.sql", {"window_seconds": int(self._seen.window)}
         )
         self._seen.add_array(keys, now)
-        log.info("loaded %d recently stored call ids for deduplication (%.1f MiB)", len(keys),
-                 self._seen.nbytes() / 2**20)  # fmt: skip
+        mib = self._seen.nbytes() / 2**20
+        log.info("loaded %d recently stored call ids for deduplication (%.1f MiB)", len(keys), mib)
         nested = self._nested
-        for anonymous, spans, parents in ((0, nested.spans, nested.parents),
-                                          (1, nested.anonymous_spans, nested.anonymous_parents)):  # fmt: skip
+        levels = ((0, nested.spans, nested.parents), (1, nested.anonymous_spans, nested.anonymous_parents))
+        for anonymous, spans, parents in levels:
             window = {"window_seconds": int(nested.window), "anonymous": anonymous}
             spans.add_array(self._storage.key_array("collector/recent_call_spans.sql", window), now)
             parents.add_array(self._storage.key_array("collector/recent_call_parents.sql", window), now)
@@ -193,7 +221,9 @@ class SpanWriter:
                 pending_links = [links[i] for i in kept] if links else []
                 pending = _Pending(new_keys, block, pending_links, self._seq)
                 # Under the lock, so the writer thread cannot store it before it is announced.
-                self._notify("queued", pending.seq, block)
+                if (observer := self.observer) is not None:
+                    with _observer_guard():
+                        observer.queued(pending.seq, block)
                 for key in new_keys:
                     self._in_flight[key] = pending.future
                 self._in_flight_links.add(pending_links, new_keys, pending.future)
@@ -259,34 +289,29 @@ class SpanWriter:
             try:
                 with self.insert_lock:
                     self._insert(taken)
-                    self._notify("stored", seqs)
+                    if (observer := self.observer) is not None:
+                        with _observer_guard():
+                            observer.stored(seqs)
             except Exception as exc:
                 log.error("insert of %d spans failed: %s", sum(len(p.keys) for p in taken), exc)
-                self._notify("failed", seqs)
+                if (observer := self.observer) is not None:
+                    with _observer_guard():
+                        observer.failed(seqs)
                 self._finish(taken, StorageUnavailable(f"ClickHouse did not accept the spans: {exc}"))
             else:
                 self._finish(taken, None)
-
-    def _notify(self, event: str, *args: object) -> None:
-        observer = self.observer
-        if observer is None:
-            return
-        try:
-            getattr(observer, event)(*args)
-        except Exception:  # counting for budgets must never fail an insert
-            log.exception("the block observer failed on %s", event)
 
     def _insert(self, taken: list[_Pending]) -> None:
         block = pa.concat_tables([pending.block for pending in taken])
         keys = [key for pending in taken for key in pending.keys]
         token = hashlib.blake2b(b"".join(keys), digest_size=16).hexdigest()
-        settings = dict(_INSERT_SETTINGS, insert_deduplication_token=token)
+        settings = dict(INSERT_SETTINGS, insert_deduplication_token=token)
         block = tag_block(block, token)  # the rows carry their insert's token: reconcile.py replays by it
         deadline = time.monotonic() + self._retry_for
         delay = 0.1
         while True:
             try:
-                self._storage.client.insert_arrow(self._table, block, settings=settings)
+                self._storage.insert_arrow(SPANS_TABLE, block, settings)
                 self.stats["inserts"] += 1
                 if self.ledger is not None:
                     self.ledger.record(token, block.num_rows)
