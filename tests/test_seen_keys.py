@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from spendgate.collector import seen_keys
 from spendgate.collector.config import BatchProcessor, ClickHouseExporter
+from spendgate.collector.ingest import seen_keys
 from spendgate.collector.ingest.pricer import Pricer
 from spendgate.collector.ingest.processing import process
 from spendgate.collector.ingest.seen_keys import SeenKeys
