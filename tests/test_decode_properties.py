@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
-from spendgate.collector import otlp
+from spendgate.collector.ingest import otlp
 from spendgate.collector.ingest.pricer import Pricer
 from spendgate.collector.ingest.processing import process
 
