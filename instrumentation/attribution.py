@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 
 from opentelemetry import baggage, context
 
-PREFIX = "spendgate."
-DIMENSIONS = ("project", "ticket", "task", "phase", "agent", "agent_type", "user", "team", "run")
+from spendgate.dimensions import AGENT_DIMENSIONS as DIMENSIONS
+from spendgate.dimensions import PREFIX
+
 _MAX_VALUE_CHARS = 256
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -33,6 +33,7 @@ from typing import Any
 import grpc
 from opentelemetry import baggage
 
+from spendgate.dimensions import AGENT_DIMENSIONS, SCOPE_TYPES
 from spendgate.proto import flags_pb2 as pb
 
 from . import estimate
@@ -45,7 +46,6 @@ from .recorder import LLMCall
 logger = logging.getLogger("spendgate.instrumentation")
 
 DEFAULT_MAX_OUTPUT = 4096  # assumed when a request sets no output limit
-_SCOPE_DIMENSIONS = ("project", "ticket", "task", "phase", "agent", "agent_type", "user", "team")
 WarnCallback = Callable[[AgentFlag], None]
 
 
@@ -68,8 +68,12 @@ def max_output_tokens(request: dict[str, Any]) -> int | None:
             return value
     if not request.keys() & _NESTED_CONTAINERS:
         return None
-    nested = (("config", "max_output_tokens"), ("inferenceConfig", "maxTokens"),
-              ("options", "num_predict"), ("generation_config", "max_output_tokens"))  # fmt: skip
+    nested = (
+        ("config", "max_output_tokens"),
+        ("inferenceConfig", "maxTokens"),
+        ("options", "num_predict"),
+        ("generation_config", "max_output_tokens"),
+    )
     for container, key in nested:
         value = _get(request.get(container), key)
         if isinstance(value, int) and value > 0:
@@ -78,7 +82,8 @@ def max_output_tokens(request: dict[str, Any]) -> int | None:
 
 
 _PROMPT_KEYS = ("messages", "input", "prompt", "contents", "system", "instructions")
-_DIMENSION_OF = {PREFIX + name: name for name in (*_SCOPE_DIMENSIONS, "run")}
+# Baggage key -> dimension, of the scope types the agent sets and of the run (for per-run limits).
+_DIMENSION_OF = {PREFIX + name: name for name in AGENT_DIMENSIONS if name in SCOPE_TYPES or name == "run"}
 
 
 def request_text(request: dict[str, Any]) -> str:
@@ -175,16 +180,24 @@ class BudgetGuard:
         """True when the check should be skipped: no flags, and failing open."""
         down_for = time.monotonic() - table.disconnected_at
         if self.fail_closed and (table.synced_at == 0.0 or down_for > self.stale_after):
-            raise BudgetExceeded("collector", "", Decimal(0), Decimal(0),
-                                 "the budget service is unreachable and the guard fails closed")  # fmt: skip
+            raise BudgetExceeded(
+                "collector",
+                "",
+                Decimal(0),
+                Decimal(0),
+                "the budget service is unreachable and the guard fails closed",
+            )
         return table.synced_at == 0.0 or down_for > self.stale_after
 
     def _warn(self, call: LLMCall, flag: AgentFlag) -> None:
-        call.add_event("spendgate.budget." + flag.state, {
-            "spendgate.budget.id": flag.budget_id,
-            "spendgate.budget.scope": f"{flag.scope_type}:{flag.scope_id}",
-            "spendgate.budget.reason": flag.reason,
-        })  # fmt: skip
+        call.add_event(
+            "spendgate.budget." + flag.state,
+            {
+                "spendgate.budget.id": flag.budget_id,
+                "spendgate.budget.scope": f"{flag.scope_type}:{flag.scope_id}",
+                "spendgate.budget.reason": flag.reason,
+            },
+        )
         key = (flag.state, flag.budget_id, flag.scope_type, flag.scope_id)
         if key in self._warned:
             return
@@ -210,8 +223,9 @@ class BudgetGuard:
                 spent = cost if limit.metric == "cost" else tokens
                 if limit.hard and spent >= limit.limit:
                     where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
-                    raise BudgetExceeded("run", run, limit.limit, spent,
-                                         f"per-run limit {limit.budget_id} reached in {where}")  # fmt: skip
+                    raise BudgetExceeded(
+                        "run", run, limit.limit, spent, f"per-run limit {limit.budget_id} reached in {where}"
+                    )
             elif limit.period == "request" and limit.hard:
                 if worst is None:
                     worst = self.worst_case(request, provider, model, False, operation)  # bytes: cheap
@@ -267,8 +281,9 @@ class BudgetGuard:
             )
         except grpc.RpcError as exc:
             if self.fail_closed:
-                raise BudgetExceeded("collector", "", Decimal(0), Decimal(0),
-                                     f"could not reserve budget: {exc.code()}") from None  # fmt: skip
+                raise BudgetExceeded(
+                    "collector", "", Decimal(0), Decimal(0), f"could not reserve budget: {exc.code()}"
+                ) from None
             return ""
         if not reply.granted:
             by = reply.blocking

@@ -31,12 +31,7 @@ from spendgate.collector.budgets.board import Flag, FlagBoard, Key
 from spendgate.collector.budgets.evaluator import Evaluation, flag_of
 from spendgate.collector.budgets.model import Budget, epoch_micros, explicit_scopes, period_window, state_of
 
-# Scope type -> llm_spans column; global has none.
-SCOPE_COLUMNS = {
-    "project": "project", "ticket": "ticket", "task": "task", "phase": "phase", "agent": "agent",
-    "agent_type": "agent_type", "user": "user", "team": "team", "provider": "provider",
-    "model": "priced_model",
-}  # fmt: skip
+from spendgate.dimensions import SCOPE_COLUMNS
 
 
 @dataclass
@@ -103,9 +98,10 @@ class LiveSpend:
                 window.spend[evaluation.scope_id] = evaluation.spend
             if budget.is_default:
                 window.excluded = frozenset(
-                    scope_id for (kind, scope_id, period, metric) in explicit
+                    scope_id
+                    for (kind, scope_id, period, metric) in explicit
                     if (kind, period, metric) == (budget.scope_type, budget.period, budget.metric)
-                )  # fmt: skip
+                )
             elif budget.scope_id not in window.spend:
                 window.spend[budget.scope_id] = Decimal(0)
             windows.append(window)

@@ -23,9 +23,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-ScopeType = Literal[
-    "global", "project", "ticket", "task", "phase", "agent", "agent_type", "user", "team", "provider", "model"
-]  # fmt: skip
+from spendgate.dimensions import ScopeType
+
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
 State = Literal["ok", "warn", "critical", "block"]
 Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run"]

@@ -7,6 +7,8 @@ OpenLLMetry, OpenInference, the Vercel AI SDK and OpenLIT with them.
 
 from __future__ import annotations
 
+from spendgate import dimensions
+
 # Provider names are shared with the pricers (agent and collector): one definition, re-exported here.
 from spendgate.pricing.providers import CATALOGUE_PROVIDER, PROVIDER_ALIASES, normalize_provider  # noqa: F401
 
@@ -78,23 +80,12 @@ TRACELOOP_KIND = "traceloop.span.kind"
 ERROR_TYPE = "error.type"
 USAGE_ESTIMATED = "spendgate.usage.estimated"
 
-# Attribution dimension -> keys on the span (set directly or copied from
-# baggage) and then on the resource. ``spendgate.*`` names win.
-ATTRIBUTION: dict[str, tuple[str, ...]] = {
-    "project": ("spendgate.project",),
-    "ticket": ("spendgate.ticket",),
-    "task": ("spendgate.task",),
-    "phase": ("spendgate.phase",),
-    "agent": ("spendgate.agent", "gen_ai.agent.name"),
-    "agent_type": ("spendgate.agent_type", "spendgate.agent.type"),
-    "run": ("spendgate.run", "spendgate.run_id"),
-    "user": ("spendgate.user", "user.id", "enduser.id"),
-    "team": ("spendgate.team",),
-    "environment": ("spendgate.environment", "deployment.environment.name", "deployment.environment"),
-    "service": ("service.name",),
-    # Not a dimension: the strict-mode reservation this call settles.
-    "reservation_id": ("spendgate.reservation_id",),
-}
+# Attribution dimension -> keys on the span (set directly or copied from baggage) and then on
+# the resource, from spendgate.dimensions; ``spendgate.*`` names win. SPAN_ATTRIBUTION: the
+# ones a span may carry (the rest only the resource).
+_RESERVATION = {"reservation_id": ("spendgate.reservation_id",)}  # not a dimension: what strict mode settles
+ATTRIBUTION: dict[str, tuple[str, ...]] = {d.name: d.keys for d in dimensions.ATTRIBUTED} | _RESERVATION
+SPAN_ATTRIBUTION = {d.name: d.keys for d in dimensions.ATTRIBUTED if not d.resource_only} | _RESERVATION
 
 # Operations that are a single billable model call.
 LEAF_OPERATIONS = {

@@ -22,6 +22,8 @@ from spendgate.collector.ingest import calls, otlp
 from spendgate.collector.ingest.normalize import TimeBounds, normalize_request
 from spendgate.collector.ingest.pricer import Pricer
 
+from spendgate import dimensions
+
 COST_SCALE = 18  # Decimal(38, 18) in llm_spans
 _QUANTUM = Decimal(1).scaleb(-COST_SCALE)
 _COST = pa.decimal128(38, COST_SCALE)
@@ -75,8 +77,8 @@ ARROW_SCHEMA = pa.schema(
     ]
 )
 COLUMNS = tuple(ARROW_SCHEMA.names)
-_ATTRIBUTION = ("service", "environment", "project", "ticket", "task", "phase", "agent", "agent_type", "run",
-                "user", "team")  # fmt: skip
+# The attribution dimensions, in the order of their columns in ARROW_SCHEMA.
+_ATTRIBUTION = tuple(d.name for column in COLUMNS for d in dimensions.ATTRIBUTED if d.column == column)
 KEY_BYTES = calls.KEY_BYTES
 LINK_BYTES = 48
 

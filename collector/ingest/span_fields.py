@@ -58,7 +58,7 @@ def _span_fields(token_fields: dict[str, tuple[str, ...]]) -> dict[str, tuple[st
             "server_port": cv.SERVER_PORT,
             "routed_model": cv.ROUTED_MODEL,
             **{key: (key,) for key in _SINGLE_KEYS},
-            **{"attr:" + dim: keys for dim, keys in cv.ATTRIBUTION.items() if dim != "service"},
+            **{"attr:" + dim: keys for dim, keys in cv.SPAN_ATTRIBUTION.items()},
         }
     )
 
