@@ -1,5 +1,8 @@
 -- Totals of one scope over a time range, and the same broken down by provider and
 -- by model, in one pass (GROUPING SETS). Rows: grouping = 'total' | 'provider' | 'model'.
+-- scope_id_of(scope_type) is a span's id in that scope type, from spendgate.dimensions:
+-- multiIf(scope_type = 'project', project, ..., scope_type = 'model', priced_model, '').
+WITH {scope_type:String} AS scope_type
 SELECT
     multiIf(grouping(provider, priced_model) = 3, 'total', grouping(provider, priced_model) = 1, 'provider',
             'model') AS breakdown,
@@ -17,19 +20,8 @@ SELECT
 FROM {db}.llm_spans
 WHERE start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')
   AND start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')
-  AND multiIf(
-        {scope_type:String} = 'global', 1,
-        {scope_type:String} = 'project', project = {scope_id:String},
-        {scope_type:String} = 'ticket', ticket = {scope_id:String},
-        {scope_type:String} = 'task', task = {scope_id:String},
-        {scope_type:String} = 'phase', phase = {scope_id:String},
-        {scope_type:String} = 'agent', agent = {scope_id:String},
-        {scope_type:String} = 'agent_type', agent_type = {scope_id:String},
-        {scope_type:String} = 'user', user = {scope_id:String},
-        {scope_type:String} = 'team', team = {scope_id:String},
-        {scope_type:String} = 'provider', provider = {scope_id:String},
-        {scope_type:String} = 'model', priced_model = {scope_id:String},
-        0)
+  -- (The API asks for a scope_id with every scope type but global.)
+  AND (scope_type = 'global' OR {scope_id_of(scope_type)} = {scope_id:String})
 GROUP BY GROUPING SETS ((), (provider), (priced_model))
 ORDER BY breakdown, total_cost DESC
 SETTINGS group_by_use_nulls = 0

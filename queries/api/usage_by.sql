@@ -1,17 +1,12 @@
 -- Spend per day and per value of one dimension (or '' for all together) between two
 -- dates, from the daily rollup (kept 365 days). Optional filters narrow it down.
+-- daily_key_of(dimension) is multiIf(dimension = 'project', project, ..., '') over the API's
+-- dimensions and the usage_filters are one "AND (<agent> = '' OR agent = <agent>)" each,
+-- from spendgate.dimensions: see spendgate/queries/__init__.py.
+WITH {dimension:String} AS dimension
 SELECT
     day,
-    multiIf({dimension:String} = 'agent', agent,
-            {dimension:String} = 'project', project,
-            {dimension:String} = 'model', model,
-            {dimension:String} = 'provider', provider,
-            {dimension:String} = 'ticket', ticket,
-            {dimension:String} = 'phase', phase,
-            {dimension:String} = 'agent_type', agent_type,
-            {dimension:String} = 'user', user,
-            {dimension:String} = 'team', team,
-            '') AS key,
+    {daily_key_of(dimension)} AS key,
     sum(calls) AS calls,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
@@ -19,9 +14,6 @@ SELECT
     sum(total_cost) AS total_cost
 FROM {db}.spend_daily
 WHERE day >= {start:Date} AND day <= {end:Date}
-  AND ({project:String} = '' OR project = {project:String})
-  AND ({agent:String} = '' OR agent = {agent:String})
-  AND ({provider:String} = '' OR provider = {provider:String})
-  AND ({model:String} = '' OR model = {model:String})
+  {usage_filters}
 GROUP BY day, key
 ORDER BY day, total_cost DESC

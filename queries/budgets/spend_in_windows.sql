@@ -36,25 +36,17 @@ whole_hours AS
 edges AS
 (
     SELECT windows.budget_id AS budget_id,
-           -- The span's id in the window's scope type ('' for global, as in the rollup).
-           multiIf(windows.scope_type = 'project', s.project,
-                   windows.scope_type = 'ticket', s.ticket,
-                   windows.scope_type = 'task', s.task,
-                   windows.scope_type = 'phase', s.phase,
-                   windows.scope_type = 'agent', s.agent,
-                   windows.scope_type = 'agent_type', s.agent_type,
-                   windows.scope_type = 'user', s.user,
-                   windows.scope_type = 'team', s.team,
-                   windows.scope_type = 'provider', s.provider,
-                   windows.scope_type = 'model', s.priced_model,
-                   '') AS span_scope_id,
+           -- The span's id in the window's scope type ('' for global, as in the rollup):
+           -- multiIf(windows.scope_type = 'project', s.project, ..., '') over the scope
+           -- types of spendgate.dimensions (see spendgate/queries/__init__.py).
+           {scope_id_of(windows.scope_type, s)} AS span_scope_id,
            sum(s.total_cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls
     FROM windows
     CROSS JOIN
     (
         -- Only spans in the hours where some window starts or ends can fall on an edge.
-        SELECT start_time, project, ticket, task, phase, agent, agent_type, user, team, provider,
-               priced_model, total_cost, input_tokens, output_tokens
+        -- scope_columns: the llm_spans column of every scope type but global.
+        SELECT start_time, {scope_columns}, total_cost, input_tokens, output_tokens
         FROM {db}.llm_spans
         WHERE toStartOfHour(start_time) IN
             (SELECT arrayJoin([toStartOfHour(window_start), toStartOfHour(window_end)]) FROM windows)
