@@ -8,7 +8,8 @@ import logging
 import sys
 from pathlib import Path
 
-from spendgate.collector.cli.budgets import ApiError, add_commands, report_api_error
+from spendgate.collector.cli import budgets, price, report
+from spendgate.collector.cli.client import CommandError, api_options, report_error
 from spendgate.collector.config import Config, ConfigError, load_config
 from spendgate.collector.storage import StorageError
 
@@ -28,14 +29,18 @@ def _load(args: argparse.Namespace) -> tuple[Config, Path | None, Path | None]:
     return load_config(path), path, path.parent.resolve() if path else None
 
 
-def _cmd_collector(args: argparse.Namespace) -> int:
-    from spendgate.collector.app import Collector
-
-    config, _, base_dir = _load(args)
+def _log_as_configured(config: Config) -> None:
     logging.basicConfig(
         level=config.service.telemetry.logs.level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+def _cmd_collector(args: argparse.Namespace) -> int:
+    from spendgate.collector.app import Collector
+
+    config, _, base_dir = _load(args)
+    _log_as_configured(config)
     collector = Collector(config, base_dir=base_dir)
     collector.open(repair_schema=args.repair_schema)
     asyncio.run(collector.serve())
@@ -70,8 +75,10 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         columns, rows = storage.read_only(args.query)
     except StorageError as exc:
         if "READONLY" in str(exc):
-            raise StorageError("spendgate sql is read-only: the engine refused a statement that writes "
-                               "or changes the schema (READONLY)") from None  # fmt: skip
+            raise StorageError(
+                "spendgate sql is read-only: the engine refused a statement that writes "
+                "or changes the schema (READONLY)"
+            ) from None
         raise StorageError(f"query failed: {exc}") from None
     finally:
         storage.close()
@@ -83,21 +90,14 @@ def _cmd_sql(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluator(args: argparse.Namespace) -> int:
-    from spendgate.collector.cli.budgets import cmd_evaluator
-
     config, _, base_dir = _load(args)
-    logging.basicConfig(
-        level=config.service.telemetry.logs.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    return cmd_evaluator(args, config, base_dir)
+    _log_as_configured(config)
+    return budgets.cmd_evaluator(config, base_dir)
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
-    from spendgate.collector.cli.price import cmd_price
-
     config, _, _ = _load(args)
-    return cmd_price(args, config.processors.pricing)
+    return price.cmd_price(args, config.processors.pricing)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -116,9 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     collector.add_argument("--config", help=f"config file (default: ./{DEFAULT_CONFIG} if present)")
     collector.add_argument(
-        "--repair-schema", action="store_true",
+        "--repair-schema",
+        action="store_true",
         help="re-apply every migration, re-creating tables and views that are missing, then run",
-    )  # fmt: skip
+    )
     collector.set_defaults(func=_cmd_collector)
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("--config")
@@ -148,10 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--dir", help="where to keep the demo's database (default: a new temporary directory)")
     demo.set_defaults(func=_cmd_demo)
-    add_commands(commands)
-    from spendgate.collector.cli.price import add_command as add_price_command
-
-    add_price_command(commands, _cmd_price)
+    api = api_options()
+    budgets.add_commands(commands, api)
+    report.add_commands(commands, api)
+    price.add_command(commands, _cmd_price)
     return parser
 
 
@@ -162,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, StorageError) as exc:
         print(f"spendgate: {exc}", file=sys.stderr)
         return 2
-    except ApiError as exc:
-        return report_api_error(exc)
+    except CommandError as exc:
+        return report_error(exc)
     except KeyboardInterrupt:
         return 130
 

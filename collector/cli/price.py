@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from spendgate.collector.cli.budgets import ApiError
+from spendgate.collector.cli.client import CommandError
 from spendgate.collector.config import PricingProcessor
 from spendgate.collector.ingest.conventions import LEAF_OPERATIONS
 
@@ -56,8 +55,13 @@ def _custom_price(overrides: PricingOverrides, provider: str, model: str) -> str
         if entry.model.lower() != lowered:
             continue
         if not entry.provider or normalize_provider(entry.provider) == provider:
-            price = plan.custom_price(entry.input_per_mtok, entry.output_per_mtok, entry.cache_read_per_mtok,
-                                      entry.cache_write_per_mtok, entry.per_request)  # fmt: skip
+            price = plan.custom_price(
+                entry.input_per_mtok,
+                entry.output_per_mtok,
+                entry.cache_read_per_mtok,
+                entry.cache_write_per_mtok,
+                entry.per_request,
+            )
             return f"custom price from the config: {price}"
     return "local provider: no per-token charge"
 
@@ -99,13 +103,15 @@ def cmd_price(args: argparse.Namespace, config: PricingProcessor) -> int:
     provider = _provider(args, pricer)
     resolution = pricer.resolve(provider, args.model)
     if resolution.status == UNPRICED:
-        raise ApiError(f"{args.model!r} is not in the genai-prices catalogue and the config has no fallback")
+        raise CommandError(
+            f"{args.model!r} is not in the genai-prices catalogue and the config has no fallback"
+        )
     output = args.output if args.output is not None else (0 if args.operation == EMBEDDINGS else 1_000_000)
     counts = plan.usage(args.input, output, args.cache_read, args.cache_write)
     try:
         total = pricer.price(provider, args.model, counts, time.time_ns(), args.operation).cost.total
     except ValueError as exc:
-        raise ApiError(f"cannot price this usage: {exc}") from None
+        raise CommandError(f"cannot price this usage: {exc}") from None
     lines = _describe(resolution, pricer.overrides, provider, args.model, args.operation)
     lines.append(f"  pricing_status: {resolution.status}")
     usage_text = f"{args.input:,} input ({args.cache_read:,} cached) and {output:,} output tokens"
@@ -114,7 +120,9 @@ def cmd_price(args: argparse.Namespace, config: PricingProcessor) -> int:
     return 0
 
 
-def add_command(commands: Any, run: Callable[[argparse.Namespace], int]) -> None:
+def add_command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], run: Callable[[argparse.Namespace], int]
+) -> None:
     """``run`` loads the config (as the other config-reading commands do) and calls :func:`cmd_price`."""
     price = commands.add_parser("price", help="what the collector charges for a call (catalogue and config)")
     price.add_argument("model")

@@ -7,11 +7,11 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
-from spendgate.collector.cli.budgets import _call
+from spendgate.collector.cli.client import Client, Json
 
 _FULL, _EMPTY = "█", "░"
+_GLOBAL_MONTHLY = ("global", "month", "cost", True)  # scope type, period, metric, active
 
 
 def _money(value: Decimal | str) -> str:
@@ -31,7 +31,7 @@ def bar(share: Decimal, width: int) -> str:
     return _FULL * filled + _EMPTY * (width - filled)
 
 
-def _ranking(title: str, items: list[dict[str, Any]], key: str, width: int) -> list[str]:
+def _ranking(title: str, items: list[Json], key: str, width: int) -> list[str]:
     lines = [title, "─" * len(title)]
     if not items:
         return [*lines, "  (no spend)", ""]
@@ -47,7 +47,7 @@ def _ranking(title: str, items: list[dict[str, Any]], key: str, width: int) -> l
     return [*lines, ""]
 
 
-def _daily(days: list[dict[str, Any]], width: int) -> list[str]:
+def _daily(days: list[Json], width: int) -> list[str]:
     lines = ["Daily cost", "──────────"]
     if not days:
         return [*lines, "  (no spend)", ""]
@@ -58,12 +58,10 @@ def _daily(days: list[dict[str, Any]], width: int) -> list[str]:
     return [*lines, ""]
 
 
-def _budget_used(budgets: list[dict[str, Any]], month_cost: Decimal) -> str:
+def _budget_used(budgets: list[Json], month_cost: Decimal) -> str:
     """The global monthly budget's use; else the most used budget that has a flag."""
     for budget in budgets:
-        if (budget["scope_type"], budget["period"], budget["metric"], budget["active"]) == (
-            "global", "month", "cost", True
-        ):  # fmt: skip
+        if (budget["scope_type"], budget["period"], budget["metric"], budget["active"]) == _GLOBAL_MONTHLY:
             used = month_cost / Decimal(budget["limit"]) * 100
             return f"{used:.0f}% of {_money(budget['limit'])}"
     flags = [(Decimal(f["utilization"]), f, b) for b in budgets for f in b["flags"] if b["metric"] == "cost"]
@@ -74,17 +72,15 @@ def _budget_used(budgets: list[dict[str, Any]], month_cost: Decimal) -> str:
     return f"{used:.0f}% of {_money(budget['limit'])} ({where}, {budget['period']})"
 
 
-def cmd_report(args: argparse.Namespace) -> int:
+def show_report(client: Client, period: str) -> None:
     width = max(10, min(40, shutil.get_terminal_size((100, 20)).columns - 50))
-    print(f"spendgate report ({args.period}) from {args.url} ...", file=sys.stderr)
-    summary = _call(args, "GET", f"/api/v1/costs/summary?period={args.period}")
-    today = _call(args, "GET", "/api/v1/costs/summary?period=day")
-    month = _call(args, "GET", "/api/v1/costs/summary?period=month")
-    daily = _call(
-        args, "GET", f"/api/v1/usage/daily?period={args.period if args.period != 'all' else 'month'}"
-    )
-    agents = _call(args, "GET", f"/api/v1/usage/by-agent?period={args.period}")
-    budgets = _call(args, "GET", "/api/v1/costs/budgets")["budgets"]
+    print(f"spendgate report ({period}) from {client.url} ...", file=sys.stderr)
+    summary = client.get("/api/v1/costs/summary", {"period": period})
+    today = client.get("/api/v1/costs/summary", {"period": "day"})
+    month = client.get("/api/v1/costs/summary", {"period": "month"})
+    daily = client.get("/api/v1/usage/daily", {"period": period if period != "all" else "month"})
+    agents = client.get("/api/v1/usage/by-agent", {"period": period})
+    budgets = client.get("/api/v1/costs/budgets")["budgets"]
     totals = summary["totals"]
     cards = [
         ("Total cost", _money(totals["total_cost"])),
@@ -94,7 +90,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         ("Budget used", _budget_used(budgets, Decimal(month["totals"]["total_cost"]))),
     ]
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    lines = [f"Usage & Costs — this {args.period} ({now})", ""]
+    lines = [f"Usage & Costs — this {period} ({now})", ""]
     lines.append("  ".join(f"{name}: {value}" for name, value in cards))
     lines.append(
         f"{totals['calls']:,} calls; {totals['calls_not_catalogue_priced']:,} priced by fallback or unpriced"
@@ -105,12 +101,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     lines += _ranking("Cost by model", summary["by_model"], "model", width)
     lines += _ranking("Cost by provider", summary["by_provider"], "provider", width)
     print("\n".join(lines).rstrip())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    show_report(Client.from_args(args), args.period)
     return 0
 
 
-def add_commands(commands: Any, url_parent: argparse.ArgumentParser) -> None:
+def add_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser], api: argparse.ArgumentParser
+) -> None:
+    """``report``; ``api`` is the parent with the client's options."""
     report = commands.add_parser(
-        "report", parents=[url_parent], help="spend in the terminal: cards, daily, rankings"
+        "report", parents=[api], help="spend in the terminal: cards, daily, rankings"
     )
     report.add_argument("--period", choices=["day", "week", "month", "year", "all"], default="month")
     report.set_defaults(func=cmd_report)
