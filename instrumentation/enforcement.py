@@ -10,7 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
-from .recorder import LLMCall
+from . import recorder
+from .recorder import LLMCall, Settlement
 
 
 class BudgetExceeded(Exception):
@@ -29,12 +30,11 @@ class BudgetExceeded(Exception):
         super().__init__(message + (f" ({reason})" if reason else ""))
 
 
-class Guard(Protocol):
+class Guard(Settlement, Protocol):
+    """Checks a call before it is sent; settles it (``after_call``) when it ended."""
+
     def check(self, call: LLMCall, request: dict[str, Any]) -> None:
         """Raise BudgetExceeded to stop the call."""
-
-    def after_call(self, call: LLMCall) -> None:
-        """The call ended (``call.budget`` was set by ``check``): count it, settle reservations."""
 
 
 _guard: Guard | None = None
@@ -45,6 +45,7 @@ configured_explicitly = False
 def install_guard(guard: Guard | None) -> None:
     global _guard
     _guard = guard
+    recorder.settle_with(guard)  # the calls it counted are settled with it when they end
 
 
 def installed_guard() -> Guard | None:
@@ -55,9 +56,3 @@ def before_call(call: LLMCall, request: dict[str, Any]) -> None:
     guard = _guard
     if guard is not None:
         guard.check(call, request)
-
-
-def after_call(call: LLMCall) -> None:
-    guard = _guard
-    if guard is not None:
-        guard.after_call(call)

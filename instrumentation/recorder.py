@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections import deque
-from typing import Any
+from typing import Any, Protocol
 
 from opentelemetry import context as otel_context
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
@@ -119,15 +119,30 @@ class LLMCall:
         self.finished = True
         self.end_ns = time.time_ns()
         if self.budget is not None:
-            _after_call(self)
+            _settle(self)
         RECORDER.submit(self)
 
 
-def _after_call(call: LLMCall) -> None:
-    try:
-        from .enforcement import after_call
+class Settlement(Protocol):
+    def after_call(self, call: LLMCall) -> None:
+        """The call ended (``call.budget`` was set by the budget check): count it, settle reservations."""
 
-        after_call(call)
+
+# Registered by the budget enforcement with the guard in force: the recorder knows no budget policy.
+_settlement: Settlement | None = None
+
+
+def settle_with(settlement: Settlement | None) -> None:
+    global _settlement
+    _settlement = settlement
+
+
+def _settle(call: LLMCall) -> None:
+    settlement = _settlement
+    if settlement is None:
+        return
+    try:
+        settlement.after_call(call)
     except Exception:
         log_once("budget")
 
