@@ -9,11 +9,11 @@ to disk while the collector is unreachable (see :mod:`spool`). Standard
 from __future__ import annotations
 
 import atexit
-import importlib
 import importlib.util
 import logging
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.util.re import parse_env_headers
 
-from . import enforcement
+from . import enforcement, registry
 from .budget_guard import BudgetGuard, WarnCallback
 from .flags_client import FlagSubscriber, FlagTable
 from .recorder import RECORDER
@@ -31,19 +31,9 @@ from .spool import OtlpSender, SpoolingSpanExporter
 
 logger = logging.getLogger("spendgate.instrumentation")
 
-# SDK import name -> the instrumentor for it. Entry points in pyproject.toml list the same.
-INSTRUMENTORS = {
-    "openai": "spendgate.instrumentation.openai:OpenAIInstrumentor",
-    "anthropic": "spendgate.instrumentation.anthropic:AnthropicInstrumentor",
-    "google.genai": "spendgate.instrumentation.google_genai:GoogleGenAIInstrumentor",
-    "mistralai": "spendgate.instrumentation.mistralai:MistralInstrumentor",
-    "groq": "spendgate.instrumentation.groq:GroqInstrumentor",
-    "ollama": "spendgate.instrumentation.ollama:OllamaInstrumentor",
-    "botocore": "spendgate.instrumentation.bedrock:BedrockInstrumentor",
-}
 DEFAULT_ENDPOINT = "http://localhost:4317"
 
-_active: list[Any] = []
+_active: list[registry.SdkInstrumentor] = []
 _owned_provider: TracerProvider | None = None
 _subscriber: FlagSubscriber | None = None
 
@@ -53,11 +43,6 @@ def _installed(module: str) -> bool:
         return importlib.util.find_spec(module) is not None
     except ModuleNotFoundError:
         return False
-
-
-def _load(path: str) -> Any:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def _parse_headers(raw: str) -> dict[str, str]:
@@ -141,8 +126,15 @@ def enforce_budgets(
     if headers is None:
         headers = _parse_headers(os.environ.get("OTEL_EXPORTER_OTLP_HEADERS", ""))
     _subscriber = FlagSubscriber(endpoint, table, agent, headers).start()
-    guard = BudgetGuard(table, fail_closed=fail_closed, stale_after=stale_after, on_warn=on_warn,
-                        strict=strict, stub=_subscriber.stub, metadata=_subscriber.metadata)  # fmt: skip
+    guard = BudgetGuard(
+        table,
+        fail_closed=fail_closed,
+        stale_after=stale_after,
+        on_warn=on_warn,
+        strict=strict,
+        stub=_subscriber.stub,
+        metadata=_subscriber.metadata,
+    )
     enforcement.install_guard(guard)
     if wait_seconds and not _subscriber.wait_synced(wait_seconds):
         logger.warning("spendgate: no budget flags from %s yet", endpoint)
@@ -175,7 +167,7 @@ def instrument(
 
     ``endpoint`` is the collector's OTLP endpoint (gRPC by default,
     ``protocol="http/protobuf"`` for HTTP). ``sdks`` limits which SDKs are
-    instrumented (import names as in :data:`INSTRUMENTORS`). ``budgets``
+    instrumented (import names, e.g. ``"openai"``, ``"google.genai"``, ``"botocore"``). ``budgets``
     (default on; ``SPENDGATE_BUDGETS=off`` turns it off) subscribes to the
     collector's budget flags: see :func:`enforce_budgets`.
     """
@@ -192,25 +184,41 @@ def instrument(
             _owned_provider = make_tracer_provider(service_name, endpoint, headers, protocol, spool_dir)
             trace.set_tracer_provider(_owned_provider)
             provider = _owned_provider
-    for module, path in INSTRUMENTORS.items():
-        if sdks is not None and module not in sdks:
-            continue
-        if not _installed(module):
-            continue
-        try:
-            instrumentor = _load(path)()
-        except Exception:
-            logger.warning("spendgate: could not load the instrumentor for %s", module, exc_info=True)
-            continue
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument(tracer_provider=provider)
-            _active.append(instrumentor)
+    _instrument_sdks(provider, sdks)
     if budgets is None:
         budgets = os.environ.get("SPENDGATE_BUDGETS", "on").lower() not in ("off", "0", "false", "no")
     if budgets:
-        enforce_budgets(flags_endpoint_for(endpoint, protocol), fail_closed=fail_closed, strict=strict,
-                        on_warn=on_warn, agent=service_name or "", headers=headers)  # fmt: skip
+        enforce_budgets(
+            flags_endpoint_for(endpoint, protocol),
+            fail_closed=fail_closed,
+            strict=strict,
+            on_warn=on_warn,
+            agent=service_name or "",
+            headers=headers,
+        )
     return provider
+
+
+def _instrumentor_classes() -> Iterator[type[registry.SdkInstrumentor]]:
+    for entry in registry.entry_points():
+        try:
+            loaded: type[registry.SdkInstrumentor] = entry.load()
+        except Exception:
+            logger.warning("spendgate: could not load the instrumentor %s", entry.value, exc_info=True)
+            continue
+        yield loaded
+
+
+def _instrument_sdks(provider: trace.TracerProvider, sdks: list[str] | None) -> None:
+    """Instrument every installed SDK (of ``sdks``, when given) that is not instrumented yet."""
+    for instrumentor_class in _instrumentor_classes():
+        sdk = instrumentor_class.sdk
+        if (sdks is not None and sdk not in sdks) or not _installed(sdk):
+            continue
+        instrumentor = instrumentor_class()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument(tracer_provider=provider)
+            _active.append(instrumentor)
 
 
 def uninstrument() -> None:

@@ -42,6 +42,7 @@ class Target:
 class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Patches the :attr:`targets` of one SDK."""
 
+    sdk: str = ""  # the SDK's import name, as instrument(sdks=[...]) names it, e.g. "google.genai"
     package: str = ""  # the requirement checked before instrumenting, e.g. "openai >= 1.40"
     targets: tuple[Target, ...] = ()
     # (variable, value) that switches off the SDK's own tracing of the calls spendgate meters.
@@ -66,7 +67,7 @@ class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 wrapper = target.surface(tracer)
             wrapt.wrap_function_wrapper(owner, name, wrapper)
             self._patched.append((owner, name))
-        self._switched_env = None
+        self._switched_env: str | None = None
         if self.native_tracing_switch is not None:
             name, value = self.native_tracing_switch
             if name not in os.environ:
@@ -78,8 +79,9 @@ class SpendgateInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         for owner, name in getattr(self, "_patched", ()):
             unwrap(owner, name)
         self._patched = []
-        if getattr(self, "_switched_env", None):
-            os.environ.pop(self._switched_env, None)
+        switched = getattr(self, "_switched_env", None)
+        if switched:
+            os.environ.pop(switched, None)
             self._switched_env = None
 
     @staticmethod

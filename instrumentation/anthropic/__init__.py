@@ -9,6 +9,7 @@ _MESSAGES = "anthropic.resources.messages.messages"
 
 
 class AnthropicInstrumentor(SpendgateInstrumentor):
+    sdk = "anthropic"
     package = "anthropic >= 0.40"
     targets = (
         Target(_MESSAGES, "Messages.create", patch.MESSAGES),

@@ -7,6 +7,7 @@ from . import patch
 
 
 class BedrockInstrumentor(SpendgateInstrumentor):
+    sdk = "botocore"
     package = "botocore >= 1.34"
     targets = (Target("botocore.client", "BaseClient._make_api_call", patch.make_api_call),)
 

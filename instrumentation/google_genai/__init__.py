@@ -9,6 +9,7 @@ _MODELS = "google.genai.models"
 
 
 class GoogleGenAIInstrumentor(SpendgateInstrumentor):
+    sdk = "google.genai"
     package = "google-genai >= 1.0"
     targets = (
         Target(_MODELS, "Models._generate_content", patch.GENERATE),

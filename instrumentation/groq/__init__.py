@@ -9,6 +9,7 @@ _CHAT = "groq.resources.chat.completions"
 
 
 class GroqInstrumentor(SpendgateInstrumentor):
+    sdk = "groq"
     package = "groq >= 0.9"
     targets = (
         Target(_CHAT, "Completions.create", patch.CHAT),

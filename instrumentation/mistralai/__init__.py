@@ -10,6 +10,7 @@ _EMBEDDINGS = "mistralai.client.embeddings"
 
 
 class MistralInstrumentor(SpendgateInstrumentor):
+    sdk = "mistralai"
     package = "mistralai >= 1.0"
     targets = (
         Target(_CHAT, "Chat.complete", patch.CHAT),

@@ -14,6 +14,7 @@ _MODULE_FUNCTIONS = ("chat", "generate", "embed")
 
 
 class OllamaInstrumentor(SpendgateInstrumentor):
+    sdk = "ollama"
     package = "ollama >= 0.3"
     targets = (
         Target(_CLIENT, "Client.chat", patch.CHAT),

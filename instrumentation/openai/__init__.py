@@ -10,6 +10,7 @@ _RESPONSES = "openai.resources.responses.responses"
 
 
 class OpenAIInstrumentor(SpendgateInstrumentor):
+    sdk = "openai"
     package = "openai >= 1.40"
     targets = (
         Target(_CHAT, "Completions.create", patch.CHAT),
