@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from ..openai.patch import chat_usage
+from ..openai_shape import chat_response, chat_usage
 from ..recorder import LLMCall
 from ..wrappers import Surface
 
@@ -19,13 +19,6 @@ PROVIDER = "groq"
 
 def _start(tracer: Tracer, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall:
     return LLMCall(tracer, PROVIDER, "chat", str(kwargs.get("model") or ""))
-
-
-def _on_response(call: LLMCall, response: Any) -> None:
-    call.response_id = response.id
-    call.response_model = response.model
-    call.finish_reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
-    chat_usage(call, response.usage)
 
 
 def _on_chunk(call: LLMCall, chunk: Any) -> bool:
@@ -42,4 +35,4 @@ def _on_chunk(call: LLMCall, chunk: Any) -> bool:
     return True
 
 
-CHAT = Surface(start=_start, on_response=_on_response, on_chunk=_on_chunk)
+CHAT = Surface(start=_start, on_response=chat_response, on_chunk=_on_chunk)

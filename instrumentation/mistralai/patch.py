@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from ..openai.patch import chat_usage
+from ..openai_shape import chat_usage
 from ..recorder import LLMCall
 from ..wrappers import Surface
 

@@ -13,6 +13,7 @@ from typing import Any
 from opentelemetry.trace import Tracer
 
 from ..estimate import count_tokens, text_of
+from ..openai_shape import chat_response, chat_usage
 from ..recorder import LLMCall
 from ..wrappers import Surface, int_or_none
 
@@ -96,36 +97,6 @@ def _ask_for_usage(kwargs: dict[str, Any], prompt: Any) -> _ChatStreamState:
     return _ChatStreamState(hide_usage_chunk=not asked, prompt=prompt)
 
 
-def _field(node: Any, name: str) -> Any:
-    # SDKs built on the OpenAI shape keep fields they do not model as plain dicts.
-    return node.get(name) if isinstance(node, dict) else getattr(node, name, None)
-
-
-def chat_usage(call: LLMCall, usage: Any) -> None:
-    """Record an OpenAI-shaped usage object (also used for Groq and Mistral)."""
-    if usage is None:
-        return
-    if type(usage).__name__ == "CompletionUsage":  # the openai SDK's own type: read it directly
-        call.input_tokens = int_or_none(usage.prompt_tokens)
-        call.output_tokens = int_or_none(usage.completion_tokens)
-        prompt_details, completion_details = usage.prompt_tokens_details, usage.completion_tokens_details
-        if prompt_details is not None:
-            call.cache_read_tokens = int_or_none(prompt_details.cached_tokens)
-            call.cache_write_tokens = int_or_none(getattr(prompt_details, "cache_write_tokens", None))
-        if completion_details is not None:
-            call.reasoning_tokens = int_or_none(completion_details.reasoning_tokens)
-        return
-    call.input_tokens = int_or_none(_field(usage, "prompt_tokens"))
-    call.output_tokens = int_or_none(_field(usage, "completion_tokens"))
-    prompt_details = _field(usage, "prompt_tokens_details")
-    if prompt_details is not None:
-        call.cache_read_tokens = int_or_none(_field(prompt_details, "cached_tokens"))
-        call.cache_write_tokens = int_or_none(_field(prompt_details, "cache_write_tokens"))
-    completion_details = _field(usage, "completion_tokens_details")
-    if completion_details is not None:
-        call.reasoning_tokens = int_or_none(_field(completion_details, "reasoning_tokens"))
-
-
 def _start_chat(tracer: Tracer, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> LLMCall:
     call = _start("chat")(tracer, instance, args, kwargs)
     if kwargs.get("stream") is True:
@@ -135,12 +106,8 @@ def _start_chat(tracer: Tracer, instance: Any, args: tuple[Any, ...], kwargs: di
 
 def _on_chat_response(call: LLMCall, response: Any) -> None:
     response = _parsed(response)
-    if response is None:
-        return
-    call.response_model = response.model
-    call.response_id = response.id
-    call.finish_reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
-    chat_usage(call, response.usage)
+    if response is not None:
+        chat_response(call, response)
 
 
 def _chunk_reader(text_of_choice: Any) -> Any:
