@@ -44,6 +44,7 @@ from .prices import call_cost, worst_case_cost
 from .recorder import LLMCall
 
 logger = logging.getLogger("spendgate.instrumentation")
+_UNREACHABLE = "the budget service is unreachable and the guard fails closed"
 
 DEFAULT_MAX_OUTPUT = 4096  # assumed when a request sets no output limit
 WarnCallback = Callable[[AgentFlag], None]
@@ -180,13 +181,7 @@ class BudgetGuard:
         """True when the check should be skipped: no flags, and failing open."""
         down_for = time.monotonic() - table.disconnected_at
         if self.fail_closed and (table.synced_at == 0.0 or down_for > self.stale_after):
-            raise BudgetExceeded(
-                "collector",
-                "",
-                Decimal(0),
-                Decimal(0),
-                "the budget service is unreachable and the guard fails closed",
-            )
+            raise BudgetExceeded("collector", "", Decimal(0), Decimal(0), reason=_UNREACHABLE)
         return table.synced_at == 0.0 or down_for > self.stale_after
 
     def _warn(self, call: LLMCall, flag: AgentFlag) -> None:

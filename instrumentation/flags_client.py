@@ -77,19 +77,28 @@ class FlagTable:
     def apply(self, snapshot: pb.FlagSnapshot) -> None:
         by_scope: dict[Scope, list[AgentFlag]] = {}
         for f in snapshot.flags:
-            flag = AgentFlag(f.budget_id, f.scope.type, f.scope.id, f.state, f.metric or "cost",
-                             Decimal(f.spend or 0), Decimal(f.limit or 0), f.reason, f.version)  # fmt: skip
+            flag = AgentFlag(
+                budget_id=f.budget_id,
+                scope_type=f.scope.type,
+                scope_id=f.scope.id,
+                state=f.state,
+                metric=f.metric or "cost",
+                spend=Decimal(f.spend or 0),
+                limit=Decimal(f.limit or 0),
+                reason=f.reason,
+                version=f.version,
+            )
             by_scope.setdefault((flag.scope_type, flag.scope_id), []).append(flag)
         limits = tuple(
             CallLimit(
-                lim.budget_id,
-                lim.scope.type,
-                lim.scope.id,
-                lim.period,
-                lim.metric or "cost",
-                Decimal(lim.limit or 0),
-                lim.hard,
-            )  # fmt: skip
+                budget_id=lim.budget_id,
+                scope_type=lim.scope.type,
+                scope_id=lim.scope.id,
+                period=lim.period,
+                metric=lim.metric or "cost",
+                limit=Decimal(lim.limit or 0),
+                hard=lim.hard,
+            )
             for lim in snapshot.limits
         )
         index: dict[Scope, list[CallLimit]] = {}

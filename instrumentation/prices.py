@@ -82,8 +82,14 @@ def worst_case_cost(
 def call_cost(pricer: Pricer, call: LLMCall) -> Decimal:
     """What the collector will charge for a finished call, priced as its span will be."""
     one_hour = (call.attributes or {}).get(CACHE_WRITE_1H_ATTRIBUTE, 0)
-    counts = plan.usage(call.input_tokens or 0, call.output_tokens or 0, call.cache_read_tokens or 0,
-                        call.cache_write_tokens or 0, call.reasoning_tokens or 0, one_hour)  # fmt: skip
+    counts = plan.usage(
+        call.input_tokens or 0,
+        call.output_tokens or 0,
+        call.cache_read_tokens or 0,
+        call.cache_write_tokens or 0,
+        call.reasoning_tokens or 0,
+        one_hour,
+    )
     model = call.response_model or call.request_model
     try:
         return pricer.price(call.provider, model, counts, call.start_ns, call.operation).cost.total

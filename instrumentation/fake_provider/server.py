@@ -155,7 +155,7 @@ class FakeProvider:
                     self._bedrock_converse_stream,
                     methods=["POST"],
                 ),
-            ]  # fmt: skip
+            ]
         )
 
     async def _receive(self, request: Request, provider: str) -> tuple[dict[str, Any], _Failure | None]:
@@ -285,8 +285,11 @@ class FakeProvider:
         if kind == "embed":
             inputs = body.get("input") or [""]
             count = len(inputs) if isinstance(inputs, list) else 1
-            reply = {"model": model, "embeddings": [[0.25, -0.5]] * count,
-                     "prompt_eval_count": self.usage.input_tokens}  # fmt: skip
+            reply = {
+                "model": model,
+                "embeddings": [[0.25, -0.5]] * count,
+                "prompt_eval_count": self.usage.input_tokens,
+            }
             return _json(reply, failure)
         if body.get("stream", True):
             lines = [formats.ollama_chunk(model, kind, piece) for piece in formats.REPLY]
