@@ -109,9 +109,9 @@ class GrpcAuthInterceptor(grpc.aio.ServerInterceptor):
         roles = self.auth.roles(metadata.get("authorization"))
         if roles is not None and "ingest" in roles:
             return handler
-        code, message = (grpc.StatusCode.UNAUTHENTICATED, "an API key is required") if roles is None else (
-            grpc.StatusCode.PERMISSION_DENIED, "this key lacks the ingest role")  # fmt: skip
-        return _refusal(handler, code, message)
+        if roles is None:
+            return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "an API key is required")
+        return _refusal(handler, grpc.StatusCode.PERMISSION_DENIED, "this key lacks the ingest role")
 
 
 def _refusal(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str) -> grpc.RpcMethodHandler:
@@ -124,9 +124,10 @@ def _refusal(handler: grpc.RpcMethodHandler, code: grpc.StatusCode, message: str
 
     if handler.unary_stream is not None:
         return grpc.unary_stream_rpc_method_handler(
-            deny_stream, request_deserializer=handler.request_deserializer,
+            deny_stream,
+            request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
-        )  # fmt: skip
+        )
     return grpc.unary_unary_rpc_method_handler(
         deny,
         request_deserializer=handler.request_deserializer,

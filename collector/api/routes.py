@@ -46,29 +46,50 @@ def _validation_error(exc: ValidationError) -> HTTPException:
     return HTTPException(422, f"invalid budget: {problems}")
 
 
-def build_router(runtime: BudgetRuntime) -> APIRouter:
-    router = APIRouter()
-    store = runtime.store
+class _Budgets:
+    """The budget store behind the routes: look-ups that 404, changes that re-evaluate at once."""
 
-    def get(budget_id: str) -> Budget:
+    def __init__(self, runtime: BudgetRuntime) -> None:
+        self.runtime = runtime
+        self.store = runtime.store
+
+    def get(self, budget_id: str) -> Budget:
         try:
-            return store.get(budget_id)
+            return self.store.get(budget_id)
         except BudgetNotFound:
             raise HTTPException(404, f"no budget {budget_id!r}") from None
 
-    def change(budget_id: str, changes: dict[str, Any]) -> dict[str, Any]:
-        get(budget_id)
+    def json(self, budget: Budget) -> dict[str, Any]:
+        return _budget_json(budget, self.runtime)
+
+    def change(self, budget_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+        self.get(budget_id)
         try:
-            budget = store.update(budget_id, changes)
+            budget = self.store.update(budget_id, changes)
         except ValidationError as exc:
             raise _validation_error(exc) from None
-        runtime.changed()
-        return _budget_json(budget, runtime)
+        self.runtime.changed()
+        return self.json(budget)
+
+
+def build_router(runtime: BudgetRuntime) -> APIRouter:
+    # Registration order matters: the fixed paths (check, status) before /budgets/{budget_id}.
+    router = APIRouter()
+    budgets = _Budgets(runtime)
+    _add_collection_routes(router, budgets)
+    _add_budget_routes(router, budgets)
+    _add_action_routes(router, budgets)
+    _add_flag_and_alert_routes(router, runtime)
+    return router
+
+
+def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
+    runtime, store = budgets.runtime, budgets.store
 
     @router.get("/api/v1/costs/budgets")
     def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
-        budgets = [b for b in store.all() if _matches(b, scope_type, scope_id)]
-        return {"budgets": [_budget_json(b, runtime) for b in budgets], "unreadable": store.broken}
+        selected = [b for b in store.all() if _matches(b, scope_type, scope_id)]
+        return {"budgets": [budgets.json(b) for b in selected], "unreadable": store.broken}
 
     @router.post("/api/v1/costs/budgets", status_code=201)
     def create_budget(body: dict[str, Any]) -> dict[str, Any]:
@@ -80,7 +101,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
         except BudgetConflict as exc:
             raise HTTPException(409, str(exc)) from None
         runtime.changed()
-        return _budget_json(budget, runtime)
+        return budgets.json(budget)
 
     @router.get("/api/v1/costs/budgets/check")
     def check(
@@ -110,35 +131,39 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
         evaluated = [scope.pop("evaluated_at") for scope in scopes]  # one snapshot: the same in all
         return {"evaluated_at": evaluated[0] if evaluated else None, "scopes": scopes}
 
+
+def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.get("/api/v1/costs/budgets/{budget_id}")
     def read_budget(budget_id: str) -> dict[str, Any]:
-        return _budget_json(get(budget_id), runtime)
+        return budgets.json(budgets.get(budget_id))
 
     @router.put("/api/v1/costs/budgets/{budget_id}")
     def update_budget(budget_id: str, body: dict[str, Any]) -> dict[str, Any]:
         if "id" in body and body["id"] != budget_id:
             raise HTTPException(400, "the id in the body differs from the id in the path")
-        return change(budget_id, body)
+        return budgets.change(budget_id, body)
 
     @router.delete("/api/v1/costs/budgets/{budget_id}", status_code=204)
     def delete_budget(budget_id: str) -> Response:
-        get(budget_id)
-        store.delete(budget_id)
-        runtime.changed()
+        budgets.get(budget_id)
+        budgets.store.delete(budget_id)
+        budgets.runtime.changed()
         return Response(status_code=204)
 
+
+def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.post("/api/v1/costs/budgets/{budget_id}/pause")
     def pause(budget_id: str) -> dict[str, Any]:
-        return change(budget_id, {"active": False})
+        return budgets.change(budget_id, {"active": False})
 
     @router.post("/api/v1/costs/budgets/{budget_id}/resume")
     def resume(budget_id: str) -> dict[str, Any]:
-        return change(budget_id, {"active": True})
+        return budgets.change(budget_id, {"active": True})
 
     @router.post("/api/v1/costs/budgets/{budget_id}/reset")
     def reset(budget_id: str) -> dict[str, Any]:
         """Count spend from now on for the rest of the current period."""
-        return change(budget_id, {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None})
+        return budgets.change(budget_id, {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None})
 
     @router.post("/api/v1/costs/budgets/{budget_id}/override")
     def override(budget_id: str, body: Override) -> dict[str, Any]:
@@ -152,8 +177,10 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
             changes["limit"] = str(body.limit)
         if not changes:
             raise HTTPException(400, "give unblock_until, unblock_for_minutes or limit")
-        return change(budget_id, changes)
+        return budgets.change(budget_id, changes)
 
+
+def _add_flag_and_alert_routes(router: APIRouter, runtime: BudgetRuntime) -> None:
     @router.get("/v1/flags")
     def flags(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
         snapshot = runtime.board.snapshot()
@@ -174,5 +201,3 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
     ) -> dict[str, Any]:
         since = datetime.now(UTC) - timedelta(hours=since_hours)
         return {"alerts": [a.to_json() for a in read_alerts(runtime.storage, since, limit)]}
-
-    return router
