@@ -14,41 +14,54 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
-from spendgate.collector.budgets.model import Budget
+from pydantic import Field, ValidationError, field_validator
+from spendgate.collector.budget_config import Alerts, BudgetsExtension, Email, Notifications, Webhook
+from spendgate.collector.config_fields import Money, Seconds, Strict
 
 from spendgate.pricing import overrides as shared
 
+# The sections defined in budget_config and config_fields are part of this module's names too.
+__all__ = [
+    "Alerts",
+    "ApiKey",
+    "AuthExtension",
+    "BatchProcessor",
+    "BudgetsExtension",
+    "ClickHouseExporter",
+    "Config",
+    "ConfigError",
+    "Email",
+    "Exporters",
+    "Extensions",
+    "FallbackPrice",
+    "GrpcProtocol",
+    "HttpProtocol",
+    "Logs",
+    "ModelPrice",
+    "Money",
+    "Notifications",
+    "OtlpProtocols",
+    "OtlpReceiver",
+    "Pipeline",
+    "PricingProcessor",
+    "Processors",
+    "Receivers",
+    "Retention",
+    "Seconds",
+    "Service",
+    "Telemetry",
+    "Webhook",
+    "load_config",
+    "parse_config",
+    "resolve_dsn",
+    "substitute_env",
+]
+
 _ENV_REF = re.compile(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 
 
 class ConfigError(Exception):
     """A configuration problem, with the key and what is wrong."""
-
-
-def _parse_duration(value: Any) -> float:
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 200ms, 5s or 1h")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ValueError(f"{value!r} is not a duration such as 200ms, 5s or 1h")
-        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-    if seconds < 0:
-        raise ValueError("must not be negative")
-    return seconds
-
-
-Seconds = Annotated[float, BeforeValidator(_parse_duration)]
-Money = Annotated[Decimal, Field(ge=0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_endpoint(value: str) -> str:
@@ -58,32 +71,32 @@ def _check_endpoint(value: str) -> str:
     return value
 
 
-class GrpcProtocol(_Strict):
+class GrpcProtocol(Strict):
     endpoint: str = "127.0.0.1:4317"
     max_recv_msg_size_mib: int = Field(default=16, gt=0, le=1024)
     _check = field_validator("endpoint")(classmethod(lambda cls, v: _check_endpoint(v)))
 
 
-class HttpProtocol(_Strict):
+class HttpProtocol(Strict):
     endpoint: str = "127.0.0.1:4318"
     max_request_body_size_mib: int = Field(default=16, gt=0, le=1024)
     _check = field_validator("endpoint")(classmethod(lambda cls, v: _check_endpoint(v)))
 
 
-class OtlpProtocols(_Strict):
+class OtlpProtocols(Strict):
     grpc: GrpcProtocol | None = GrpcProtocol()
     http: HttpProtocol | None = HttpProtocol()
 
 
-class OtlpReceiver(_Strict):
+class OtlpReceiver(Strict):
     protocols: OtlpProtocols = OtlpProtocols()
 
 
-class Receivers(_Strict):
+class Receivers(Strict):
     otlp: OtlpReceiver = OtlpReceiver()
 
 
-class BatchProcessor(_Strict):
+class BatchProcessor(Strict):
     send_batch_size: int = Field(default=20000, gt=0)
     timeout: Seconds = 0.2
     max_pending_spans: int = Field(default=500000, gt=0)
@@ -92,7 +105,7 @@ class BatchProcessor(_Strict):
     workers: int = Field(default=2, ge=0, le=64)
 
 
-class ModelPrice(_Strict):
+class ModelPrice(Strict):
     """A custom price, per million tokens unless noted."""
 
     model: str
@@ -104,14 +117,14 @@ class ModelPrice(_Strict):
     per_request: Money = Decimal(0)
 
 
-class FallbackPrice(_Strict):
+class FallbackPrice(Strict):
     input_per_mtok: Money
     output_per_mtok: Money
     # Embeddings calls of an unknown model: a chat rate would charge them ~100x their price.
     embeddings_input_per_mtok: Money = shared.DEFAULT_FALLBACK.embeddings_input_per_mtok
 
 
-class PricingProcessor(_Strict):
+class PricingProcessor(Strict):
     models: list[ModelPrice] = []
     # Contract discount per provider, as a fraction: 0.1 takes 10 % off.
     discounts: dict[str, Annotated[Decimal, Field(ge=0, le=1)]] = {}
@@ -135,18 +148,18 @@ class PricingProcessor(_Strict):
         )
 
 
-class Processors(_Strict):
+class Processors(Strict):
     batch: BatchProcessor = BatchProcessor()
     pricing: PricingProcessor = PricingProcessor()
 
 
-class Retention(_Strict):
+class Retention(Strict):
     detailed_days: int = Field(default=90, gt=0)
     hourly_days: int = Field(default=400, gt=0)
     daily_days: int = Field(default=365, gt=0)
 
 
-class ClickHouseExporter(_Strict):
+class ClickHouseExporter(Strict):
     endpoint: str = "chdb://./.spendgate/data"
     database: str = Field(default="spendgate", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     cluster: str | None = None
@@ -169,96 +182,11 @@ class ClickHouseExporter(_Strict):
         return value
 
 
-class Exporters(_Strict):
+class Exporters(Strict):
     clickhouse: ClickHouseExporter = ClickHouseExporter()
 
 
-class Webhook(_Strict):
-    url: str = Field(pattern=r"^https?://")
-    # json: spendgate's alert object; slack: {"text": ...} for Slack-compatible incoming webhooks.
-    format: str = Field(default="json", pattern=r"^(json|slack)$")
-    headers: dict[str, str] = {}
-    timeout: Seconds = 5.0
-
-
-class Email(_Strict):
-    smtp_host: str
-    smtp_port: int = Field(default=587, gt=0, le=65535)
-    sender: str
-    recipients: list[str] = Field(min_length=1)
-    username: str | None = None
-    password: str | None = None
-    starttls: bool = False
-    timeout: Seconds = 10.0
-
-
-class Notifications(_Strict):
-    webhooks: list[Webhook] = []
-    email: Email | None = None
-    # Lowest alert level sent out (the in-app list keeps every level).
-    min_level: str = Field(default="info", pattern=r"^(info|warning|critical|exceeded)$")
-
-
-class Alerts(_Strict):
-    cooldown: Seconds = 3600.0  # per budget scope and threshold
-    anomaly_percent: int = Field(default=200, gt=100)  # today's spend vs the trailing daily average
-    anomaly_trailing_days: int = Field(default=7, gt=0, le=90)
-    notifications: Notifications = Notifications()
-
-
-def _seed_budgets() -> list[Budget]:
-    """The limits from the seeds; replace them with your own in otel-config.yaml."""
-    per_type = {"planning": "1.00", "coding": "0.50", "review": "0.50", "testing": "0.10",
-                "documentation": "0.05"}  # fmt: skip
-    return [
-        Budget(id="global-monthly", scope_type="global", limit=Decimal(500), period="month"),
-        Budget(
-            id="project-default-monthly",
-            scope_type="project",
-            scope_id="*",
-            limit=Decimal(50),
-            period="month",
-        ),  # fmt: skip
-        Budget(id="per-request", scope_type="global", limit=Decimal(1), period="request"),
-        *[
-            Budget(
-                id=f"per-request-{kind}",
-                scope_type="agent_type",
-                scope_id=kind,
-                limit=Decimal(limit),
-                period="request",
-            )  # fmt: skip
-            for kind, limit in per_type.items()
-        ],
-        Budget(id="per-run-cost", scope_type="agent", scope_id="*", limit=Decimal(5), period="run"),
-        Budget(
-            id="per-run-tokens",
-            scope_type="agent",
-            scope_id="*",
-            metric="tokens",
-            limit=Decimal(100_000),
-            period="run",
-        ),  # fmt: skip
-    ]
-
-
-class BudgetsExtension(_Strict):
-    """Budgets, their evaluation and the flags pushed to agents."""
-
-    enabled: bool = True
-    evaluate_every: Seconds = 5.0
-    # embedded: this collector evaluates. external: a separate ``spendgate evaluator`` does,
-    # and this collector serves the flags it stores (deployments with several collectors).
-    evaluator: str = Field(default="embedded", pattern=r"^(embedded|external)$")
-    reservation_ttl: Seconds = 120.0  # strict mode: unsettled reservations are released after this
-    # How often an unchanged budget status snapshot is stored again (dashboards, status API).
-    status_every: Seconds = 60.0
-    alerts: Alerts = Alerts()
-    # Written to ClickHouse on first start only; change budgets later through the API or CLI.
-    defaults: list[Budget] = Field(default_factory=_seed_budgets)
-
-
-class ApiKey(_Strict):
+class ApiKey(Strict):
     name: str
     sha256: str = Field(pattern=r"^[0-9a-fA-F]{64}$")  # of the key; `spendgate api-key` makes both
     roles: list[str] = Field(min_length=1)
@@ -272,37 +200,37 @@ class ApiKey(_Strict):
         return value
 
 
-class AuthExtension(_Strict):
+class AuthExtension(Strict):
     """With keys configured, every request needs one (``Authorization: Bearer <key>``)."""
 
     api_keys: list[ApiKey] = []
 
 
-class Extensions(_Strict):
+class Extensions(Strict):
     budgets: BudgetsExtension = BudgetsExtension()
     auth: AuthExtension = AuthExtension()
 
 
-class Pipeline(_Strict):
+class Pipeline(Strict):
     receivers: list[str] = ["otlp"]
     processors: list[str] = ["batch", "pricing"]
     exporters: list[str] = ["clickhouse"]
 
 
-class Logs(_Strict):
+class Logs(Strict):
     level: str = Field(default="info", pattern=r"^(?i:debug|info|warning|error)$")
 
 
-class Telemetry(_Strict):
+class Telemetry(Strict):
     logs: Logs = Logs()
 
 
-class Service(_Strict):
+class Service(Strict):
     pipelines: dict[str, Pipeline] = {"traces": Pipeline()}
     telemetry: Telemetry = Telemetry()
 
 
-class Config(_Strict):
+class Config(Strict):
     receivers: Receivers = Receivers()
     processors: Processors = Processors()
     exporters: Exporters = Exporters()

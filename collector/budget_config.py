@@ -1,0 +1,99 @@
+"""``extensions.budgets`` of otel-config.yaml: evaluation, alerts, their notifications, seed budgets."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import Field
+from spendgate.collector.budgets.model import Budget
+from spendgate.collector.config_fields import Seconds, Strict
+
+
+class Webhook(Strict):
+    url: str = Field(pattern=r"^https?://")
+    # json: spendgate's alert object; slack: {"text": ...} for Slack-compatible incoming webhooks.
+    format: str = Field(default="json", pattern=r"^(json|slack)$")
+    headers: dict[str, str] = {}
+    timeout: Seconds = 5.0
+
+
+class Email(Strict):
+    smtp_host: str
+    smtp_port: int = Field(default=587, gt=0, le=65535)
+    sender: str
+    recipients: list[str] = Field(min_length=1)
+    username: str | None = None
+    password: str | None = None
+    starttls: bool = False
+    timeout: Seconds = 10.0
+
+
+class Notifications(Strict):
+    webhooks: list[Webhook] = []
+    email: Email | None = None
+    # Lowest alert level sent out (the in-app list keeps every level).
+    min_level: str = Field(default="info", pattern=r"^(info|warning|critical|exceeded)$")
+
+
+class Alerts(Strict):
+    cooldown: Seconds = 3600.0  # per budget scope and threshold
+    anomaly_percent: int = Field(default=200, gt=100)  # today's spend vs the trailing daily average
+    anomaly_trailing_days: int = Field(default=7, gt=0, le=90)
+    notifications: Notifications = Notifications()
+
+
+def _seed_budgets() -> list[Budget]:
+    """The limits from the seeds; replace them with your own in otel-config.yaml."""
+    per_type = {
+        "planning": "1.00",
+        "coding": "0.50",
+        "review": "0.50",
+        "testing": "0.10",
+        "documentation": "0.05",
+    }
+    return [
+        Budget(id="global-monthly", scope_type="global", limit=Decimal(500), period="month"),
+        Budget(
+            id="project-default-monthly",
+            scope_type="project",
+            scope_id="*",
+            limit=Decimal(50),
+            period="month",
+        ),
+        Budget(id="per-request", scope_type="global", limit=Decimal(1), period="request"),
+        *[
+            Budget(
+                id=f"per-request-{kind}",
+                scope_type="agent_type",
+                scope_id=kind,
+                limit=Decimal(limit),
+                period="request",
+            )
+            for kind, limit in per_type.items()
+        ],
+        Budget(id="per-run-cost", scope_type="agent", scope_id="*", limit=Decimal(5), period="run"),
+        Budget(
+            id="per-run-tokens",
+            scope_type="agent",
+            scope_id="*",
+            metric="tokens",
+            limit=Decimal(100_000),
+            period="run",
+        ),
+    ]
+
+
+class BudgetsExtension(Strict):
+    """Budgets, their evaluation and the flags pushed to agents."""
+
+    enabled: bool = True
+    evaluate_every: Seconds = 5.0
+    # embedded: this collector evaluates. external: a separate ``spendgate evaluator`` does,
+    # and this collector serves the flags it stores (deployments with several collectors).
+    evaluator: str = Field(default="embedded", pattern=r"^(embedded|external)$")
+    reservation_ttl: Seconds = 120.0  # strict mode: unsettled reservations are released after this
+    # How often an unchanged budget status snapshot is stored again (dashboards, status API).
+    status_every: Seconds = 60.0
+    alerts: Alerts = Alerts()
+    # Written to ClickHouse on first start only; change budgets later through the API or CLI.
+    defaults: list[Budget] = Field(default_factory=_seed_budgets)
