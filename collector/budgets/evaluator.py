@@ -96,17 +96,17 @@ def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> lis
     explicit = explicit_scopes(budgets)
     evaluations = []
     for budget, (start, end) in zip(active, windows, strict=True):
-        rows = spent.get(budget.id, {})
+        by_scope = spent.get(budget.id, {})
         if budget.is_default:
             scopes = [
                 scope_id
-                for scope_id in rows
+                for scope_id in by_scope
                 if (budget.scope_type, scope_id, budget.period, budget.metric) not in explicit
             ]
         else:
             scopes = [budget.scope_id]
         for scope_id in scopes:
-            cost, tokens, calls = rows.get(scope_id, (Decimal(0), 0, 0))
+            cost, tokens, calls = by_scope.get(scope_id, (Decimal(0), 0, 0))
             spend = cost if budget.metric == "cost" else Decimal(tokens)
             state, utilization = state_of(budget, spend, now)
             evaluations.append(Evaluation(budget, scope_id, start, end, spend, calls, state, utilization))
