@@ -73,6 +73,7 @@ def _history(storage: Storage, model: str, days: int) -> dict[str, Any]:
 def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict[str, Any]:
     history = _history(storage, request.model, request.history_days)
     from_history = int(history["tasks"]) > 0
+    learned = "history" if from_history else "default"  # where a parameter not given came from
     tokens = request.avg_tokens_per_task
     share = request.input_share
     if tokens is None and share is None and from_history:
@@ -117,15 +118,13 @@ def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict
             "safety_buffer": str(request.safety_buffer_multiplier),
             "pricing_status": pricer.resolve(request.provider, request.model).status,
             "source": {
-                "avg_tokens_per_task": "given" if request.avg_tokens_per_task else
-                ("history" if from_history else "default"),
-                "expected_retry_rate": "given" if request.expected_retry_rate is not None else
-                ("history" if from_history else "default"),
+                "avg_tokens_per_task": "given" if request.avg_tokens_per_task else learned,
+                "expected_retry_rate": "given" if request.expected_retry_rate is not None else learned,
                 "history_tasks": int(history["tasks"]),
                 "history_days": request.history_days,
             },
         },
-    }  # fmt: skip
+    }
 
 
 @dataclass(frozen=True)
@@ -140,10 +139,14 @@ class Insight:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": self.kind, "agent": self.agent, "provider": self.provider, "model": self.model,
-            "message": self.message, "estimated_monthly_saving": str(self.estimated_monthly_saving),
+            "kind": self.kind,
+            "agent": self.agent,
+            "provider": self.provider,
+            "model": self.model,
+            "message": self.message,
+            "estimated_monthly_saving": str(self.estimated_monthly_saving),
             "details": self.details,
-        }  # fmt: skip
+        }
 
 
 def _cheaper_model(r: dict[str, Any], scale: Decimal, pricer: Pricer) -> Insight | None:

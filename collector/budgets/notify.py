@@ -25,8 +25,12 @@ log = logging.getLogger(__name__)
 
 
 def slack_payload(alert: Alert) -> dict[str, Any]:
-    icon = {"info": ":information_source:", "warning": ":warning:", "critical": ":rotating_light:",
-            "exceeded": ":no_entry:"}.get(alert.level, "")  # fmt: skip
+    icon = {
+        "info": ":information_source:",
+        "warning": ":warning:",
+        "critical": ":rotating_light:",
+        "exceeded": ":no_entry:",
+    }.get(alert.level, "")
     return {"text": f"{icon} spendgate {alert.level}: {alert.message}".strip()}
 
 
@@ -46,8 +50,13 @@ class Notifier:
         self._min_level = LEVELS.index(settings.min_level)
         self._queue: queue.Queue[Alert | None] = queue.Queue()
         self._session = requests.Session()
-        retry = Retry(total=3, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
-                      allowed_methods=frozenset({"POST"}), respect_retry_after_header=True)  # fmt: skip
+        retry = Retry(
+            total=3,
+            backoff_factor=0.5,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"POST"}),
+            respect_retry_after_header=True,
+        )
         adapter = HTTPAdapter(max_retries=retry)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)

@@ -233,9 +233,12 @@ def normalize_request(
 
 
 def _normalize_span(
-    span: Any, resource_attribution: dict[str, str], scope_emitter: str | None, scope_name: str,
+    span: Any,
+    resource_attribution: dict[str, str],
+    scope_emitter: str | None,
+    scope_name: str,
     result: NormalizeResult,
-) -> None:  # fmt: skip
+) -> None:
     fields = sf.VERCEL_SPAN_FIELDS if scope_emitter == emitters.VERCEL else sf.SPAN_FIELDS
     found = sf.collect(span.attributes, fields)
     operation = classify_operation(found)

@@ -47,9 +47,11 @@ class TracesPipeline:
         if workers > 0:
             # spawn, not fork: this process runs threads (gRPC, the writer, the engine).
             self._pool = ProcessPoolExecutor(
-                workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker,
+                workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=init_worker,
                 initargs=(pricing, bounds),
-            )  # fmt: skip
+            )
         self.in_processing = 0
         writer.incoming = lambda: self.in_processing
         self.stats = dict.fromkeys(

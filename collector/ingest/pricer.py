@@ -45,9 +45,11 @@ class Pricer:
 
     def price(self, record: UsageRecord) -> PricedUsage:
         try:
-            return self.shared.price(record.provider, record.model, usage_dict(record), record.start_time_ns,
-                                     record.operation)  # fmt: skip
+            return self.shared.price(
+                record.provider, record.model, usage_dict(record), record.start_time_ns, record.operation
+            )
         except ValueError as exc:
             log.warning("cannot price span %s: %s", record.span_id.hex(), exc)
-            return PricedUsage(self.resolve(record.provider, record.model).priced_model, UNPRICED,
-                               plan.ZERO_COST)  # fmt: skip
+            return PricedUsage(
+                self.resolve(record.provider, record.model).priced_model, UNPRICED, plan.ZERO_COST
+            )

@@ -44,7 +44,10 @@ def _problem(scope: dict[str, Any]) -> tuple[int, str] | None:
 
 async def _refuse(send: Any, status: int, message: str) -> None:
     body = json.dumps({"code": status, "message": message}).encode()
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-               (b"connection", b"close")]  # fmt: skip
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+    ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

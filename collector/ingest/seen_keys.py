@@ -136,7 +136,7 @@ class SeenKeys:
                     np.concatenate([older.keys, newer.keys]),
                     np.concatenate([older.hashes, newer.hashes]),
                     max(older.newest, newer.newest),
-                )  # fmt: skip
+                )
             )
 
     def _expire(self, now: float) -> None:

@@ -10,7 +10,21 @@ from .pricer import FALLBACK, OVERRIDE, PRICED, UNPRICED, PricedUsage, Pricer, R
 from .providers import normalize_provider
 
 __all__ = [
-    "DEFAULT_OVERRIDES", "EMBEDDINGS", "FALLBACK", "OVERRIDE", "PRICED", "UNPRICED", "ZERO_COST", "Cost",
-    "CustomModel", "Fallback", "PricePlan", "PricedUsage", "Pricer", "PricingOverrides", "Resolution",
-    "normalize_provider", "usage",
-]  # fmt: skip
+    "DEFAULT_OVERRIDES",
+    "EMBEDDINGS",
+    "FALLBACK",
+    "OVERRIDE",
+    "PRICED",
+    "UNPRICED",
+    "ZERO_COST",
+    "Cost",
+    "CustomModel",
+    "Fallback",
+    "PricePlan",
+    "PricedUsage",
+    "Pricer",
+    "PricingOverrides",
+    "Resolution",
+    "normalize_provider",
+    "usage",
+]

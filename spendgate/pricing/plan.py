@@ -139,8 +139,11 @@ class PricePlan:
             )
         for index, compiled in enumerate(units):
             if compiled.usage_key in _CACHED_KEYS:
-                broader = [i for i, other in enumerate(units)
-                           if index in other.descendants and other.usage_key not in _CACHED_KEYS]  # fmt: skip
+                broader = [
+                    i
+                    for i, other in enumerate(units)
+                    if index in other.descendants and other.usage_key not in _CACHED_KEYS
+                ]
                 units[index] = replace(compiled, cached=True, uncached_as=min(broader) if broader else None)
         self.units = tuple(units)
         self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)

@@ -70,8 +70,13 @@ class Pricer:
         self._custom: dict[tuple[str | None, str], Resolution] = {}
         for entry in overrides.models:
             provider = normalize_provider(entry.provider) if entry.provider else None
-            plan = custom_plan(entry.input_per_mtok, entry.output_per_mtok, entry.cache_read_per_mtok,
-                               entry.cache_write_per_mtok, entry.per_request)  # fmt: skip
+            plan = custom_plan(
+                entry.input_per_mtok,
+                entry.output_per_mtok,
+                entry.cache_read_per_mtok,
+                entry.cache_write_per_mtok,
+                entry.per_request,
+            )
             self._custom[(provider, entry.model.lower())] = Resolution(OVERRIDE, entry.model, fixed_plan=plan)
         fallback = overrides.fallback
         self._fallback: PricePlan | None = None
