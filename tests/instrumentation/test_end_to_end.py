@@ -108,7 +108,8 @@ def test_zero_code_opentelemetry_instrument(
 
 
 def test_collector_outage_loses_nothing_and_counts_nothing_twice(fake: FakeProvider, tmp_path: Path) -> None:
-    outage_seconds = float(os.environ.get("SPENDGATE_OUTAGE_SECONDS", "60"))
+    # 20 s covers the spool and several backoff rounds (max 2 s); SPENDGATE_OUTAGE_SECONDS=60 runs longer.
+    outage_seconds = float(os.environ.get("SPENDGATE_OUTAGE_SECONDS", "20"))
     grpc_port = free_port()
     config = tmp_path / "otel-config.yaml"
     config.write_text(collector_yaml("chdb://./data", "spendgate", grpc_port, free_port()))
