@@ -12,15 +12,17 @@ import gc
 import os
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal
-from typing import Any
+from operator import attrgetter
+from typing import NamedTuple
 
 import pyarrow as pa
 from spendgate.collector.config import PricingProcessor
 from spendgate.collector.ingest import calls, otlp
-from spendgate.collector.ingest.normalize import TimeBounds, normalize_request
-from spendgate.collector.ingest.pricer import Pricer
+from spendgate.collector.ingest.normalize import TimeBounds, UsageRecord, normalize_request
+from spendgate.collector.ingest.pricer import PricedUsage, Pricer
 
 from spendgate import dimensions
 
@@ -28,59 +30,96 @@ COST_SCALE = 18  # Decimal(38, 18) in llm_spans
 _QUANTUM = Decimal(1).scaleb(-COST_SCALE)
 _COST = pa.decimal128(38, COST_SCALE)
 _TIME_US = pa.timestamp("us", tz="UTC")
-
-# llm_spans columns in insert order, with the Arrow type each is sent as.
-ARROW_SCHEMA = pa.schema(
-    [
-        ("trace_id", pa.binary(16)),
-        ("span_id", pa.binary(8)),
-        ("parent_span_id", pa.binary(8)),
-        ("start_time", _TIME_US),
-        ("end_time", _TIME_US),
-        ("received_at", pa.timestamp("ms", tz="UTC")),
-        ("span_name", pa.string()),
-        ("status_code", pa.string()),
-        ("error_type", pa.string()),
-        ("emitter", pa.string()),
-        ("service", pa.string()),
-        ("environment", pa.string()),
-        ("project", pa.string()),
-        ("ticket", pa.string()),
-        ("task", pa.string()),
-        ("phase", pa.string()),
-        ("agent", pa.string()),
-        ("agent_type", pa.string()),
-        ("run", pa.string()),
-        ("user", pa.string()),
-        ("team", pa.string()),
-        ("provider", pa.string()),
-        ("operation", pa.string()),
-        ("request_model", pa.string()),
-        ("response_model", pa.string()),
-        ("priced_model", pa.string()),
-        ("pricing_status", pa.string()),
-        ("usage_estimated", pa.bool_()),
-        ("input_tokens", pa.uint64()),
-        ("output_tokens", pa.uint64()),
-        ("cache_read_tokens", pa.uint64()),
-        ("cache_write_tokens", pa.uint64()),
-        ("cache_write_1h_tokens", pa.uint64()),
-        ("reasoning_tokens", pa.uint64()),
-        ("input_cost", _COST),
-        ("cache_read_cost", _COST),
-        ("cache_write_cost", _COST),
-        ("output_cost", _COST),
-        ("total_cost", _COST),
-        ("cache_savings", _COST),
-        ("reservation_id", pa.string()),
-        ("call_key", pa.binary(24)),
-    ]
-)
-COLUMNS = tuple(ARROW_SCHEMA.names)
-# The attribution dimensions, in the order of their columns in ARROW_SCHEMA.
-_ATTRIBUTION = tuple(d.name for column in COLUMNS for d in dimensions.ATTRIBUTED if d.column == column)
+_TIME_MS = pa.timestamp("ms", tz="UTC")
+# The attribution dimensions, in their llm_spans column order, each stored in a column of its name.
+_ATTRIBUTION = tuple(d.name for d in dimensions.ATTRIBUTED)
 KEY_BYTES = calls.KEY_BYTES
 LINK_BYTES = 48
+
+
+@dataclass(frozen=True, slots=True)
+class SpanBatch:
+    """One request's accepted calls and their prices, in row order: what the columns are read from."""
+
+    records: list[UsageRecord]
+    priced: list[PricedUsage]
+    received_at_ms: int
+
+
+class Column(NamedTuple):
+    """An llm_spans column: its name, the Arrow type it is sent as, and its values for a batch."""
+
+    name: str
+    type: pa.DataType
+    values: Callable[[SpanBatch], Sequence[object]]
+
+
+def _usage(name: str, type_: pa.DataType) -> Column:
+    """The column holding the UsageRecord field of the same name."""
+    get = attrgetter(name)
+    return Column(name, type_, lambda batch: list(map(get, batch.records)))
+
+
+def _priced(name: str, part: str, type_: pa.DataType = _COST) -> Column:
+    """A column of the pricer's result (``part``: its field, dotted for a part of the cost)."""
+    get = attrgetter(part)
+    return Column(name, type_, lambda batch: list(map(get, batch.priced)))
+
+
+def _attribution(name: str) -> Column:
+    return Column(
+        name, pa.string(), lambda batch: [record.attribution.get(name, "") for record in batch.records]
+    )
+
+
+def _start_us(batch: SpanBatch) -> list[int]:
+    return [record.start_time_ns // 1000 for record in batch.records]
+
+
+def _end_us(batch: SpanBatch) -> list[int]:
+    return [record.end_time_ns // 1000 for record in batch.records]
+
+
+def _received_ms(batch: SpanBatch) -> list[int]:
+    return [batch.received_at_ms] * len(batch.records)
+
+
+# llm_spans columns in insert order: the one place a column is named, typed and filled.
+SPAN_COLUMNS: tuple[Column, ...] = (
+    _usage("trace_id", pa.binary(16)),
+    _usage("span_id", pa.binary(8)),
+    _usage("parent_span_id", pa.binary(8)),
+    Column("start_time", _TIME_US, _start_us),
+    Column("end_time", _TIME_US, _end_us),
+    Column("received_at", _TIME_MS, _received_ms),
+    _usage("span_name", pa.string()),
+    _usage("status_code", pa.string()),
+    _usage("error_type", pa.string()),
+    _usage("emitter", pa.string()),
+    *(_attribution(name) for name in _ATTRIBUTION),
+    _usage("provider", pa.string()),
+    _usage("operation", pa.string()),
+    _usage("request_model", pa.string()),
+    _usage("response_model", pa.string()),
+    _priced("priced_model", "priced_model", pa.string()),
+    _priced("pricing_status", "status", pa.string()),
+    _usage("usage_estimated", pa.bool_()),
+    _usage("input_tokens", pa.uint64()),
+    _usage("output_tokens", pa.uint64()),
+    _usage("cache_read_tokens", pa.uint64()),
+    _usage("cache_write_tokens", pa.uint64()),
+    _usage("cache_write_1h_tokens", pa.uint64()),
+    _usage("reasoning_tokens", pa.uint64()),
+    _priced("input_cost", "cost.input"),
+    _priced("cache_read_cost", "cost.cache_read"),
+    _priced("cache_write_cost", "cost.cache_write"),
+    _priced("output_cost", "cost.output"),
+    _priced("total_cost", "cost.total"),
+    _priced("cache_savings", "cost.cache_savings"),
+    _attribution("reservation_id"),
+    _usage("call_key", pa.binary(24)),
+)
+ARROW_SCHEMA = pa.schema([(column.name, column.type) for column in SPAN_COLUMNS])
 
 
 @dataclass
@@ -115,20 +154,24 @@ class Processed:
         return self.block
 
 
-def _cost_array(values: list[Decimal]) -> pa.Array:
+def _array(column: Column, values: Sequence[object]) -> pa.Array:
     try:
-        return pa.array(values, _COST)
+        return pa.array(values, column.type)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
+        if column.type != _COST:
+            raise
         # A custom price with more than 18 decimals: round like ClickHouse would store it.
-        return pa.array([value.quantize(_QUANTUM, ROUND_HALF_EVEN) for value in values], _COST)
+        return pa.array([_stored_cost(value) for value in values], _COST)
 
 
-def build_block(rows: list[tuple[Any, ...]]) -> pa.Table:
-    columns = list(zip(*rows, strict=True))
-    arrays = []
-    for index, column in enumerate(ARROW_SCHEMA):
-        values = list(columns[index])
-        arrays.append(_cost_array(values) if column.type == _COST else pa.array(values, column.type))
+def _stored_cost(value: object) -> Decimal:
+    assert isinstance(value, Decimal)  # cost columns hold the pricer's Decimals
+    return value.quantize(_QUANTUM, ROUND_HALF_EVEN)
+
+
+def build_block(batch: SpanBatch) -> pa.Table:
+    """The batch as llm_spans rows, built column by column."""
+    arrays = [_array(column, column.values(batch)) for column in SPAN_COLUMNS]
     return pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
 
 
@@ -148,60 +191,15 @@ def process(
     """
     decoded = decode(body, content_type)
     normalized = normalize_request(decoded.request, bounds)
-    received_at_us = time.time_ns() // 1_000
-    rows = []
-    keys = []
-    links = []
-    price = pricer.price
-    for record in normalized.records:
-        priced = price(record)
-        cost = priced.cost
-        attribution = record.attribution
-        keys.append(record.call_key)
-        links.append(record.trace_id + record.span_id + record.trace_id + record.parent_span_id)
-        rows.append(
-            (
-                record.trace_id,
-                record.span_id,
-                record.parent_span_id,
-                record.start_time_ns // 1000,
-                record.end_time_ns // 1000,
-                received_at_us // 1000,
-                record.span_name,
-                record.status_code,
-                record.error_type,
-                record.emitter,
-                *[attribution.get(name, "") for name in _ATTRIBUTION],
-                record.provider,
-                record.operation,
-                record.request_model,
-                record.response_model,
-                priced.priced_model,
-                priced.status,
-                record.usage_estimated,
-                record.input_tokens,
-                record.output_tokens,
-                record.cache_read_tokens,
-                record.cache_write_tokens,
-                record.cache_write_1h_tokens,
-                record.reasoning_tokens,
-                cost.input,
-                cost.cache_read,
-                cost.cache_write,
-                cost.output,
-                cost.total,
-                cost.cache_savings,
-                attribution.get("reservation_id", ""),
-                record.call_key,
-            )
-        )
+    records = normalized.records
+    priced = list(map(pricer.price, records))
     block: pa.Table | bytes | None = None
-    if rows:
-        table = build_block(rows)
+    if records:
+        table = build_block(SpanBatch(records, priced, time.time_ns() // 1_000_000))
         block = _ipc_bytes(table) if serialize else table
     return Processed(
-        keys=b"".join(keys),
-        links=b"".join(links),
+        keys=b"".join(record.call_key for record in records),
+        links=b"".join(r.trace_id + r.span_id + r.trace_id + r.parent_span_id for r in records),
         block=block,
         non_llm_spans=normalized.non_llm_spans,
         rejected_spans=normalized.rejected_spans + decoded.rejected_spans,
