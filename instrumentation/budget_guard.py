@@ -34,12 +34,13 @@ import grpc
 from opentelemetry import baggage
 
 from spendgate.dimensions import AGENT_DIMENSIONS, SCOPE_TYPES
+from spendgate.flag import Flag
 from spendgate.proto import flags_pb2 as pb
 
 from . import estimate
 from .attribution import PREFIX
 from .enforcement import BudgetExceeded
-from .flags_client import AgentFlag, CallLimit, FlagTable
+from .flags_client import CallLimit, FlagTable
 from .prices import call_cost, worst_case_cost
 from .recorder import LLMCall
 
@@ -47,7 +48,7 @@ logger = logging.getLogger("spendgate.instrumentation")
 _UNREACHABLE = "the budget service is unreachable and the guard fails closed"
 
 DEFAULT_MAX_OUTPUT = 4096  # assumed when a request sets no output limit
-WarnCallback = Callable[[AgentFlag], None]
+WarnCallback = Callable[[Flag], None]
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -184,7 +185,7 @@ class BudgetGuard:
             raise BudgetExceeded("collector", "", Decimal(0), Decimal(0), reason=_UNREACHABLE)
         return table.synced_at == 0.0 or down_for > self.stale_after
 
-    def _warn(self, call: LLMCall, flag: AgentFlag) -> None:
+    def _warn(self, call: LLMCall, flag: Flag) -> None:
         call.add_event(
             "spendgate.budget." + flag.state,
             {
@@ -281,9 +282,8 @@ class BudgetGuard:
                 ) from None
             return ""
         if not reply.granted:
-            by = reply.blocking
-            limit, spend = Decimal(by.limit or 0), Decimal(by.spend or 0)
-            raise BudgetExceeded(by.scope.type or "global", by.scope.id, limit, spend, reply.reason)
+            by = Flag.from_message(reply.blocking)
+            raise BudgetExceeded(by.scope_type or "global", by.scope_id, by.limit, by.spend, reply.reason)
         call.set_attribute("spendgate.reservation_id", reply.reservation_id)
         return str(reply.reservation_id)
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import grpc
 
+from spendgate.flag import Flag
 from spendgate.pricing import Pricer
 from spendgate.proto import flags_pb2 as pb
 from spendgate.proto import flags_pb2_grpc
@@ -37,19 +38,6 @@ Scope = tuple[str, str]
 
 
 @dataclass(frozen=True)
-class AgentFlag:
-    budget_id: str
-    scope_type: str
-    scope_id: str
-    state: str
-    metric: str
-    spend: Decimal
-    limit: Decimal
-    reason: str
-    version: int
-
-
-@dataclass(frozen=True)
 class CallLimit:
     budget_id: str
     scope_type: str
@@ -64,7 +52,7 @@ class FlagTable:
     """Flags by scope; replaced whole, read without locks."""
 
     def __init__(self) -> None:
-        self.by_scope: dict[Scope, list[AgentFlag]] = {}
+        self.by_scope: dict[Scope, list[Flag]] = {}
         self.limits: tuple[CallLimit, ...] = ()
         self.limit_index: dict[Scope, list[CallLimit]] = {}  # (type, id or "*") -> limits
         # Prices estimates and per-run spend; built-in defaults until a snapshot brings the collector's.
@@ -75,19 +63,9 @@ class FlagTable:
         self.disconnected_at = time.monotonic()
 
     def apply(self, snapshot: pb.FlagSnapshot) -> None:
-        by_scope: dict[Scope, list[AgentFlag]] = {}
-        for f in snapshot.flags:
-            flag = AgentFlag(
-                budget_id=f.budget_id,
-                scope_type=f.scope.type,
-                scope_id=f.scope.id,
-                state=f.state,
-                metric=f.metric or "cost",
-                spend=Decimal(f.spend or 0),
-                limit=Decimal(f.limit or 0),
-                reason=f.reason,
-                version=f.version,
-            )
+        by_scope: dict[Scope, list[Flag]] = {}
+        for message in snapshot.flags:
+            flag = Flag.from_message(message)
             by_scope.setdefault((flag.scope_type, flag.scope_id), []).append(flag)
         limits = tuple(
             CallLimit(
@@ -140,11 +118,11 @@ class FlagTable:
                     found.extend((limit, scope[1]) for limit in default)
         return found
 
-    def flags_for(self, scopes: list[Scope]) -> list[AgentFlag]:
+    def flags_for(self, scopes: list[Scope]) -> list[Flag]:
         by_scope = self.by_scope
         if not by_scope:
             return []
-        found: list[AgentFlag] = []
+        found: list[Flag] = []
         for scope in scopes:
             flags = by_scope.get(scope)
             if flags:

@@ -13,56 +13,11 @@ import asyncio
 import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from spendgate.collector.budgets.model import Budget, State
+from spendgate.collector.budgets.model import Budget
 
-Key = tuple[str, str]  # (budget id, scope id)
-
-
-@dataclass(frozen=True)
-class Flag:
-    budget_id: str
-    scope_type: str
-    scope_id: str
-    metric: str
-    state: State
-    spend: Decimal
-    limit: Decimal
-    utilization: Decimal
-    remaining: Decimal
-    period_end: datetime | None
-    reason: str = ""
-    version: int = 0
-
-    @property
-    def key(self) -> Key:
-        return self.budget_id, self.scope_id
-
-    def same_as(self, other: Flag | None) -> bool:
-        """Whether an agent would act the same on both (spend moves every evaluation)."""
-        return other is not None and (self.state, self.reason, self.limit) == (
-            other.state,
-            other.reason,
-            other.limit,
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "budget_id": self.budget_id,
-            "scope_type": self.scope_type,
-            "scope_id": self.scope_id,
-            "metric": self.metric,
-            "state": self.state,
-            "spend": str(self.spend),
-            "limit": str(self.limit),
-            "utilization": str(self.utilization.quantize(Decimal("0.01"))),
-            "remaining": str(self.remaining),
-            "period_end": self.period_end.isoformat() if self.period_end else None,
-            "reason": self.reason,
-            "version": self.version,
-        }
+from spendgate.flag import Flag, Key
 
 
 @dataclass(frozen=True)

@@ -24,22 +24,6 @@ from spendgate.proto import flags_pb2_grpc
 log = logging.getLogger(__name__)
 
 
-def flag_message(flag: Flag) -> pb.Flag:
-    return pb.Flag(
-        budget_id=flag.budget_id,
-        scope=pb.Scope(type=flag.scope_type, id=flag.scope_id),
-        state=flag.state,
-        spend=str(flag.spend),
-        limit=str(flag.limit),
-        utilization=str(flag.utilization.quantize(Decimal("0.01"))),
-        remaining=str(flag.remaining),
-        period_end_unix_ms=int(flag.period_end.timestamp() * 1000) if flag.period_end else 0,
-        reason=flag.reason,
-        version=flag.version,
-        metric=flag.metric,
-    )
-
-
 def _amount(value: Decimal | None) -> str:
     return "" if value is None else str(value)  # empty: not set (cache prices only)
 
@@ -75,7 +59,7 @@ def pricing_message(overrides: PricingOverrides) -> pb.PricingOverrides:
 def snapshot_message(snapshot: Snapshot, pricing: pb.PricingOverrides | None = None) -> pb.FlagSnapshot:
     return pb.FlagSnapshot(
         version=snapshot.version,
-        flags=[flag_message(flag) for flag in snapshot.flags],
+        flags=[flag.to_message() for flag in snapshot.flags],
         limits=[
             pb.CallLimit(
                 budget_id=b.id,
@@ -84,7 +68,7 @@ def snapshot_message(snapshot: Snapshot, pricing: pb.PricingOverrides | None = N
                 metric=b.metric,
                 limit=str(b.limit),
                 hard=b.hard,
-            )  # fmt: skip
+            )
             for b in snapshot.limits
         ],
         pricing=pricing if pricing is not None else pricing_message(DEFAULT_OVERRIDES),
@@ -115,7 +99,7 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
         blocked = [flag for flag in flags if flag.state == "block"]
         return pb.CheckResponse(
             allowed=not blocked,
-            flags=[flag_message(flag) for flag in flags],
+            flags=[flag.to_message() for flag in flags],
             reason=blocked[0].reason if blocked else "",
         )
 
@@ -139,7 +123,7 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
             granted=result.granted,
             reservation_id=result.reservation_id,
             reason=result.reason,
-            blocking=flag_message(result.blocking) if result.blocking else None,
+            blocking=result.blocking.to_message() if result.blocking else None,
         )
 
     async def Settle(self, request: pb.SettleRequest, context: Any) -> pb.SettleResponse:  # noqa: N802

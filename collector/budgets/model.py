@@ -24,9 +24,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spendgate.dimensions import ScopeType
+from spendgate.flag import State
 
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
-State = Literal["ok", "warn", "critical", "block"]
 Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run"]
 AGENT_PERIODS = ("request", "run")  # enforced in the agent, not by the evaluator
 WILDCARD = "*"
