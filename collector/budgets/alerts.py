@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from spendgate.collector.budgets.evaluator import Evaluation, describe
+from spendgate.collector.budgets.model import Evaluation, describe
 from spendgate.collector.config import Alerts as AlertSettings
 from spendgate.collector.tables import Columns, RecordReader, Records, Table
 

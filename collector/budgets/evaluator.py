@@ -19,34 +19,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from spendgate.collector.budgets.board import Flag, FlagBoard
+from spendgate.collector.budgets.board import FlagBoard
 from spendgate.collector.budgets.model import (
     Budget,
-    State,
+    Evaluation,
     epoch_micros,
     explicit_scopes,
+    flag_of,
     period_window,
     state_of,
 )
 from spendgate.collector.tables import Columns, RecordReader
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    budget: Budget
-    scope_id: str  # the budget's own, or one id of a default (``*``) budget
-    window_start: datetime
-    window_end: datetime
-    spend: Decimal  # USD, or tokens for token budgets
-    calls: int
-    state: State
-    utilization: Decimal  # percent of the limit
-
-    @property
-    def remaining(self) -> Decimal:
-        return max(self.budget.limit - self.spend, Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -111,44 +96,6 @@ def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> lis
             state, utilization = state_of(budget, spend, now)
             evaluations.append(Evaluation(budget, scope_id, start, end, spend, calls, state, utilization))
     return evaluations
-
-
-def _amount(budget: Budget, value: Decimal) -> str:
-    if budget.metric == "tokens":
-        return f"{value:,.0f} tokens"
-    return f"${value:,.2f}"
-
-
-def describe(budget: Budget, scope_id: str) -> str:
-    period = f"{budget.rolling_hours} h rolling" if budget.period == "rolling" else budget.period
-    where = "global" if budget.scope_type == "global" else f"{budget.scope_type} {scope_id}"
-    return f"{where} {period} budget {budget.id}"
-
-
-def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime, now: datetime) -> Flag:
-    state, utilization = state_of(budget, spend, now)
-    reason = (
-        f"{_amount(budget, spend)} of {_amount(budget, budget.limit)} spent ({describe(budget, scope_id)})"
-    )
-    if state == "block":
-        reason = "blocked: " + reason
-    elif budget.unblocked_until is not None and spend >= budget.block_at and now < budget.unblocked_until:
-        reason += f"; unblocked by an admin until {budget.unblocked_until.isoformat()}"
-    elif not budget.hard and spend >= budget.limit:
-        reason += "; soft budget: warning only"
-    return Flag(
-        budget_id=budget.id,
-        scope_type=budget.scope_type,
-        scope_id=scope_id,
-        metric=budget.metric,
-        state=state,
-        spend=spend,
-        limit=budget.limit,
-        utilization=utilization,
-        remaining=max(budget.limit - spend, Decimal(0)),
-        period_end=window_end,
-        reason=reason,
-    )
 
 
 class LiveCounter(Protocol):

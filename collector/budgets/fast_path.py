@@ -28,8 +28,15 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 from spendgate.collector.budgets.board import Flag, FlagBoard, Key
-from spendgate.collector.budgets.evaluator import Evaluation, flag_of
-from spendgate.collector.budgets.model import Budget, epoch_micros, explicit_scopes, period_window, state_of
+from spendgate.collector.budgets.model import (
+    Budget,
+    Evaluation,
+    epoch_micros,
+    explicit_scopes,
+    flag_of,
+    period_window,
+    state_of,
+)
 
 from spendgate.dimensions import SCOPE_COLUMNS
 

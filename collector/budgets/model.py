@@ -11,11 +11,16 @@ its own for the same period (the seeds' "project default $50").
 
 Windows are computed in the time zone and returned
 in UTC, so a day in Europe/Berlin is 23 or 25 hours long across DST changes.
+
+The state a spend puts a budget scope in (:func:`state_of`) and the flag it
+shows agents (:func:`flag_of`) are defined here, once, for the evaluator and
+the fast path alike; an :class:`Evaluation` is one scope's spend as read.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -24,7 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from spendgate.dimensions import ScopeType
-from spendgate.flag import State
+from spendgate.flag import Flag, State
 
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
 Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run"]
@@ -189,3 +194,60 @@ def state_of(budget: Budget, spend: Decimal, now: datetime | None = None) -> tup
     if top >= 80:
         return "warn", utilization
     return "ok", utilization  # 50 % is an info alert, not a flag change
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The spend of one budget scope in its current window, as the evaluator read it."""
+
+    budget: Budget
+    scope_id: str  # the budget's own, or one id of a default (``*``) budget
+    window_start: datetime
+    window_end: datetime
+    spend: Decimal  # USD, or tokens for token budgets
+    calls: int
+    state: State
+    utilization: Decimal  # percent of the limit
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.budget.limit - self.spend, Decimal(0))
+
+
+def _amount(budget: Budget, value: Decimal) -> str:
+    if budget.metric == "tokens":
+        return f"{value:,.0f} tokens"
+    return f"${value:,.2f}"
+
+
+def describe(budget: Budget, scope_id: str) -> str:
+    period = f"{budget.rolling_hours} h rolling" if budget.period == "rolling" else budget.period
+    where = "global" if budget.scope_type == "global" else f"{budget.scope_type} {scope_id}"
+    return f"{where} {period} budget {budget.id}"
+
+
+def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime, now: datetime) -> Flag:
+    """The flag of a budget scope at this spend: its state, and the reason agents are shown."""
+    state, utilization = state_of(budget, spend, now)
+    reason = (
+        f"{_amount(budget, spend)} of {_amount(budget, budget.limit)} spent ({describe(budget, scope_id)})"
+    )
+    if state == "block":
+        reason = "blocked: " + reason
+    elif budget.unblocked_until is not None and spend >= budget.block_at and now < budget.unblocked_until:
+        reason += f"; unblocked by an admin until {budget.unblocked_until.isoformat()}"
+    elif not budget.hard and spend >= budget.limit:
+        reason += "; soft budget: warning only"
+    return Flag(
+        budget_id=budget.id,
+        scope_type=budget.scope_type,
+        scope_id=scope_id,
+        metric=budget.metric,
+        state=state,
+        spend=spend,
+        limit=budget.limit,
+        utilization=utilization,
+        remaining=max(budget.limit - spend, Decimal(0)),
+        period_end=window_end,
+        reason=reason,
+    )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from spendgate.collector.budgets.evaluator import Evaluation
+from spendgate.collector.budgets.model import Evaluation
 from spendgate.collector.tables import RecordReader, RecordWriter, Table
 
 log = logging.getLogger(__name__)
