@@ -26,7 +26,7 @@ from spendgate.collector.cli.report import show_report
 if TYPE_CHECKING:
     from spendgate.collector.app import Collector
     from spendgate.instrumentation.fake_provider import FakeProvider
-    from spendgate.instrumentation.flags_client import AgentFlag
+    from spendgate.flag import Flag
 
 DEMO_PROJECT = "checkout-revamp"
 DEMO_LIMIT = Decimal("0.15")
@@ -97,7 +97,7 @@ def _agent(name: str, kind: str, sdk: str, model: str, fake: FakeProvider, outco
             time.sleep(0.3)  # an agent thinks between calls
 
 
-def _warned(flag: AgentFlag) -> None:
+def _warned(flag: Flag) -> None:
     _say(f"warning reached the agents: {flag.reason}")
 
 
