@@ -1,4 +1,4 @@
-"""The product code type-checks: mypy, as pyproject configures it, finds nothing."""
+"""The code type-checks and lints: mypy and ruff, as pyproject configures them, find nothing."""
 
 from __future__ import annotations
 
@@ -31,3 +31,11 @@ def test_product_code_is_mypy_clean() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.startswith("Success: no issues found")
+
+
+def test_code_is_ruff_clean() -> None:
+    for args in (["check", "."], ["format", "--check", "."]):
+        done = subprocess.run(
+            [sys.executable, "-m", "ruff", *args], cwd=REPO, capture_output=True, text=True, timeout=300
+        )
+        assert done.returncode == 0, f"ruff {' '.join(args)}:\n{done.stdout}{done.stderr}"

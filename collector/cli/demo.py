@@ -26,6 +26,7 @@ from spendgate.collector.cli.report import show_report
 if TYPE_CHECKING:
     from spendgate.collector.app import Collector
     from spendgate.instrumentation.fake_provider import FakeProvider
+
     from spendgate.flag import Flag
 
 DEMO_PROJECT = "checkout-revamp"
