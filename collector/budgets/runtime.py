@@ -12,7 +12,7 @@ import logging
 import queue
 import threading
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -49,38 +49,18 @@ class StoredFlag:
 
     @classmethod
     def of(cls, flag: Flag, changed_at: datetime) -> StoredFlag:
-        return cls(
-            budget_id=flag.budget_id,
-            scope_type=flag.scope_type,
-            scope_id=flag.scope_id,
-            version=flag.version,
-            state=flag.state,
-            spend=flag.spend,
-            limit=flag.limit,
-            utilization=flag.utilization,
-            remaining=flag.remaining,
-            period_end=flag.period_end or changed_at,
-            reason=flag.reason,
-            changed_at=changed_at,
-        )
+        values = {name: getattr(flag, name) for name in _FLAG_FIELDS}
+        return cls(**values | {"period_end": flag.period_end or changed_at}, changed_at=changed_at)
 
     def flag(self) -> Flag:
-        # The table has no metric column: what collectors in external mode serve reads as cost.
-        return Flag(
-            budget_id=self.budget_id,
-            scope_type=self.scope_type,
-            scope_id=self.scope_id,
-            metric="cost",
-            state=self.state,
-            spend=self.spend,
-            limit=self.limit,
-            utilization=self.utilization,
-            remaining=self.remaining,
-            period_end=self.period_end,
-            reason=self.reason,
-        )
+        # The table has no metric column: what collectors in external mode serve reads as cost. The
+        # stored version is the evaluating collector's; the serving board numbers its own.
+        values = {name: getattr(self, name) for name in _FLAG_FIELDS if name != "version"}
+        return Flag(**values, metric="cost")
 
 
+# The columns of budget_flags that are the flag's own fields (all but changed_at).
+_FLAG_FIELDS = tuple(f.name for f in fields(StoredFlag) if f.name != "changed_at")
 FLAGS = Table("budget_flags", StoredFlag, renamed={"limit": "limit_amount"}, scales={"utilization": 6})
 
 
