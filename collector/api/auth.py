@@ -4,6 +4,10 @@ Keys are configured as SHA-256 digests (``spendgate api-key`` makes one), never
 in the clear. Roles: ``ingest`` (OTLP export and the agents' budget flags),
 ``read`` (the costs API, flags, alerts), ``admin`` (budget changes; includes
 read). With no keys configured every request is let in.
+
+A let-in request carries the name of its key in the ASGI scope (:data:`KEY_NAME`);
+:func:`changed_by` turns it, and the CLI's ``User-Agent``, into the author of a
+budget change.
 """
 
 from __future__ import annotations
@@ -11,13 +15,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import grpc
 from spendgate.collector.config import ApiKey
 
 Role = str
+KEY_NAME = "spendgate.api_key_name"  # the ASGI scope's entry for the name of the request's key
+CLI_AGENT = "spendgate-cli/"  # how the CLI's User-Agent starts
 _OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc")
 
 
@@ -27,21 +33,40 @@ def digest(key: str) -> str:
 
 class Authenticator:
     def __init__(self, keys: list[ApiKey]) -> None:
-        self._roles = {key.sha256.lower(): frozenset(key.roles) for key in keys}
+        self._keys = {key.sha256.lower(): key for key in keys}
         self.enabled = bool(keys)
 
-    def roles(self, authorization: str | None) -> frozenset[Role] | None:
-        """The roles of a ``Bearer`` key, or None when the key is missing or unknown."""
+    def key(self, authorization: str | None) -> ApiKey | None:
+        """The configured key of a ``Bearer`` header, or None when it is missing or unknown."""
         if not authorization:
             return None
         scheme, _, token = authorization.strip().partition(" ")
         if scheme.lower() != "bearer" or not token:
             return None
         wanted = digest(token.strip())
-        for known, roles in self._roles.items():
+        for known, key in self._keys.items():
             if hmac.compare_digest(known, wanted):  # constant time per candidate
-                return roles | ({"read"} if "admin" in roles else frozenset())
+                return key
         return None
+
+    def roles(self, authorization: str | None) -> frozenset[Role] | None:
+        """The roles of a ``Bearer`` key, or None when the key is missing or unknown."""
+        key = self.key(authorization)
+        return None if key is None else granted(key)
+
+
+def granted(key: ApiKey) -> frozenset[Role]:
+    roles = frozenset(key.roles)
+    return roles | ({"read"} if "admin" in roles else frozenset())
+
+
+def changed_by(scope: Mapping[str, Any]) -> str:
+    """Who a request changes budgets as: its key's name (or ``api``); ``cli`` or ``NAME (cli)`` by the CLI."""
+    name = scope.get(KEY_NAME)
+    agent = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"user-agent"), "")
+    if not agent.startswith(CLI_AGENT):
+        return name or "api"
+    return f"{name} (cli)" if name else "cli"
 
 
 def http_role(method: str, path: str) -> Role | None:
@@ -71,12 +96,14 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
-        roles = self.auth.roles(header)
+        key = self.auth.key(header)
+        roles = None if key is None else granted(key)
         # Agents polling flags over HTTP hold ingest keys.
         allowed = roles is not None and (
             needed in roles or (scope["path"] == "/v1/flags" and "ingest" in roles)
         )
-        if allowed:
+        if allowed and key is not None:
+            scope[KEY_NAME] = key.name
             await self.app(scope, receive, send)
             return
         if roles is None:

@@ -10,11 +10,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from spendgate.collector.api.auth import changed_by
 from spendgate.collector.api.costs import jsonable
 from spendgate.collector.budgets.alerts import read_alerts
 from spendgate.collector.budgets.flag_service import blocking_flags
+from spendgate.collector.budgets.history import history_json
 from spendgate.collector.budgets.model import Budget, ScopeType
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.budgets.status import STATUS, read_status
@@ -62,10 +64,10 @@ class _Budgets:
     def json(self, budget: Budget) -> dict[str, Any]:
         return _budget_json(budget, self.runtime)
 
-    def change(self, budget_id: str, changes: dict[str, Any]) -> dict[str, Any]:
+    def change(self, budget_id: str, changes: dict[str, Any], request: Request) -> dict[str, Any]:
         self.get(budget_id)
         try:
-            budget = self.store.update(budget_id, changes)
+            budget = self.store.update(budget_id, changes, by=changed_by(request.scope))
         except ValidationError as exc:
             raise _validation_error(exc) from None
         self.runtime.changed()
@@ -92,10 +94,10 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
         return {"budgets": [budgets.json(b) for b in selected], "unreadable": store.broken}
 
     @router.post("/api/v1/costs/budgets", status_code=201)
-    def create_budget(body: dict[str, Any]) -> dict[str, Any]:
+    def create_budget(body: dict[str, Any], request: Request) -> dict[str, Any]:
         try:
             budget = Budget.model_validate(body)
-            store.create(budget)
+            store.create(budget, by=changed_by(request.scope))
         except ValidationError as exc:
             raise _validation_error(exc) from None
         except BudgetConflict as exc:
@@ -137,36 +139,46 @@ def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
     def read_budget(budget_id: str) -> dict[str, Any]:
         return budgets.json(budgets.get(budget_id))
 
+    @router.get("/api/v1/costs/budgets/{budget_id}/history")
+    def budget_history(budget_id: str) -> dict[str, Any]:
+        """Every version, oldest first, deleted budgets included."""
+        try:
+            versions = budgets.store.history(budget_id)
+        except BudgetNotFound:
+            raise HTTPException(404, f"no budget {budget_id!r} was ever stored") from None
+        return {"budget_id": budget_id, "versions": history_json(versions)}
+
     @router.put("/api/v1/costs/budgets/{budget_id}")
-    def update_budget(budget_id: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update_budget(budget_id: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
         if "id" in body and body["id"] != budget_id:
             raise HTTPException(400, "the id in the body differs from the id in the path")
-        return budgets.change(budget_id, body)
+        return budgets.change(budget_id, body, request)
 
     @router.delete("/api/v1/costs/budgets/{budget_id}", status_code=204)
-    def delete_budget(budget_id: str) -> Response:
+    def delete_budget(budget_id: str, request: Request) -> Response:
         budgets.get(budget_id)
-        budgets.store.delete(budget_id)
+        budgets.store.delete(budget_id, by=changed_by(request.scope))
         budgets.runtime.changed()
         return Response(status_code=204)
 
 
 def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.post("/api/v1/costs/budgets/{budget_id}/pause")
-    def pause(budget_id: str) -> dict[str, Any]:
-        return budgets.change(budget_id, {"active": False})
+    def pause(budget_id: str, request: Request) -> dict[str, Any]:
+        return budgets.change(budget_id, {"active": False}, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/resume")
-    def resume(budget_id: str) -> dict[str, Any]:
-        return budgets.change(budget_id, {"active": True})
+    def resume(budget_id: str, request: Request) -> dict[str, Any]:
+        return budgets.change(budget_id, {"active": True}, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/reset")
-    def reset(budget_id: str) -> dict[str, Any]:
+    def reset(budget_id: str, request: Request) -> dict[str, Any]:
         """Count spend from now on for the rest of the current period."""
-        return budgets.change(budget_id, {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None})
+        changes = {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None}
+        return budgets.change(budget_id, changes, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/override")
-    def override(budget_id: str, body: Override) -> dict[str, Any]:
+    def override(budget_id: str, body: Override, request: Request) -> dict[str, Any]:
         changes: dict[str, Any] = {}
         until = body.unblock_until
         if body.unblock_for_minutes is not None:
@@ -177,7 +189,7 @@ def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
             changes["limit"] = str(body.limit)
         if not changes:
             raise HTTPException(400, "give unblock_until, unblock_for_minutes or limit")
-        return budgets.change(budget_id, changes)
+        return budgets.change(budget_id, changes, request)
 
 
 def _add_flag_and_alert_routes(router: APIRouter, runtime: BudgetRuntime) -> None:

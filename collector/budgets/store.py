@@ -78,6 +78,13 @@ class BudgetStore:
                 return budget
         raise BudgetNotFound(budget_id)
 
+    def history(self, budget_id: str) -> list[StoredBudget]:
+        """Every version of a budget, deleted ones included, oldest first; BudgetNotFound if none."""
+        versions = self._storage.records(BUDGETS, "budgets/budget_history.sql", {"id": budget_id})
+        if not versions:
+            raise BudgetNotFound(budget_id)
+        return versions
+
     def _versions(self) -> dict[str, int]:
         return {
             latest.id: latest.version

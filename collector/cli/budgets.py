@@ -12,7 +12,9 @@ import json
 import threading
 from pathlib import Path
 
+from spendgate.collector.cli.budget_history import show_history
 from spendgate.collector.cli.client import Client, CommandError, Json
+from spendgate.collector.cli.table import text_table as _table
 from spendgate.collector.config import Config
 
 _BUDGET_FIELDS = (
@@ -29,15 +31,6 @@ _BUDGET_FIELDS = (
     "ends_at",
     "grace_percent",
 )
-
-
-def _table(rows: list[list[str]], headers: list[str]) -> str:
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=False)]
-    lines = [
-        "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=False))
-        for row in [headers, *rows]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
 
 
 def _print_budgets(budgets: list[Json]) -> None:
@@ -136,10 +129,17 @@ def _act(args: argparse.Namespace, client: Client) -> None:
     print(f"budget {args.id}: {args.action} done")
 
 
+def _history(args: argparse.Namespace, client: Client) -> None:
+    show_history(args, client, _budget_id(args))
+
+
 def _budget_id(args: argparse.Namespace) -> str:
-    if not args.id:
-        raise CommandError(f"{args.action} needs --id")
-    return str(args.id)
+    """The budget an action is about: ``--id`` or the argument after the action."""
+    budget_id = args.id or args.budget
+    if not budget_id:
+        raise CommandError(f"{args.action} needs a budget id (ID or --id)")
+    args.id = budget_id
+    return str(budget_id)
 
 
 _ACTIONS = {
@@ -152,6 +152,7 @@ _ACTIONS = {
     "delete": _delete,
     "reset": _act,
     "override": _override,
+    "history": _history,
 }
 
 
@@ -246,6 +247,7 @@ def add_commands(
         help="list, create, change, pause or delete budgets; status: every scope's use (--scope-type agent)",
     )
     budgets.add_argument("action", choices=list(_ACTIONS))
+    budgets.add_argument("budget", nargs="?", metavar="ID", help="the budget (as --id)")
     budgets.add_argument("--id")
     budgets.add_argument("--name")
     budgets.add_argument("--scope-type", dest="scope_type")

@@ -15,9 +15,13 @@ from typing import Any
 from urllib.parse import urlencode
 
 import requests
+from spendgate.collector.api.auth import CLI_AGENT
+
+from spendgate import __version__
 
 DEFAULT_URL = "http://127.0.0.1:4318"
 TIMEOUT_S = 30.0
+USER_AGENT = f"{CLI_AGENT}{__version__}"  # budget changes made with the CLI are recorded as such
 
 # A decoded JSON object; its values are whatever the API sent.
 Json = dict[str, Any]
@@ -79,7 +83,9 @@ class Client:
 
     def request(self, method: str, path: str, body: Json | None = None) -> Json:
         """The decoded answer (empty for an answer without a body); ApiError for a refusal."""
-        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        headers = {"User-Agent": USER_AGENT}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
         try:
             response = requests.request(
                 method, self.url.rstrip("/") + path, json=body, headers=headers, timeout=self.timeout
