@@ -19,6 +19,7 @@ from spendgate.collector.budgets import flag_service
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.config import Config
 from spendgate.collector.ingest import grpc_receiver, http_receiver
+from spendgate.collector.ingest.fixed_costs import FixedCosts
 from spendgate.collector.ingest.normalize import TimeBounds
 from spendgate.collector.ingest.pipeline import TracesPipeline
 from spendgate.collector.ingest.reconcile import Reconciler, grace_for
@@ -44,6 +45,7 @@ class Collector:
         self.writer: SpanWriter | None = None
         self.pipeline: TracesPipeline | None = None
         self.budgets: BudgetRuntime | None = None
+        self.fixed_costs: FixedCosts | None = None
         self.reconciler: Reconciler | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
@@ -79,6 +81,9 @@ class Collector:
             TimeBounds(max_age_s=retention.detailed_days * 86400.0),
         )
         self.pipeline.warm_up()
+        # Before the budgets' first evaluation, so it counts today's fixed costs.
+        self.fixed_costs = FixedCosts(self.config.processors.pricing, self.storage, self.writer)
+        self.fixed_costs.start()
         settings = self.config.extensions.budgets
         if settings.enabled:
             self.budgets = BudgetRuntime(self.storage, settings)
@@ -212,6 +217,8 @@ class Collector:
             self._stop.set()
 
     def close(self) -> None:
+        if self.fixed_costs is not None:
+            self.fixed_costs.stop()
         if self.pipeline is not None:
             self.pipeline.close()
         if self.writer is not None:

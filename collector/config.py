@@ -11,7 +11,7 @@ import os
 import re
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -130,8 +130,11 @@ class PricingProcessor(Strict):
     discounts: dict[str, Annotated[Decimal, Field(ge=0, le=1)]] = {}
     # The defaults are the shared pricer's, which agents use before the first flag snapshot.
     local_providers: list[str] = list(shared.DEFAULT_LOCAL_PROVIDERS)
-    # Fixed monthly infrastructure cost of local models, by provider (reported, not per call).
+    # Fixed monthly infrastructure cost of local models (stored as daily spend, not per call).
+    # Keys: a provider ("ollama") or provider/model ("ollama/llama3"); spread over each month's days
+    # as spend (see ingest/fixed_costs.py), each day unattributed or split by the projects' tokens.
     local_monthly_cost: dict[str, Money] = {}
+    local_monthly_cost_split: Literal["none", "project"] = "none"
     fallback: FallbackPrice | None = FallbackPrice(
         input_per_mtok=shared.DEFAULT_FALLBACK.input_per_mtok,
         output_per_mtok=shared.DEFAULT_FALLBACK.output_per_mtok,

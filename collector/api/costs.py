@@ -64,11 +64,12 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _breakdown(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
-    """The summary's rows of one breakdown (``provider`` or ``model``), those with calls."""
+    """The summary's rows of one breakdown (``provider`` or ``model``), those with calls or spend
+    (a local model's fixed monthly cost is spend without calls)."""
     return [
         jsonable({kind: r[kind], **{key: r[key] for key in _BREAKDOWN}})
         for r in rows
-        if r["breakdown"] == kind and r["calls"]
+        if r["breakdown"] == kind and (r["calls"] or r["total_cost"])
     ]
 
 

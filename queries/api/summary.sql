@@ -8,7 +8,7 @@ SELECT
             'model') AS breakdown,
     provider,
     priced_model AS model,
-    count() AS calls,
+    countIf(operation != 'infrastructure') AS calls,  -- a fixed monthly cost's daily row is no call
     uniqExactIf(run, run != '') AS runs,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
