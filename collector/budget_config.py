@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 from pydantic import Field
 from spendgate.collector.budgets.model import Budget
-from spendgate.collector.config_fields import Seconds, Strict
+from spendgate.collector.config_fields import Money, Seconds, Strict
 
 
 class Webhook(Strict):
@@ -39,7 +40,12 @@ class Alerts(Strict):
     cooldown: Seconds = 3600.0  # per budget scope and threshold
     anomaly_percent: int = Field(default=200, gt=100)  # today's spend vs the trailing daily average
     anomaly_trailing_days: int = Field(default=7, gt=0, le=90)
+    # Below this spend today (USD) no anomaly is raised: "$0.00 today, 485 %" is no news.
+    anomaly_min_spend: Money = Decimal(1)
     notifications: Notifications = Notifications()
+
+
+AGENT_MONTHLY_ENV = "AGENT_MAX_MONTHLY_COST_USD"
 
 
 def _seed_budgets() -> list[Budget]:
@@ -59,6 +65,17 @@ def _seed_budgets() -> list[Budget]:
             scope_id="*",
             limit=Decimal(50),
             period="month",
+        ),
+        # Seed 004: every agent $50 a month (hard, 10 % grace), $AGENT_MAX_MONTHLY_COST_USD to change.
+        Budget.model_validate(
+            {
+                "id": "agent-default-monthly",
+                "scope_type": "agent",
+                "scope_id": "*",
+                "limit": os.environ.get(AGENT_MONTHLY_ENV) or "50",
+                "period": "month",
+                "grace_percent": 10,
+            }
         ),
         Budget(id="per-request", scope_type="global", limit=Decimal(1), period="request"),
         *[

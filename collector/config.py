@@ -210,7 +210,7 @@ class AuthExtension(Strict):
 
 
 class Extensions(Strict):
-    budgets: BudgetsExtension = BudgetsExtension()
+    budgets: BudgetsExtension = Field(default_factory=BudgetsExtension)  # env read per config
     auth: AuthExtension = AuthExtension()
 
 
@@ -237,7 +237,7 @@ class Config(Strict):
     receivers: Receivers = Receivers()
     processors: Processors = Processors()
     exporters: Exporters = Exporters()
-    extensions: Extensions = Extensions()
+    extensions: Extensions = Field(default_factory=Extensions)
     service: Service = Service()
 
 

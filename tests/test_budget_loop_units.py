@@ -280,6 +280,19 @@ def test_a_scope_spending_over_twice_its_daily_average_raises_one_anomaly_a_minu
     assert store.asked.count("budgets/anomalies.sql") == asked  # checked once a minute
 
 
+def test_no_anomaly_below_the_minimum_spend() -> None:
+    now = datetime.now(UTC)
+    store = _store()
+    store.days = {("global", ""): (Decimal("0.50"), Decimal("0.10"))}  # 500 %, but of cents
+    quiet = AlertManager(store, AlertSettings(anomaly_percent=200))
+    assert [
+        a for a in quiet.observe(list(_evaluations(store, now).values()), now) if a.kind == "anomaly"
+    ] == []
+    loud = AlertManager(store, AlertSettings(anomaly_percent=200, anomaly_min_spend=Decimal("0.25")))
+    raised = [a for a in loud.observe(list(_evaluations(store, now).values()), now) if a.kind == "anomaly"]
+    assert [(a.scope_type, a.utilization) for a in raised] == [("global", Decimal(500))]
+
+
 # -- status -----------------------------------------------------------------------------------------
 
 

@@ -498,7 +498,7 @@ def test_threshold_alerts_with_cooldown_reach_webhooks_and_email(
 def test_anomaly_alert_when_today_is_over_twice_the_trailing_average(chdb_dsn: str) -> None:
     from .test_budgets import _span_at
 
-    for running in _collector(chdb_dsn):
+    for running in _collector(chdb_dsn, more="    alerts: {anomaly_min_spend: 0}"):  # cents today
         api(running).post(
             "/api/v1/costs/budgets",
             json={"id": "agent-cap", "scope_type": "agent", "scope_id": "crawler", "limit": 100},

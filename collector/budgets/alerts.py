@@ -5,7 +5,7 @@ thresholds (default 50 info, 80 warning, 95 critical, 100 exceeded), at most
 once per threshold and scope within ``cooldown`` (seed: one hour); cooldowns
 survive restarts because they are read back from the alert table. A scope
 whose spend today is above ``anomaly_percent`` of its trailing daily average
-raises an anomaly alert, with the same cooldown.
+(and at least ``anomaly_min_spend``) raises an anomaly alert, with the same cooldown.
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ class AlertManager:
         )
         alerts = []
         for row in rows:
+            if row.today < self._settings.anomaly_min_spend:
+                continue
             evaluation = scopes[(row.scope_type, row.scope_id)]
             key = (evaluation.budget.id, row.scope_id, "anomaly", self._settings.anomaly_percent)
             if not self._cooled(key, now):

@@ -103,13 +103,28 @@ def _record(cost: FixedCost, day: date, project: str) -> UsageRecord:
     key = accrual_key(cost.provider, cost.model, day, project)
     start_ns = int(datetime.combine(day, time(), UTC).timestamp()) * 1_000_000_000
     return UsageRecord(
-        trace_id=key[:16], span_id=key[16:], parent_span_id=bytes(8),
-        start_time_ns=start_ns, end_time_ns=start_ns, span_name="spendgate.fixed_cost",
-        status_code="ok", error_type="", emitter="spendgate", provider=cost.provider,
-        operation=INFRASTRUCTURE, request_model=cost.model, response_model=cost.model,
-        input_tokens=0, output_tokens=0, cache_read_tokens=0, cache_write_tokens=0, reasoning_tokens=0,
-        usage_estimated=False, attribution={"project": project} if project else {}, call_key=key,
-    )  # fmt: skip
+        trace_id=key[:16],
+        span_id=key[16:],
+        parent_span_id=bytes(8),
+        start_time_ns=start_ns,
+        end_time_ns=start_ns,
+        span_name="spendgate.fixed_cost",
+        status_code="ok",
+        error_type="",
+        emitter="spendgate",
+        provider=cost.provider,
+        operation=INFRASTRUCTURE,
+        request_model=cost.model,
+        response_model=cost.model,
+        input_tokens=0,
+        output_tokens=0,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        reasoning_tokens=0,
+        usage_estimated=False,
+        attribution={"project": project} if project else {},
+        call_key=key,
+    )
 
 
 def _priced(cost: FixedCost, amount: Decimal) -> PricedUsage:
