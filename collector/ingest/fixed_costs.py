@@ -44,6 +44,7 @@ INFRASTRUCTURE = "infrastructure"  # the operation of a fixed-cost row
 FIXED_MONTHLY = "fixed_monthly"  # its pricing status
 _QUANTUM = Decimal(1).scaleb(-processing.COST_SCALE)
 _ZERO = Decimal(0)
+_RETRY_S = 60.0
 _CATCH_UP_DAYS = 62  # at most this many missed days are accrued after a long stop
 
 
@@ -148,6 +149,7 @@ class FixedCosts:
         self._today = today
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ok = True  # the last run wrote every due day
 
     def due_days(self, cost: FixedCost, last: date | None) -> list[date]:
         """The days to accrue now: after the last accrued one, through today (yesterday when split)."""
@@ -199,15 +201,18 @@ class FixedCosts:
             self._thread.join(10)
 
     def _run(self) -> None:
-        while not self._stop.wait(_seconds_to_next_day() + 5):  # a little past midnight
+        # A little past midnight; after a failure (storage down) a minute later.
+        while not self._stop.wait(_seconds_to_next_day() + 5 if self._ok else _RETRY_S):
             self._run_once()
 
     def _run_once(self) -> None:
         try:
             written = self.accrue()
-        except Exception:  # storage down: the next run catches the missed days up
-            log.exception("fixed monthly costs were not accrued; retried after the next midnight")
+        except Exception:  # the next run catches the missed days up
+            log.exception("fixed monthly costs were not accrued; retried in %g s", _RETRY_S)
+            self._ok = False
             return
+        self._ok = True
         if written:
             log.info("fixed monthly costs: %d daily rows accrued", written)
 
