@@ -15,7 +15,8 @@ from fastapi import FastAPI
 from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from spendgate.collector.api.costs import build_router as costs_router
 from spendgate.collector.api.routes import build_router as budgets_router
-from spendgate.collector.budgets import flag_service
+from spendgate.collector.api.slots import build_router as slots_router
+from spendgate.collector.budgets import flag_service, slot_service
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.config import Config
 from spendgate.collector.ingest import grpc_receiver, http_receiver
@@ -112,6 +113,7 @@ class Collector:
         app.include_router(costs_router(self.storage, self.pipeline.pricer.shared))
         if self.budgets is not None:
             app.include_router(budgets_router(self.budgets))
+            app.include_router(slots_router(self.budgets.slots))
         pipeline, writer, budgets = self.pipeline, self.writer, self.budgets
 
         @app.get("/healthz")
@@ -150,6 +152,8 @@ class Collector:
             if self.budgets is not None:
                 pricing = self.config.processors.pricing.overrides()
                 flag_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live, pricing)
+                if self.budgets.slots is not None:
+                    slot_service.add_to_server(grpc_server, self.budgets.slots)
             await grpc_server.start()
         http_server = None
         http_task = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from spendgate.collector.budgets.model import Budget
 from spendgate.collector.config_fields import Money, Seconds, Strict
 
@@ -114,3 +114,24 @@ class BudgetsExtension(Strict):
     alerts: Alerts = Alerts()
     # Written to ClickHouse on first start only; change budgets later through the API or CLI.
     defaults: list[Budget] = Field(default_factory=_seed_budgets)
+    # Concurrency slots (spendgate.run()): a lease whose agent stopped heartbeating is freed after this.
+    slot_lease_ttl: Seconds = Field(default=15.0, gt=0)
+    # The seeds' limits.global.max_concurrent_agents: adds a global concurrent budget to the defaults.
+    max_concurrent_agents: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _concurrency_default(self) -> BudgetsExtension:
+        if self.max_concurrent_agents is not None and all(b.id != MAX_CONCURRENT_ID for b in self.defaults):
+            self.defaults.append(
+                Budget(
+                    id=MAX_CONCURRENT_ID,
+                    scope_type="global",
+                    metric="runs",
+                    period="concurrent",
+                    limit=Decimal(self.max_concurrent_agents),
+                )
+            )
+        return self
+
+
+MAX_CONCURRENT_ID = "max-concurrent-agents"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from .attribution import DIMENSIONS, current_attribution, scope
 from .configure import flush, instrument, make_tracer_provider, uninstrument
 from .enforcement import BudgetExceeded
+from .runs import RunQueueTimeout, run
 
 __all__ = [
     "DIMENSIONS",
@@ -19,6 +20,8 @@ __all__ = [
     "flush",
     "instrument",
     "make_tracer_provider",
+    "run",
+    "RunQueueTimeout",
     "scope",
     "uninstrument",
 ]

@@ -141,6 +141,11 @@ def enforce_budgets(
     return guard
 
 
+def flag_subscriber() -> FlagSubscriber | None:
+    """The subscriber :func:`enforce_budgets` started, if any: its channel also carries run slots."""
+    return _subscriber
+
+
 def stop_enforcing() -> None:
     global _subscriber
     enforcement.install_guard(None)

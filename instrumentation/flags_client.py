@@ -142,6 +142,7 @@ class FlagSubscriber:
         self._stop = threading.Event()
         self._channel = grpc.insecure_channel(self.endpoint, options=_CHANNEL_OPTIONS)
         self.stub = flags_pb2_grpc.BudgetFlagsStub(self._channel)
+        self.slots = flags_pb2_grpc.RunSlotsStub(self._channel)  # concurrency slots of runs (runs.py)
         self._thread = threading.Thread(target=self._run, name="spendgate-flags", daemon=True)
         self.reconnects = 0
 

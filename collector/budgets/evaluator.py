@@ -50,7 +50,7 @@ _SPEND = Columns(_WindowSpend)
 
 def window_budgets(budgets: list[Budget]) -> list[Budget]:
     """The budgets the evaluator watches: active and with a time window."""
-    return [budget for budget in budgets if budget.active and not budget.agent_enforced]
+    return [b for b in budgets if b.active and not b.agent_enforced and not b.slot_limited]
 
 
 def agent_limits(budgets: list[Budget]) -> tuple[Budget, ...]:

@@ -5,7 +5,9 @@ a metric (USD cost or tokens), a limit and a period: a calendar day, week
 (Monday first) or month in the budget's time zone, a rolling window of hours,
 or a fixed start and end. Two periods are enforced in the agent instead of by
 the evaluator: ``request`` caps each call's worst-case cost before it is sent,
-and ``run`` caps one ``spendgate.scope(run=...)`` block. A scope id of ``*``
+and ``run`` caps one ``spendgate.scope(run=...)`` block. A ``concurrent``
+budget (metric ``runs``) caps how many ``spendgate.run()`` blocks of a scope
+run at once; the slot manager (``slots.py``) enforces it, not the evaluator. A scope id of ``*``
 makes a default: one budget per id of that scope type that has no budget of
 its own for the same period (the seeds' "project default $50").
 
@@ -32,8 +34,10 @@ from spendgate.dimensions import ScopeType
 from spendgate.flag import Flag, State
 
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
-Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run"]
+Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run", "concurrent"]
 AGENT_PERIODS = ("request", "run")  # enforced in the agent, not by the evaluator
+Metric = Literal["cost", "tokens", "runs"]  # runs: concurrent runs, with the concurrent period
+SLOT_PERIOD = "concurrent"  # enforced by the slot manager, not by the evaluator
 WILDCARD = "*"
 
 
@@ -43,7 +47,7 @@ class Budget(BaseModel):
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     scope_type: ScopeType
     scope_id: str = ""
-    metric: Literal["cost", "tokens"] = "cost"
+    metric: Metric = "cost"
     limit: Decimal = Field(gt=0)
     name: str = Field(default="", max_length=200)
     period: Period = "month"
@@ -62,6 +66,10 @@ class Budget(BaseModel):
     @property
     def agent_enforced(self) -> bool:
         return self.period in AGENT_PERIODS
+
+    @property
+    def slot_limited(self) -> bool:
+        return self.period == SLOT_PERIOD
 
     @property
     def is_default(self) -> bool:
@@ -99,6 +107,10 @@ class Budget(BaseModel):
             )
         if any(t <= 0 or t > 1000 for t in self.thresholds):
             raise ValueError("thresholds are percentages between 1 and 1000")
+        if (self.period == SLOT_PERIOD) != (self.metric == "runs"):
+            raise ValueError("a concurrent budget has metric runs, and only a concurrent budget does")
+        if self.period == SLOT_PERIOD and self.limit != int(self.limit):
+            raise ValueError("a concurrent budget's limit is a whole number of runs")
         if self.period == "rolling" and self.rolling_hours is None:
             raise ValueError("a rolling budget needs rolling_hours")
         if self.period == "fixed":
@@ -166,8 +178,8 @@ def period_window(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
 
 
 def _period_bounds(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
-    if budget.agent_enforced:
-        raise ValueError(f"a per-{budget.period} budget has no window: the agent enforces it")
+    if budget.agent_enforced or budget.slot_limited:
+        raise ValueError(f"a {budget.period} budget has no window: it is not evaluated")
     if budget.period == "rolling":
         assert budget.rolling_hours is not None
         return now - timedelta(hours=budget.rolling_hours), now + timedelta(microseconds=1)

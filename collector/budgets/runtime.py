@@ -22,6 +22,7 @@ from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
 from spendgate.collector.budgets.model import State
 from spendgate.collector.budgets.notify import Notifier
+from spendgate.collector.budgets.slots import SlotManager
 from spendgate.collector.budgets.status import StatusRecorder
 from spendgate.collector.budgets.store import BudgetStore
 from spendgate.collector.config import BudgetsExtension
@@ -104,6 +105,7 @@ class BudgetRuntime:
         self.live: LiveSpend | None = None
         self.notifier: Notifier | None = None
         self.evaluator: BudgetEvaluator | None = None
+        self.slots: SlotManager | None = None  # concurrency slots: held by the evaluating collector only
         self._recorder: FlagRecorder | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -134,6 +136,9 @@ class BudgetRuntime:
             quiesce=quiesce,
         )
         self.evaluator.run_once()  # flags are right before the first agent connects
+        if self._fast_path:  # the collector, which serves them; not ``spendgate evaluator``
+            self.slots = SlotManager(lambda: self.store.all(max_age=1.0), self.settings.slot_lease_ttl)
+            self.slots.start()
 
     def start(self) -> None:
         target = self.evaluator.run_forever if self.evaluator is not None else self._follow
@@ -163,6 +168,8 @@ class BudgetRuntime:
             self.evaluator.wake()
         if self._thread is not None:
             self._thread.join(10)
+        if self.slots is not None:
+            self.slots.stop()
         if self.notifier is not None:
             self.notifier.stop()
         if self._recorder is not None:

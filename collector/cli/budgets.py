@@ -11,7 +11,9 @@ import argparse
 import json
 import threading
 from pathlib import Path
+from typing import get_args
 
+from spendgate.collector.budgets.model import Metric, Period
 from spendgate.collector.cli.budget_history import show_history
 from spendgate.collector.cli.client import Client, CommandError, Json
 from spendgate.collector.cli.table import text_table as _table
@@ -39,7 +41,7 @@ def _print_budgets(budgets: list[Json]) -> None:
         flag = b["flags"][0] if len(b["flags"]) == 1 else None
         state = flag["state"] if flag else (f"{len(b['flags'])} flags" if b["flags"] else "ok")
         period = f"{b['rolling_hours']}h rolling" if b["period"] == "rolling" else b["period"]
-        unit = "$" if b["metric"] == "cost" else "tok "
+        unit = {"cost": "$", "tokens": "tok "}.get(b["metric"], b["metric"] + " ")
         kind = "hard" if b["hard"] else "soft"
         status = "active" if b["active"] else "paused"
         limit = f"{unit}{b['limit']}"
@@ -252,9 +254,9 @@ def add_commands(
     budgets.add_argument("--name")
     budgets.add_argument("--scope-type", dest="scope_type")
     budgets.add_argument("--scope-id", dest="scope_id", help="an id, or * for every id of the scope type")
-    budgets.add_argument("--metric", choices=["cost", "tokens"])
+    budgets.add_argument("--metric", choices=get_args(Metric))
     budgets.add_argument("--limit", help="USD (or tokens); with override: the new limit")
-    budgets.add_argument("--period", choices=["day", "week", "month", "rolling", "fixed", "request", "run"])
+    budgets.add_argument("--period", choices=get_args(Period))
     budgets.add_argument("--timezone")
     budgets.add_argument("--rolling-hours", dest="rolling_hours", type=int)
     budgets.add_argument("--starts-at", dest="starts_at")

@@ -176,3 +176,45 @@ class SettleResponse(_message.Message):
     FOUND_FIELD_NUMBER: _ClassVar[int]
     found: bool
     def __init__(self, found: _Optional[bool] = ...) -> None: ...
+
+class AcquireRequest(_message.Message):
+    __slots__ = ("scopes", "run_id", "holder", "wait_ms", "resume")
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    HOLDER_FIELD_NUMBER: _ClassVar[int]
+    WAIT_MS_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    scopes: _containers.RepeatedCompositeFieldContainer[Scope]
+    run_id: str
+    holder: str
+    wait_ms: int
+    resume: bool
+    def __init__(self, scopes: _Optional[_Iterable[_Union[Scope, _Mapping]]] = ..., run_id: _Optional[str] = ..., holder: _Optional[str] = ..., wait_ms: _Optional[int] = ..., resume: _Optional[bool] = ...) -> None: ...
+
+class AcquireResponse(_message.Message):
+    __slots__ = ("granted", "lease_id", "ttl_ms", "position", "reason", "waited_ms")
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    WAITED_MS_FIELD_NUMBER: _ClassVar[int]
+    granted: bool
+    lease_id: str
+    ttl_ms: int
+    position: int
+    reason: str
+    waited_ms: int
+    def __init__(self, granted: _Optional[bool] = ..., lease_id: _Optional[str] = ..., ttl_ms: _Optional[int] = ..., position: _Optional[int] = ..., reason: _Optional[str] = ..., waited_ms: _Optional[int] = ...) -> None: ...
+
+class LeaseRequest(_message.Message):
+    __slots__ = ("lease_id",)
+    LEASE_ID_FIELD_NUMBER: _ClassVar[int]
+    lease_id: str
+    def __init__(self, lease_id: _Optional[str] = ...) -> None: ...
+
+class LeaseResponse(_message.Message):
+    __slots__ = ("found",)
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    def __init__(self, found: _Optional[bool] = ...) -> None: ...

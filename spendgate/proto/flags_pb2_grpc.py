@@ -224,3 +224,171 @@ class BudgetFlags:
             timeout,
             metadata,
             _registered_method=True)
+
+
+class RunSlotsStub:
+    """Concurrency slots: a run (spendgate.run()) holds a slot of every concurrent budget of its scopes
+    while it runs. Served by the collector that evaluates budgets (slots live in its memory).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.Acquire = channel.unary_unary(
+                '/spendgate.flags.v1.RunSlots/Acquire',
+                request_serializer=spendgate_dot_proto_dot_flags__pb2.AcquireRequest.SerializeToString,
+                response_deserializer=spendgate_dot_proto_dot_flags__pb2.AcquireResponse.FromString,
+                _registered_method=True)
+        self.Heartbeat = channel.unary_unary(
+                '/spendgate.flags.v1.RunSlots/Heartbeat',
+                request_serializer=spendgate_dot_proto_dot_flags__pb2.LeaseRequest.SerializeToString,
+                response_deserializer=spendgate_dot_proto_dot_flags__pb2.LeaseResponse.FromString,
+                _registered_method=True)
+        self.Release = channel.unary_unary(
+                '/spendgate.flags.v1.RunSlots/Release',
+                request_serializer=spendgate_dot_proto_dot_flags__pb2.LeaseRequest.SerializeToString,
+                response_deserializer=spendgate_dot_proto_dot_flags__pb2.LeaseResponse.FromString,
+                _registered_method=True)
+
+
+class RunSlotsServicer:
+    """Concurrency slots: a run (spendgate.run()) holds a slot of every concurrent budget of its scopes
+    while it runs. Served by the collector that evaluates budgets (slots live in its memory).
+    """
+
+    def Acquire(self, request, context):
+        """Held open until the slot is granted or wait_ms passes (then granted=false with the queue
+        position); a cancelled call leaves the queue. No concurrent budget for the scopes: granted at
+        once with an empty lease_id (nothing to heartbeat or release).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Heartbeat(self, request, context):
+        """found=false: the lease expired or is unknown
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Release(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_RunSlotsServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'Acquire': grpc.unary_unary_rpc_method_handler(
+                    servicer.Acquire,
+                    request_deserializer=spendgate_dot_proto_dot_flags__pb2.AcquireRequest.FromString,
+                    response_serializer=spendgate_dot_proto_dot_flags__pb2.AcquireResponse.SerializeToString,
+            ),
+            'Heartbeat': grpc.unary_unary_rpc_method_handler(
+                    servicer.Heartbeat,
+                    request_deserializer=spendgate_dot_proto_dot_flags__pb2.LeaseRequest.FromString,
+                    response_serializer=spendgate_dot_proto_dot_flags__pb2.LeaseResponse.SerializeToString,
+            ),
+            'Release': grpc.unary_unary_rpc_method_handler(
+                    servicer.Release,
+                    request_deserializer=spendgate_dot_proto_dot_flags__pb2.LeaseRequest.FromString,
+                    response_serializer=spendgate_dot_proto_dot_flags__pb2.LeaseResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'spendgate.flags.v1.RunSlots', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('spendgate.flags.v1.RunSlots', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class RunSlots:
+    """Concurrency slots: a run (spendgate.run()) holds a slot of every concurrent budget of its scopes
+    while it runs. Served by the collector that evaluates budgets (slots live in its memory).
+    """
+
+    @staticmethod
+    def Acquire(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/spendgate.flags.v1.RunSlots/Acquire',
+            spendgate_dot_proto_dot_flags__pb2.AcquireRequest.SerializeToString,
+            spendgate_dot_proto_dot_flags__pb2.AcquireResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Heartbeat(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/spendgate.flags.v1.RunSlots/Heartbeat',
+            spendgate_dot_proto_dot_flags__pb2.LeaseRequest.SerializeToString,
+            spendgate_dot_proto_dot_flags__pb2.LeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Release(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/spendgate.flags.v1.RunSlots/Release',
+            spendgate_dot_proto_dot_flags__pb2.LeaseRequest.SerializeToString,
+            spendgate_dot_proto_dot_flags__pb2.LeaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
