@@ -14,6 +14,10 @@ For each round it measures:
   mode), or a budget left with room for another call's worst case (strict mode);
 - calls started after their agent held the block flag (must be zero).
 
+Then concurrency slots (``benchmarks/slot_wait.py``): the hand-over time from
+a run's release to the next queued run's grant, and the queue wait of runs
+contending for a few slots, against an uncontended acquire + release.
+
 Normal mode checks local flags only; strict mode also reserves each call's worst
 case at the collector. The baseline is a unary gRPC ``Check`` round trip to the
 same collector, measured in the same run.
@@ -49,6 +53,8 @@ from spendgate.proto import flags_pb2 as pb
 from spendgate.proto import flags_pb2_grpc
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import slot_wait  # noqa: E402
 
 
 def free_port() -> int:
@@ -250,8 +256,28 @@ def main() -> None:
                 f"  false blocks: {sum(r['false_blocks'] for r in rounds)}; "
                 f"calls started after their agent held the flag: {sum(r['late_starts'] for r in rounds)}"
             )
+    print_slots(slot_wait.measure(endpoint, f"http://127.0.0.1:{collector.http_port}"), rtt)
     collector.request_stop()
     thread.join(30)
+
+
+def print_slots(result: dict, rtt: float) -> None:
+    base, handovers, waits = result["uncontended"], result["handovers"], result["waits"]
+    print("\nconcurrency slots (RunSlots over gRPC)")
+    print(
+        f"  baseline: uncontended Acquire + Release p50 {base * 1000:.2f} ms ({base / rtt:.1f}x the Check round trip)"
+    )
+    h50, h99 = percentile(handovers, 0.5), percentile(handovers, 0.99)
+    print(
+        f"  hand-over, holder's Release sent -> next run's Acquire returns granted ({len(handovers)} samples): "
+        f"p50 {h50 * 1000:.2f} ms ({h50 / base:.1f}x the baseline), p99 {h99 * 1000:.2f} ms"
+    )
+    w50, w99 = percentile(waits, 0.5), percentile(waits, 0.99)
+    print(
+        f"  queue wait, {result['clients']} runs looping on {result['slots']} slots, holding {result['hold_ms']} ms "
+        f"({len(waits)} acquires): mean {statistics.mean(waits) * 1000:.1f} ms (ideal {result['ideal_wait'] * 1000:.1f} ms), "
+        f"p50 {w50 * 1000:.1f} ms, p99 {w99 * 1000:.1f} ms"
+    )
 
 
 if __name__ == "__main__":
