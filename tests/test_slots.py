@@ -362,3 +362,42 @@ def test_an_unreachable_collector_follows_the_guards_fail_setting() -> None:
             pass
     finally:
         stop_enforcing()
+
+
+def test_a_lost_lease_is_re_registered_and_decorated_and_async_runs_hold_slots(
+    slots_collector: RunningCollector,
+) -> None:
+    import asyncio
+
+    import spendgate.instrumentation as sgi
+    from spendgate.instrumentation.configure import enforce_budgets, stop_enforcing
+
+    add_budget(slots_collector, concurrent("in-process", "project", "inproc", 1))
+    assert slots_collector.collector.budgets is not None
+    manager = slots_collector.collector.budgets.slots
+    assert manager is not None
+    enforce_budgets(slots_collector.grpc_endpoint, agent="in-process", wait_seconds=10)
+    try:
+        with sgi.run("kept", project="inproc") as run:
+            lost = run.lease_id
+            assert lost and manager.release(lost)  # what a collector restart does to a lease
+            wait_until(lambda: run.lease_id != lost, 10, "the run to re-register")
+            assert holders(slots_collector) == {"kept"}
+        wait_until(lambda: not holders(slots_collector), 10, "the slot released")
+
+        @sgi.run(timeout=5, project="inproc")
+        def job() -> tuple[dict[str, str], set[str]]:
+            return sgi.current_attribution(), holders(slots_collector)
+
+        attribution, held = job()
+        assert attribution["project"] == "inproc" and held == {attribution["run"]}
+
+        async def task() -> tuple[str, set[str]]:
+            async with sgi.run("async-run", project="inproc") as run:
+                return run.lease_id, holders(slots_collector)
+
+        lease, held = asyncio.run(task())
+        assert lease and held == {"async-run"}
+        assert not holders(slots_collector)
+    finally:
+        stop_enforcing()

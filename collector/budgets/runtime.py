@@ -159,6 +159,8 @@ class BudgetRuntime:
 
     def changed(self, wait: float = 5.0) -> None:
         """A budget changed: evaluate now, and wait (up to ``wait`` s) until its flags are out."""
+        if self.slots is not None:
+            self.slots.poke()
         if self.evaluator is not None:
             self.evaluator.wake(wait)
 

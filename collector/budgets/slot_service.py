@@ -89,7 +89,7 @@ class RunSlotsService(flags_pb2_grpc.RunSlotsServicer):
         return pb.LeaseResponse(found=self.slots.heartbeat(request.lease_id))
 
     async def Release(self, request: pb.LeaseRequest, context: Any) -> pb.LeaseResponse:  # noqa: N802
-        return pb.LeaseResponse(found=self.slots.release(request.lease_id))
+        return pb.LeaseResponse(found=await asyncio.to_thread(self.slots.release, request.lease_id))
 
 
 def add_to_server(server: Any, slots: SlotManager) -> None:

@@ -242,6 +242,10 @@ class SlotManager:
             self._wake.wait(wait)
             self._wake.clear()
 
+    def poke(self) -> None:
+        """Look at the queue now (a budget changed: a raised or removed limit frees waiters)."""
+        self._wake.set()
+
     def start(self) -> SlotManager:
         self._thread = threading.Thread(target=self._run, name="spendgate-slots", daemon=True)
         self._thread.start()
