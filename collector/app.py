@@ -14,18 +14,22 @@ import uvicorn
 from fastapi import FastAPI
 from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from spendgate.collector.api.costs import build_router as costs_router
+from spendgate.collector.api.events import build_router as events_router
 from spendgate.collector.api.routes import build_router as budgets_router
 from spendgate.collector.api.slots import build_router as slots_router
 from spendgate.collector.budgets import flag_service, slot_service
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.config import Config
+from spendgate.collector.events.observer import CostEvents
+from spendgate.collector.events.service import EventService
 from spendgate.collector.ingest import grpc_receiver, http_receiver
 from spendgate.collector.ingest.fixed_costs import FixedCosts
 from spendgate.collector.ingest.normalize import TimeBounds
+from spendgate.collector.ingest.observers import Observers
 from spendgate.collector.ingest.pipeline import TracesPipeline
 from spendgate.collector.ingest.reconcile import Reconciler, grace_for
 from spendgate.collector.ingest.request_limits import UVICORN_OPTIONS, RequestLimits
-from spendgate.collector.ingest.writer import SpanWriter
+from spendgate.collector.ingest.writer import BlockObserver, SpanWriter
 from spendgate.collector.storage import Storage, migrate, open_storage
 
 from spendgate import __version__
@@ -48,6 +52,7 @@ class Collector:
         self.budgets: BudgetRuntime | None = None
         self.fixed_costs: FixedCosts | None = None
         self.reconciler: Reconciler | None = None
+        self.events: EventService | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self.auth = Authenticator(config.extensions.auth.api_keys)
@@ -85,12 +90,20 @@ class Collector:
         # Before the budgets' first evaluation, so it counts today's fixed costs.
         self.fixed_costs = FixedCosts(self.config.processors.pricing, self.storage, self.writer)
         self.fixed_costs.start()
+        observers: list[BlockObserver] = []
+        if self.config.extensions.events.enabled:
+            self.events = EventService(self.storage, self.config.extensions.events)
+            self.events.start()
+            observers.append(CostEvents(self.events.bus))
         settings = self.config.extensions.budgets
         if settings.enabled:
             self.budgets = BudgetRuntime(self.storage, settings)
+            self.budgets.events = self.events.bus if self.events else None
             self.budgets.open(quiesce=self.writer.insert_lock)
-            self.writer.observer = self.budgets.live
+            if self.budgets.live is not None:
+                observers.insert(0, self.budgets.live)  # the fast path first: it blocks agents
             self.budgets.start()
+        self.writer.observer = Observers(observers) if len(observers) > 1 else next(iter(observers), None)
         # A replay changes the rollups under the evaluator: it reads them again.
         self.reconciler.start(self.writer.insert_lock, self.budgets.evaluator if self.budgets else None)
 
@@ -114,6 +127,8 @@ class Collector:
         if self.budgets is not None:
             app.include_router(budgets_router(self.budgets))
             app.include_router(slots_router(self.budgets.slots))
+        if self.events is not None:
+            app.include_router(events_router(self.events))
         pipeline, writer, budgets = self.pipeline, self.writer, self.budgets
 
         @app.get("/healthz")
@@ -231,5 +246,7 @@ class Collector:
             self.reconciler.stop()
         if self.budgets is not None:
             self.budgets.close()
+        if self.events is not None:
+            self.events.close()
         if self.storage is not None:
             self.storage.close()

@@ -17,6 +17,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 from spendgate.collector.budget_config import Alerts, BudgetsExtension, Email, Notifications, Webhook
 from spendgate.collector.config_fields import Money, Seconds, Strict
+from spendgate.collector.event_config import EventsExtension, EventWebhook
 
 from spendgate.pricing import overrides as shared
 
@@ -31,6 +32,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "Email",
+    "EventWebhook",
+    "EventsExtension",
     "Exporters",
     "Extensions",
     "FallbackPrice",
@@ -212,6 +215,7 @@ class AuthExtension(Strict):
 class Extensions(Strict):
     budgets: BudgetsExtension = Field(default_factory=BudgetsExtension)  # env read per config
     auth: AuthExtension = AuthExtension()
+    events: EventsExtension = EventsExtension()
 
 
 class Pipeline(Strict):

@@ -21,6 +21,7 @@ from spendgate.collector.budgets.model import Budget, ScopeType
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.budgets.status import STATUS, read_status
 from spendgate.collector.budgets.store import BudgetConflict, BudgetNotFound
+from spendgate.collector.events.kinds import budget_changed
 
 
 class Override(BaseModel):
@@ -71,7 +72,13 @@ class _Budgets:
         except ValidationError as exc:
             raise _validation_error(exc) from None
         self.runtime.changed()
+        self.announce("updated", budget)
         return self.json(budget)
+
+    def announce(self, kind: str, budget: Budget) -> None:
+        """A budget.created, budget.updated or budget.deleted event."""
+        if (events := self.runtime.events) is not None:
+            events.publish([budget_changed(kind, budget)])
 
 
 def build_router(runtime: BudgetRuntime) -> APIRouter:
@@ -103,6 +110,7 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
         except BudgetConflict as exc:
             raise HTTPException(409, str(exc)) from None
         runtime.changed()
+        budgets.announce("created", budget)
         return budgets.json(budget)
 
     @router.get("/api/v1/costs/budgets/check")
@@ -156,9 +164,10 @@ def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
 
     @router.delete("/api/v1/costs/budgets/{budget_id}", status_code=204)
     def delete_budget(budget_id: str, request: Request) -> Response:
-        budgets.get(budget_id)
+        budget = budgets.get(budget_id)
         budgets.store.delete(budget_id, by=changed_by(request.scope))
         budgets.runtime.changed()
+        budgets.announce("deleted", budget)
         return Response(status_code=204)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from spendgate.collector.budgets.alerts import AlertManager
+from spendgate.collector.budgets.alerts import Alert, AlertManager
 from spendgate.collector.budgets.board import Flag, FlagBoard
 from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
@@ -26,6 +26,8 @@ from spendgate.collector.budgets.slots import SlotManager
 from spendgate.collector.budgets.status import StatusRecorder
 from spendgate.collector.budgets.store import BudgetStore
 from spendgate.collector.config import BudgetsExtension
+from spendgate.collector.events.bus import Publisher
+from spendgate.collector.events.kinds import threshold_crossed
 from spendgate.collector.tables import RecordReader, Records, RecordWriter, Table
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,8 @@ class BudgetRuntime:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fast_path = fast_path
+        # Where budget events go (collector/events/): set by the collector before open().
+        self.events: Publisher | None = None
 
     def open(self, quiesce: AbstractContextManager[object] | None = None) -> None:
         """Seed the config's budgets and, when embedded, evaluate once; ``quiesce`` holds the
@@ -121,7 +125,7 @@ class BudgetRuntime:
             return
         self.notifier = Notifier(self.settings.alerts.notifications)
         self.notifier.start()
-        alerts = AlertManager(self.storage, self.settings.alerts, self.notifier.send)
+        alerts = AlertManager(self.storage, self.settings.alerts, self._alerted)
         self.live = LiveSpend(self.board, self.settings.reservation_ttl) if self._fast_path else None
         self._recorder = FlagRecorder(self.storage)
         self.board.add_listener(self._recorder)
@@ -139,6 +143,12 @@ class BudgetRuntime:
         if self._fast_path:  # the collector, which serves them; not ``spendgate evaluator``
             self.slots = SlotManager(lambda: self.store.all(max_age=1.0), self.settings.slot_lease_ttl)
             self.slots.start()
+
+    def _alerted(self, alerts: list[Alert]) -> None:
+        if self.notifier is not None:
+            self.notifier.send(alerts)
+        if (events := self.events) is not None:
+            events.publish(lambda: threshold_crossed(alerts))
 
     def start(self) -> None:
         target = self.evaluator.run_forever if self.evaluator is not None else self._follow

@@ -1,0 +1,2 @@
+-- The position of the newest stored event (0 when there is none).
+SELECT max(position) AS position FROM {db}.events
