@@ -208,6 +208,8 @@ class Collector:
         if grpc_server is not None:
             await grpc_server.stop(grace=5)
         if http_server is not None and http_task is not None:
+            if self.events is not None:
+                self.events.end_streams()  # clients reconnect with Last-Event-ID
             http_server.should_exit = True
             await http_task
         self.close()

@@ -283,9 +283,12 @@ def test_events_not_delivered_before_a_restart_are_delivered_after_it(tmp_path: 
                                      json={"scope_type": "project", "scope_id": f"r{n}", "limit": "1"}, timeout=10)  # fmt: skip
             ids.append(response.json()["id"])
         wait_until(lambda: receiver.refused >= 2, timeout=20, what="failed deliveries")
+        stream = _SseReader(f"http://127.0.0.1:{http_port}/api/v1/events")
+        wait_until(stream.live.is_set, what="an open SSE stream")
     finally:
         process.terminate()
-        assert process.wait(30) == 0
+        assert process.wait(30) == 0  # an open stream does not hold the shutdown up
+    stream.close()
     receiver.fail_first = 0
     process = start_collector_process(config, log)
     try:
@@ -296,3 +299,18 @@ def test_events_not_delivered_before_a_restart_are_delivered_after_it(tmp_path: 
         process.wait(30)
         receiver.close()
     assert [e["data"]["budget_id"] for e in receiver.events()][:3] == ids  # in order
+
+
+def test_posts_keep_the_order_and_batch_runs_of_batched_types() -> None:
+    from datetime import UTC, datetime
+
+    from spendgate.collector.config import EventWebhook
+    from spendgate.collector.events.record import Event
+    from spendgate.collector.events.webhooks import posts
+
+    webhook = EventWebhook(url="http://x.example/hook", types=ALL_TYPES, max_batch=2)
+    kinds = ["cost.recorded"] * 3 + ["budget.created"] + ["cost.recorded"] * 2 + ["budget.deleted"]
+    now = datetime.now(UTC)
+    events = [Event(str(n), kind, now, {}, position=n + 1) for n, kind in enumerate(kinds)]
+    grouped = [[int(e.id) for e in post] for post in posts(webhook, events)]
+    assert grouped == [[0, 1], [2], [3], [4, 5], [6]]

@@ -28,6 +28,9 @@ class Feed:
     def __call__(self, events: Sequence[Event]) -> None:  # on the bus thread
         self._loop.call_soon_threadsafe(self._put, events)
 
+    def end(self) -> None:
+        self._loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
     def _put(self, events: Sequence[Event]) -> None:
         # Too far behind: end the stream; the client resumes from its Last-Event-ID.
         self.queue.put_nowait(None if self.queue.qsize() >= _FEED_LIMIT else events)
@@ -41,6 +44,7 @@ class EventService:
         self.deliveries = [WebhookDelivery(w, self.store, settings.source) for w in settings.webhooks]
         for delivery in self.deliveries:
             self.bus.add_listener(delivery.notify)
+        self._feeds: set[Feed] = set()
 
     def start(self) -> None:
         self.bus.start()
@@ -51,10 +55,17 @@ class EventService:
     def feed(self) -> Iterator[Feed]:
         feed = Feed(asyncio.get_running_loop())
         self.bus.add_listener(feed)
+        self._feeds.add(feed)
         try:
             yield feed
         finally:
+            self._feeds.discard(feed)
             self.bus.remove_listener(feed)
+
+    def end_streams(self) -> None:
+        """End every SSE stream (at shutdown: the HTTP server waits for open responses)."""
+        for feed in list(self._feeds):
+            feed.end()
 
     @property
     def stats(self) -> dict[str, object]:
