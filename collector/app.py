@@ -129,7 +129,7 @@ class Collector:
             app.include_router(slots_router(self.budgets.slots))
         if self.events is not None:
             app.include_router(events_router(self.events))
-        pipeline, writer, budgets = self.pipeline, self.writer, self.budgets
+        pipeline, writer, budgets, events = self.pipeline, self.writer, self.budgets, self.events
 
         @app.get("/healthz")
         def healthz() -> dict[str, Any]:
@@ -138,6 +138,7 @@ class Collector:
                 "pipeline": pipeline.stats,
                 "writer": writer.stats,
                 "queued": writer.queued_spans,
+                "events": events.stats if events else None,
                 "budgets": None
                 if budgets is None
                 else {
