@@ -94,7 +94,8 @@ class Collector:
         if self.config.extensions.events.enabled:
             self.events = EventService(self.storage, self.config.extensions.events)
             self.events.start()
-            observers.append(CostEvents(self.events.bus))
+            if "cost.recorded" in self.config.extensions.events.types:
+                observers.append(CostEvents(self.events.bus))
         settings = self.config.extensions.budgets
         if settings.enabled:
             self.budgets = BudgetRuntime(self.storage, settings)

@@ -314,3 +314,30 @@ def test_posts_keep_the_order_and_batch_runs_of_batched_types() -> None:
     events = [Event(str(n), kind, now, {}, position=n + 1) for n, kind in enumerate(kinds)]
     grouped = [[int(e.id) for e in post] for post in posts(webhook, events)]
     assert grouped == [[0, 1], [2], [3], [4, 5], [6]]
+
+
+def test_cost_events_are_made_column_by_column_with_exact_json() -> None:
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    import pyarrow as pa
+    from spendgate.collector.events.costs import cost_recorded
+
+    keys = [bytes(range(24)), bytes(range(24, 48)), bytes(range(48, 72))]
+    block = pa.table({
+        "call_key": pa.array(keys, pa.binary(24)),
+        "end_time": pa.array([datetime(2026, 12, 1, 12, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")),
+        "task": ["t-1", 'say "hi"\\\n', ""], "agent": ["a", "b", "ü"], "provider": ["openai"] * 3,
+        "response_model": ["gpt-4o-2024-08-06", "", ""], "request_model": ["gpt-4o", "o1", "llama3"],
+        "total_cost": pa.array([Decimal("0.0045"), Decimal(0), Decimal(100)], pa.decimal128(38, 18)),
+        "input_tokens": pa.array([1000, 5, 0], pa.uint64()), "output_tokens": pa.array([200, 0, 7], pa.uint64()),
+    })  # fmt: skip
+    rows = cost_recorded(block.slice(0)).to_pylist()
+    assert [row["id"] for row in rows] == ["call-" + key.hex() for key in keys]
+    assert {row["type"] for row in rows} == {"cost.recorded"}
+    assert [json.loads(row["data"]) for row in rows] == [
+        {"task_id": "t-1", "agent_id": "a", "provider": "openai", "model": "gpt-4o-2024-08-06", "total_cost": "0.0045", "total_tokens": 1200},
+        {"task_id": 'say "hi"\\\n', "agent_id": "b", "provider": "openai", "model": "o1", "total_cost": "0", "total_tokens": 5},
+        {"task_id": "", "agent_id": "ü", "provider": "openai", "model": "llama3", "total_cost": "100", "total_tokens": 7},
+    ]  # fmt: skip
+    assert cost_recorded(block.slice(1, 1)).column("id").to_pylist() == ["call-" + keys[1].hex()]

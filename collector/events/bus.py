@@ -12,17 +12,20 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, TypeAlias
 
+import pyarrow as pa
+import pyarrow.compute as pc
+from spendgate.collector.events.batch import Stored, numbered, of_events
 from spendgate.collector.events.record import Event
 from spendgate.collector.events.store import EventStore
 
 log = logging.getLogger(__name__)
 
-# Events, or a function that makes them on the bus thread (work kept off the caller's path).
-Pending = Sequence[Event] | Callable[[], Sequence[Event]]
-Listener = Callable[[Sequence[Event]], None]
+# Events (records, or a batch: events/batch.py), or a function that makes them on the bus thread.
+Made: TypeAlias = Sequence[Event] | pa.Table
+Pending: TypeAlias = Made | Callable[[], Made]
+Listener: TypeAlias = Callable[[Stored], None]
 _MAX_PENDING = 1_000_000
 
 
@@ -35,7 +38,7 @@ class Publisher(Protocol):
 class EventBus:
     def __init__(self, store: EventStore, types: Sequence[str]) -> None:
         self._store = store
-        self._types = frozenset(types)
+        self._types = pa.array(sorted(types), pa.string())
         self._pending: deque[Pending] = deque()
         self._wake = threading.Condition()
         self._listeners: list[Listener] = []
@@ -71,50 +74,55 @@ class EventBus:
 
     def _run(self) -> None:
         delay = 0.1
-        batch: list[Event] = []
+        batch: pa.Table | None = None
         while True:
             with self._wake:
-                while not self._pending and not batch and not self._stopping:
+                while not self._pending and batch is None and not self._stopping:
                     self._wake.wait()
-            batch.extend(self._drain())
-            if not batch:
+            batch = self._drain(batch)
+            if batch is None:
                 return  # stopping, nothing left
             try:
                 self._store.add(batch)
             except Exception as exc:
                 self.stats["store_failures"] += 1
                 if self._stopping:
-                    log.error("%d events not stored at shutdown: %s", len(batch), exc)
+                    log.error("%d events not stored at shutdown: %s", batch.num_rows, exc)
                     return
-                log.warning("could not store %d events (%s); retrying in %.1fs", len(batch), exc, delay)
+                log.warning("could not store %d events (%s); retrying in %.1fs", batch.num_rows, exc, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             delay = 0.1
-            self.stats["published"] += len(batch)
-            self._announce(batch)
-            batch = []
+            self.stats["published"] += batch.num_rows
+            self._announce(Stored(batch))
+            batch = None
 
-    def _drain(self) -> list[Event]:
-        events: list[Event] = []
+    def _drain(self, batch: pa.Table | None) -> pa.Table | None:
+        """``batch`` (numbered, not yet stored) with everything pending numbered after it."""
+        tables = [] if batch is None else [batch]
         while self._pending:
             item = self._pending.popleft()
             try:
                 made = item() if callable(item) else item
+                table = made if isinstance(made, pa.Table) else of_events(made)
             except Exception:
                 log.exception("events could not be made")
                 continue
-            events.extend(self._numbered(e) for e in made if e.type in self._types)
-        return events
+            table = table.filter(pc.is_in(table.column("type"), value_set=self._types))
+            if table.num_rows:
+                tables.append(self._numbered(table))
+        return pa.concat_tables(tables) if tables else None
 
-    def _numbered(self, event: Event) -> Event:
+    def _numbered(self, table: pa.Table) -> pa.Table:
         # Microseconds since the epoch, strictly increasing across the restarts of this collector.
-        self._last = max(self._last + 1, time.time_ns() // 1000)
-        return replace(event, position=self._last)
+        first = max(self._last + 1, time.time_ns() // 1000)
+        self._last = first + table.num_rows - 1
+        return numbered(table, first)
 
-    def _announce(self, events: list[Event]) -> None:
+    def _announce(self, stored: Stored) -> None:
         for listener in list(self._listeners):
             try:
-                listener(events)
+                listener(stored)
             except Exception:
                 log.exception("an event listener failed")

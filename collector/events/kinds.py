@@ -1,4 +1,4 @@
-"""The events of each kind, made from what the collector already has: stored rows, budgets, alerts."""
+"""The events of budgets and scopes, made from budgets and alerts (cost.recorded: events/costs.py)."""
 
 from __future__ import annotations
 
@@ -7,50 +7,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import pyarrow as pa
 from spendgate.collector.budgets.alerts import Alert
 from spendgate.collector.budgets.model import Budget
 from spendgate.collector.events.record import Event, money
-
-# The llm_spans columns a cost.recorded event reads.
-_COST_COLUMNS = (
-    "call_key",
-    "end_time",
-    "task",
-    "agent",
-    "provider",
-    "response_model",
-    "request_model",
-    "total_cost",
-    "input_tokens",
-    "output_tokens",
-)
-
-
-def _utc(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def cost_recorded(block: pa.Table) -> list[Event]:
-    """One event per stored call; its id is the call's identity, so a call has one id ever."""
-    events = []
-    for row in block.select(list(_COST_COLUMNS)).to_pylist():
-        events.append(
-            Event(
-                id="call-" + bytes(row["call_key"]).hex(),
-                type="cost.recorded",
-                time=_utc(row["end_time"]),
-                data={
-                    "task_id": row["task"],
-                    "agent_id": row["agent"],
-                    "provider": row["provider"],
-                    "model": row["response_model"] or row["request_model"],
-                    "total_cost": money(row["total_cost"]),
-                    "total_tokens": row["input_tokens"] + row["output_tokens"],
-                },
-            )
-        )
-    return events
 
 
 def budget_changed(kind: str, budget: Budget) -> Event:

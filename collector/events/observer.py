@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 from spendgate.collector.events.bus import Publisher
-from spendgate.collector.events.kinds import cost_recorded
+from spendgate.collector.events.costs import cost_recorded
 
 
 class CostEvents:
@@ -22,7 +22,7 @@ class CostEvents:
         blocks = [block for seq in seqs if (block := self._blocks.pop(seq, None)) is not None]
         if blocks:
             # Rows become events on the bus thread, not under the writer's insert lock.
-            self._bus.publish(lambda: [e for block in blocks for e in cost_recorded(block)])
+            self._bus.publish(lambda: pa.concat_tables([cost_recorded(block) for block in blocks]))
 
     def failed(self, seqs: list[int]) -> None:
         for seq in seqs:

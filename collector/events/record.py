@@ -64,10 +64,6 @@ class StoredEvent:
     time: datetime
     data: str = field(repr=False)  # the data as JSON
 
-    @classmethod
-    def of(cls, event: Event) -> StoredEvent:
-        return cls(event.position, event.id, event.type, event.time, json.dumps(event.data))
-
     def event(self) -> Event:
         return Event(self.id, self.type, self.time, json.loads(self.data), self.position)
 

@@ -8,11 +8,11 @@ import logging
 from collections.abc import Iterator, Sequence
 
 from spendgate.collector.event_config import EventsExtension
+from spendgate.collector.events.batch import Stored
 from spendgate.collector.events.bus import EventBus
 from spendgate.collector.events.record import Event
-from spendgate.collector.events.store import EventStore
+from spendgate.collector.events.store import EventStorage, EventStore
 from spendgate.collector.events.webhooks import WebhookDelivery
-from spendgate.collector.tables import Records
 
 log = logging.getLogger(__name__)
 _FEED_LIMIT = 10_000  # batches a slow SSE client may fall behind before its stream is closed
@@ -25,8 +25,8 @@ class Feed:
         self._loop = loop
         self.queue: asyncio.Queue[Sequence[Event] | None] = asyncio.Queue()
 
-    def __call__(self, events: Sequence[Event]) -> None:  # on the bus thread
-        self._loop.call_soon_threadsafe(self._put, events)
+    def __call__(self, stored: Stored) -> None:  # on the bus thread
+        self._loop.call_soon_threadsafe(self._put, stored.events)
 
     def end(self) -> None:
         self._loop.call_soon_threadsafe(self.queue.put_nowait, None)
@@ -37,7 +37,7 @@ class Feed:
 
 
 class EventService:
-    def __init__(self, storage: Records, settings: EventsExtension) -> None:
+    def __init__(self, storage: EventStorage, settings: EventsExtension) -> None:
         self.settings = settings
         self.store = EventStore(storage)
         self.bus = EventBus(self.store, settings.types)

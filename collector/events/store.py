@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
-from spendgate.collector.events.record import EVENTS, Event, StoredEvent
+import pyarrow as pa
+from spendgate.collector.events.record import EVENTS, Event
 from spendgate.collector.tables import Columns, Records, Table
 
 
@@ -33,12 +35,19 @@ _POSITION = Columns(_Position)
 _CURSOR = Columns(_Cursor)
 
 
+class EventStorage(Records, Protocol):
+    """Records, and Arrow inserts for batches of events (``storage.Storage``)."""
+
+    def insert_arrow(self, table: str, block: pa.Table, settings: Mapping[str, object]) -> None: ...
+
+
 class EventStore:
-    def __init__(self, storage: Records) -> None:
+    def __init__(self, storage: EventStorage) -> None:
         self._storage = storage
 
-    def add(self, events: Sequence[Event]) -> None:
-        self._storage.insert(EVENTS, [StoredEvent.of(event) for event in events])
+    def add(self, batch: pa.Table) -> None:
+        """Store a numbered batch (events/batch.py) as one insert."""
+        self._storage.insert_arrow(EVENTS.name, batch, {})
 
     def after(self, position: int, types: Sequence[str] = (), limit: int = 1000) -> list[Event]:
         """Stored events after ``position``, oldest first; of ``types`` (all when empty)."""

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Sequence
 import requests
 import tenacity
 from spendgate.collector.event_config import EventWebhook
+from spendgate.collector.events.batch import Stored
 from spendgate.collector.events.record import BATCH, STRUCTURED, Event
 from spendgate.collector.events.store import EventStore
 
@@ -71,8 +72,8 @@ class WebhookDelivery:
         self._cursor = cursor
         self._thread.start()
 
-    def notify(self, events: Sequence[Event]) -> None:
-        if any(event.type in self.webhook.types for event in events):
+    def notify(self, stored: Stored) -> None:
+        if stored.types.intersection(self.webhook.types):
             self._new.set()
 
     def stop(self, timeout: float = 10.0) -> None:
