@@ -341,3 +341,38 @@ def test_cost_events_are_made_column_by_column_with_exact_json() -> None:
         {"task_id": "", "agent_id": "ü", "provider": "openai", "model": "llama3", "total_cost": "100", "total_tokens": 7},
     ]  # fmt: skip
     assert cost_recorded(block.slice(1, 1)).column("id").to_pylist() == ["call-" + keys[1].hex()]
+
+
+def test_calls_stored_without_their_event_get_it_at_the_next_start(chdb_dsn: str) -> None:
+    from spendgate.collector.app import Collector
+
+    from .conftest import stop_collector
+
+    database = "t_" + uuid.uuid4().hex[:10]
+
+    def start() -> tuple[RunningCollector, threading.Thread]:
+        collector = Collector(parse_config(collector_yaml(chdb_dsn, database, free_port(), free_port())))
+        thread = collector.serve_in_thread()
+        return RunningCollector(collector, chdb_dsn, database), thread
+
+    def ids() -> list[str]:
+        return [
+            r[0] for r in running.rows("SELECT id FROM {db}.events WHERE type = 'cost.recorded' ORDER BY id")
+        ]
+
+    running, thread = start()
+    _export(running, 3, **{"spendgate.task": "lost"})
+    wait_until(lambda: len(ids()) == 3, what="three cost.recorded events")
+    before = ids()
+    running.collector.request_stop()
+    thread.join(30)
+    # As if the collector had died between the insert and storing the events of two calls.
+    running.client.command(
+        f"ALTER TABLE {database}.events DELETE WHERE id != '{before[0]}' SETTINGS mutations_sync = 2"
+    )
+    assert ids() == before[:1]
+    running, thread = start()
+    try:
+        wait_until(lambda: ids() == before, what="the two missing events")  # each once, the same ids
+    finally:
+        stop_collector(running, thread)

@@ -11,6 +11,7 @@ from spendgate.collector.event_config import EventsExtension
 from spendgate.collector.events.batch import Stored
 from spendgate.collector.events.bus import EventBus
 from spendgate.collector.events.record import Event
+from spendgate.collector.events.recovery import unannounced_calls
 from spendgate.collector.events.store import EventStorage, EventStore
 from spendgate.collector.events.webhooks import WebhookDelivery
 
@@ -39,6 +40,7 @@ class Feed:
 class EventService:
     def __init__(self, storage: EventStorage, settings: EventsExtension) -> None:
         self.settings = settings
+        self._storage = storage
         self.store = EventStore(storage)
         self.bus = EventBus(self.store, settings.types)
         self.deliveries = [WebhookDelivery(w, self.store, settings.source) for w in settings.webhooks]
@@ -47,6 +49,11 @@ class EventService:
         self._feeds: set[Feed] = set()
 
     def start(self) -> None:
+        """Before the receivers start: calls stored without their event get it first."""
+        if "cost.recorded" in self.settings.types and (
+            missing := unannounced_calls(self._storage, self.store)
+        ):
+            self.bus.publish(missing)
         self.bus.start()
         for delivery in self.deliveries:
             delivery.start()

@@ -36,9 +36,10 @@ _CURSOR = Columns(_Cursor)
 
 
 class EventStorage(Records, Protocol):
-    """Records, and Arrow inserts for batches of events (``storage.Storage``)."""
+    """Records, and Arrow blocks for batches of events and the calls behind them (``storage.Storage``)."""
 
     def insert_arrow(self, table: str, block: pa.Table, settings: Mapping[str, object]) -> None: ...
+    def query_arrow(self, relative_path: str, parameters: Mapping[str, object]) -> pa.Table: ...
 
 
 class EventStore:
@@ -54,8 +55,9 @@ class EventStore:
         parameters = {"after": position, "types": list(types), "limit": limit}
         return [stored.event() for stored in self._storage.records(EVENTS, "events/after.sql", parameters)]
 
-    def last_position(self) -> int:
-        return self._storage.records(_POSITION, "events/last_position.sql")[0].position
+    def last_position(self, type_: str = "") -> int:
+        """The newest event's position (of one type, or of any); 0 when there is none."""
+        return self._storage.records(_POSITION, "events/last_position.sql", {"type": type_})[0].position
 
     def cursor(self, webhook: str) -> int | None:
         """The position a webhook has acknowledged up to; None for a webhook never seen."""
