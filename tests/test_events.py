@@ -327,7 +327,7 @@ def test_cost_events_are_made_column_by_column_with_exact_json() -> None:
     block = pa.table({
         "call_key": pa.array(keys, pa.binary(24)),
         "end_time": pa.array([datetime(2026, 12, 1, 12, tzinfo=UTC)] * 3, pa.timestamp("us", tz="UTC")),
-        "task": ["t-1", 'say "hi"\\\n', ""], "agent": ["a", "b", "ü"], "provider": ["openai"] * 3,
+        "operation": ["chat", "chat", "chat"], "task": ["t-1", 'say "hi"\\\n', ""], "agent": ["a", "b", "ü"], "provider": ["openai"] * 3,
         "response_model": ["gpt-4o-2024-08-06", "", ""], "request_model": ["gpt-4o", "o1", "llama3"],
         "total_cost": pa.array([Decimal("0.0045"), Decimal(0), Decimal(100)], pa.decimal128(38, 18)),
         "input_tokens": pa.array([1000, 5, 0], pa.uint64()), "output_tokens": pa.array([200, 0, 7], pa.uint64()),
@@ -341,6 +341,10 @@ def test_cost_events_are_made_column_by_column_with_exact_json() -> None:
         {"task_id": "", "agent_id": "ü", "provider": "openai", "model": "llama3", "total_cost": "100", "total_tokens": 7},
     ]  # fmt: skip
     assert cost_recorded(block.slice(1, 1)).column("id").to_pylist() == ["call-" + keys[1].hex()]
+    fixed = block.set_column(
+        block.schema.get_field_index("operation"), "operation", pa.array(["infrastructure"] * 3)
+    )
+    assert cost_recorded(fixed).num_rows == 0  # a local model's daily fixed cost is not a call
 
 
 def test_calls_stored_without_their_event_get_it_at_the_next_start(chdb_dsn: str) -> None:

@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from spendgate.collector.events.batch import SCHEMA
+from spendgate.collector.ingest.fixed_costs import INFRASTRUCTURE
 
 _HEX = np.array([f"{i:02x}".encode() for i in range(256)], dtype="S2")
 _NEEDS_ESCAPE = r'["\\\x00-\x1f]'
@@ -44,7 +45,9 @@ def _decimal_string(column: pa.ChunkedArray) -> pa.Array:
 
 
 def cost_recorded(block: pa.Table) -> pa.Table:
-    """The events of a block of llm_spans rows, in the events batch form (events/batch.py)."""
+    """The events of a block of llm_spans rows, in the events batch form (events/batch.py); a
+    local model's daily fixed-cost row is not a call and has none."""
+    block = block.filter(pc.not_equal(block.column("operation"), INFRASTRUCTURE))
     rows = block.num_rows
     response, request = block.column("response_model"), block.column("request_model")
     model = pc.if_else(pc.equal(pc.fill_null(response, ""), ""), request, response)
