@@ -94,7 +94,7 @@ class Collector:
         if self.config.extensions.events.enabled:
             self.events = EventService(self.storage, self.config.extensions.events)
             self.events.start()
-            if "cost.recorded" in self.config.extensions.events.types:
+            if "cost.recorded" in self.config.extensions.events.published:
                 observers.append(CostEvents(self.events.bus))
         settings = self.config.extensions.budgets
         if settings.enabled:

@@ -18,6 +18,9 @@ EVENT_TYPES = (
 )
 
 
+_DEFAULT_TYPES = frozenset(EVENT_TYPES) - {"cost.recorded"}
+
+
 def _known_types(value: list[str]) -> list[str]:
     unknown = [kind for kind in value if kind not in EVENT_TYPES]
     if unknown:
@@ -53,11 +56,19 @@ class EventsExtension(Strict):
     enabled: bool = True
     # The CloudEvents source attribute of every event.
     source: str = Field(default="/spendgate/collector", min_length=1)
-    # The types that are published (stored, streamed, delivered) at all.
-    types: list[str] = list(EVENT_TYPES)
+    # The types that are published (stored, streamed, delivered) at all. Unset: every type but
+    # cost.recorded (a stored row per call, so it is opt-in), plus the types a webhook subscribes to.
+    types: list[str] | None = None
     webhooks: list[EventWebhook] = []
 
-    _types = field_validator("types")(classmethod(lambda cls, v: _known_types(v)))
+    _types = field_validator("types")(classmethod(lambda cls, v: v if v is None else _known_types(v)))
+
+    @property
+    def published(self) -> tuple[str, ...]:
+        if self.types is not None:
+            return tuple(self.types)
+        wanted = {kind for webhook in self.webhooks for kind in webhook.types} | _DEFAULT_TYPES
+        return tuple(kind for kind in EVENT_TYPES if kind in wanted)
 
     @model_validator(mode="after")
     def _webhooks_fit(self) -> EventsExtension:
@@ -65,6 +76,6 @@ class EventsExtension(Strict):
         if len(set(keys)) < len(keys):
             raise ValueError("two webhooks share a url: give each a distinct name")
         for webhook in self.webhooks:
-            if missing := sorted(set(webhook.types) - set(self.types)):
+            if missing := sorted(set(webhook.types) - set(self.published)):
                 raise ValueError(f"webhook {webhook.key}: type {missing[0]!r} is not in events.types")
         return self

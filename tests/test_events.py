@@ -20,6 +20,7 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http
 from cloudevents.core.formats.json import JSONFormat
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
 from spendgate.collector.config import ConfigError, parse_config
+from spendgate.collector.event_config import EventsExtension, EventWebhook
 
 from .collector_process import start_collector_process
 from .conftest import (
@@ -304,7 +305,6 @@ def test_events_not_delivered_before_a_restart_are_delivered_after_it(tmp_path: 
 def test_posts_keep_the_order_and_batch_runs_of_batched_types() -> None:
     from datetime import UTC, datetime
 
-    from spendgate.collector.config import EventWebhook
     from spendgate.collector.events.record import Event
     from spendgate.collector.events.webhooks import posts
 
@@ -355,7 +355,10 @@ def test_calls_stored_without_their_event_get_it_at_the_next_start(chdb_dsn: str
     database = "t_" + uuid.uuid4().hex[:10]
 
     def start() -> tuple[RunningCollector, threading.Thread]:
-        collector = Collector(parse_config(collector_yaml(chdb_dsn, database, free_port(), free_port())))
+        events = "extensions:\n  events:\n    types: [cost.recorded]\n"
+        collector = Collector(
+            parse_config(collector_yaml(chdb_dsn, database, free_port(), free_port(), events))
+        )
         thread = collector.serve_in_thread()
         return RunningCollector(collector, chdb_dsn, database), thread
 
@@ -380,3 +383,14 @@ def test_calls_stored_without_their_event_get_it_at_the_next_start(chdb_dsn: str
         wait_until(lambda: ids() == before, what="the two missing events")  # each once, the same ids
     finally:
         stop_collector(running, thread)
+
+
+def test_cost_recorded_is_published_only_when_asked_for() -> None:
+    # A stored row per call: off unless a webhook subscribes to it or the types list it.
+    assert "cost.recorded" not in EventsExtension().published
+    assert "budget.created" in EventsExtension().published
+    hook = EventWebhook(url="http://x.example/hook", types=["cost.recorded"])
+    assert "cost.recorded" in EventsExtension(webhooks=[hook]).published
+    assert EventsExtension(types=["cost.recorded"]).published == ("cost.recorded",)
+    with pytest.raises(ValueError, match="is not in events.types"):
+        EventsExtension(types=["budget.created"], webhooks=[hook])

@@ -42,7 +42,7 @@ class EventService:
         self.settings = settings
         self._storage = storage
         self.store = EventStore(storage)
-        self.bus = EventBus(self.store, settings.types)
+        self.bus = EventBus(self.store, settings.published)
         self.deliveries = [WebhookDelivery(w, self.store, settings.source) for w in settings.webhooks]
         for delivery in self.deliveries:
             self.bus.add_listener(delivery.notify)
@@ -50,7 +50,7 @@ class EventService:
 
     def start(self) -> None:
         """Before the receivers start: calls stored without their event get it first."""
-        if "cost.recorded" in self.settings.types and (
+        if "cost.recorded" in self.settings.published and (
             missing := unannounced_calls(self._storage, self.store)
         ):
             self.bus.publish(missing)
