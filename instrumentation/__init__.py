@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from .attribution import DIMENSIONS, current_attribution, scope
 from .configure import flush, instrument, make_tracer_provider, uninstrument
-from .enforcement import BudgetExceeded
+from .enforcement import BudgetExceeded, ScopePaused
 from .runs import RunQueueTimeout, run
 
 __all__ = [
     "DIMENSIONS",
     "BudgetExceeded",
+    "ScopePaused",
     "current_attribution",
     "flush",
     "instrument",

@@ -6,7 +6,8 @@ provider, model):
 1. a flag in state ``block`` raises :class:`BudgetExceeded` (the provider is
    not called; the call is recorded as a blocked span with zero cost), except
    that a cost budget does not stop a call that costs nothing (a local
-   provider, a custom price of zero);
+   provider, a custom price of zero); a scope paused by hand (metric
+   ``pause``) stops every call with :class:`ScopePaused`;
 2. ``warn`` and ``critical`` flags are logged once per level and scope, added
    to the span as an event and passed to the ``on_warn`` callback;
 3. per-run limits: a run (``spendgate.scope(run=...)``) whose spend in this
@@ -34,12 +35,12 @@ import grpc
 from opentelemetry import baggage
 
 from spendgate.dimensions import AGENT_DIMENSIONS, SCOPE_TYPES
-from spendgate.flag import Flag
+from spendgate.flag import PAUSE_METRIC, Flag
 from spendgate.proto import flags_pb2 as pb
 
 from . import estimate
 from .attribution import PREFIX
-from .enforcement import BudgetExceeded
+from .enforcement import BudgetExceeded, ScopePaused
 from .flags_client import CallLimit, FlagTable
 from .prices import call_cost, worst_case_cost
 from .recorder import LLMCall
@@ -162,6 +163,8 @@ class BudgetGuard:
         if table.by_scope:
             for flag in table.flags_for(scopes):
                 if flag.state == "block" and not (flag.metric == "cost" and self._free(call)):
+                    if flag.metric == PAUSE_METRIC:
+                        raise ScopePaused(flag.scope_type, flag.scope_id, flag.reason)
                     raise BudgetExceeded(flag.scope_type, flag.scope_id, flag.limit, flag.spend, flag.reason)
                 self._warn(call, flag)
         limited = False

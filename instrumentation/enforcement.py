@@ -30,6 +30,15 @@ class BudgetExceeded(Exception):
         super().__init__(message + (f" ({reason})" if reason else ""))
 
 
+class ScopePaused(BudgetExceeded):
+    """The scope was paused by hand (``spendgate pause``): no call, free or not, until it is unpaused."""
+
+    def __init__(self, scope_type: str, scope_id: str, reason: str) -> None:
+        super().__init__(scope_type, scope_id, Decimal(0), Decimal(0), reason)
+        where = scope_type if not scope_id else f"{scope_type} {scope_id!r}"
+        self.args = (f"{where} is paused ({reason})",)  # nothing was spent against a limit
+
+
 class Guard(Settlement, Protocol):
     """Checks a call before it is sent; settles it (``after_call``) when it ended."""
 

@@ -10,7 +10,16 @@ __version__ = "0.1.0"
 
 # ``spendgate.scope(...)`` and ``spendgate.BudgetExceeded`` for agents; imported
 # lazily so the collector does not load the instrumentation.
-_AGENT_API = {"scope", "run", "BudgetExceeded", "RunQueueTimeout", "instrument", "uninstrument", "flush"}
+_AGENT_API = {
+    "scope",
+    "run",
+    "BudgetExceeded",
+    "RunQueueTimeout",
+    "ScopePaused",
+    "instrument",
+    "uninstrument",
+    "flush",
+}
 
 
 def __getattr__(name: str) -> object:

@@ -24,6 +24,8 @@ JsonValue = str | int | None
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Field metadata: how a Decimal field is written in the wire forms (``str`` when not given).
 _TEXT = "text"
+# The metric of a scope paused by hand (collector/budgets/pauses.py): it blocks every call, free ones too.
+PAUSE_METRIC = "pause"
 
 
 def percent_text(value: Decimal) -> str:
@@ -36,7 +38,7 @@ class Flag:
     budget_id: str
     scope_type: str
     scope_id: str  # empty for global
-    metric: str  # cost or tokens
+    metric: str  # cost or tokens; PAUSE_METRIC for a scope paused by hand
     state: State
     spend: Decimal  # USD, or tokens for token budgets
     limit: Decimal

@@ -742,7 +742,7 @@ def test_cli_manages_budgets_and_shows_flags_and_alerts(budgets: RunningCollecto
     shown = _cli(budgets, "flags")
     assert "BLOCK  agent  bot" in shown.stdout and "blocked: $0.01 of $0.01 spent" in shown.stdout
     assert _cli(budgets, "budgets", "override", "--id", "cli", "--limit", "5").returncode == 0
-    assert _cli(budgets, "budgets", "pause", "--id", "cli").stdout.strip() == "budget cli: pause done"
+    assert _cli(budgets, "budgets", "disable", "cli").stdout.strip() == "budget cli: disable done"
     as_json = json.loads(_cli(budgets, "budgets", "list", "--json").stdout)
     assert [(b["limit"], b["active"]) for b in as_json] == [("5", False)]
     missing = _cli(budgets, "budgets", "delete", "--id", "nope")

@@ -75,7 +75,10 @@ def http_role(method: str, path: str) -> Role | None:
         return None
     if path == "/v1/traces":
         return "ingest"
-    if path.startswith("/api/v1/costs/budgets") and method in ("POST", "PUT", "DELETE", "PATCH"):
+    if path.startswith("/api/admin/"):
+        return "admin"
+    changes = method in ("POST", "PUT", "DELETE", "PATCH")
+    if changes and path.startswith(("/api/v1/costs/budgets", "/api/v1/scopes/")):
         return "admin"
     return "read"
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spendgate.collector.api.auth import changed_by
 from spendgate.collector.api.costs import jsonable
+from spendgate.collector.api.pauses import paused_scopes
 from spendgate.collector.budgets.alerts import read_alerts
 from spendgate.collector.budgets.flag_service import blocking_flags
 from spendgate.collector.budgets.history import history_json
@@ -139,7 +140,11 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
             for row in read_status(runtime.storage, scope_type or "", scope_id or "")
         ]
         evaluated = [scope.pop("evaluated_at") for scope in scopes]  # one snapshot: the same in all
-        return {"evaluated_at": evaluated[0] if evaluated else None, "scopes": scopes}
+        return {
+            "evaluated_at": evaluated[0] if evaluated else None,
+            "scopes": scopes,
+            "paused": paused_scopes(runtime, scope_type, scope_id),  # blocked by hand, whatever the spend
+        }
 
 
 def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
@@ -172,12 +177,16 @@ def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
 
 
 def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
+    # A disabled budget never blocks; /pause and /resume are the older names (a pause is now a
+    # scope's, api/pauses.py).
+    @router.post("/api/v1/costs/budgets/{budget_id}/disable")
     @router.post("/api/v1/costs/budgets/{budget_id}/pause")
-    def pause(budget_id: str, request: Request) -> dict[str, Any]:
+    def disable(budget_id: str, request: Request) -> dict[str, Any]:
         return budgets.change(budget_id, {"active": False}, request)
 
+    @router.post("/api/v1/costs/budgets/{budget_id}/enable")
     @router.post("/api/v1/costs/budgets/{budget_id}/resume")
-    def resume(budget_id: str, request: Request) -> dict[str, Any]:
+    def enable(budget_id: str, request: Request) -> dict[str, Any]:
         return budgets.change(budget_id, {"active": True}, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/reset")

@@ -5,6 +5,11 @@ plus the limits agents enforce themselves (per request, per run). Every change
 bumps the board's version and wakes the watchers (gRPC ``Watch`` streams),
 which send the whole snapshot: it is small, and a watcher that missed a
 change can never end up with a stale table.
+
+Scopes paused by hand (``pauses.py``) are a part of their own
+(:meth:`FlagBoard.set_pauses`): a full evaluation (``replace_all``) replaces
+the budget flags and leaves the pauses alone; snapshots and :meth:`flags`
+carry both.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ class FlagBoard:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._flags: dict[Key, Flag] = {}
+        self._pauses: dict[tuple[str, str], Flag] = {}  # (scope type, scope id) -> its pause flag
         self._limits: tuple[Budget, ...] = ()
         self._version = 0
         self._watchers: list[_Watcher] = []
@@ -49,14 +55,39 @@ class FlagBoard:
 
     def snapshot(self) -> Snapshot:
         with self._lock:
-            return Snapshot(self._version, tuple(self._flags.values()), self._limits)
+            return Snapshot(self._version, (*self._flags.values(), *self._pauses.values()), self._limits)
 
     def flag(self, key: Key) -> Flag | None:
         return self._flags.get(key)
 
     def flags(self) -> list[Flag]:
         with self._lock:
-            return list(self._flags.values())
+            return [*self._flags.values(), *self._pauses.values()]
+
+    def pause_of(self, scopes: list[tuple[str, str]]) -> Flag | None:
+        """The pause flag of the first of these scopes that is paused (global always applies)."""
+        pauses = self._pauses
+        if not pauses:
+            return None
+        for scope in [("global", ""), *scopes]:
+            if scope in pauses:
+                return pauses[scope]
+        return None
+
+    def set_pauses(self, flags: list[Flag]) -> bool:
+        """Replace the pause flags (every paused scope); True when that changed them (watchers wake)."""
+        with self._lock:
+            current = self._pauses
+            wanted = {(f.scope_type, f.scope_id): f for f in flags}
+            if wanted.keys() == current.keys() and all(f.same_as(current[k]) for k, f in wanted.items()):
+                return False
+            self._version += 1
+            kept = {k: current[k] for k, f in wanted.items() if f.same_as(current.get(k))}
+            self._pauses = {k: kept.get(k) or replace(f, version=self._version) for k, f in wanted.items()}
+            watchers = list(self._watchers)
+        for watcher in watchers:
+            watcher.loop.call_soon_threadsafe(watcher.event.set)
+        return True
 
     def add_listener(self, listener: Any) -> None:
         self._listeners.append(listener)

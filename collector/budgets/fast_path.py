@@ -249,6 +249,10 @@ class LiveSpend:
         now = time.monotonic()
         moment = datetime.now(UTC)
         with self._lock:
+            paused = self._board.pause_of(scopes)
+            if paused is not None:  # a paused scope has no room at any spend
+                self.stats["refused"] += 1
+                return ReserveResult(False, reason=paused.reason, blocking=paused)
             self._expire(now)
             matching = self._matching(scopes)
             for window, scope_id in matching:

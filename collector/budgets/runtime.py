@@ -22,6 +22,7 @@ from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
 from spendgate.collector.budgets.model import State
 from spendgate.collector.budgets.notify import Notifier
+from spendgate.collector.budgets.pauses import PauseStore
 from spendgate.collector.budgets.slots import SlotManager
 from spendgate.collector.budgets.status import StatusRecorder
 from spendgate.collector.budgets.store import BudgetStore
@@ -102,6 +103,7 @@ class BudgetRuntime:
         self.settings = settings
         self.storage = storage
         self.store = BudgetStore(storage)
+        self.pauses = PauseStore(storage)
         self.board = FlagBoard()
         self.embedded = settings.evaluator == "embedded"
         self.live: LiveSpend | None = None
@@ -121,6 +123,7 @@ class BudgetRuntime:
         added = self.store.seed(list(self.settings.defaults))
         if added:
             log.info("budgets from the config stored: %s", ", ".join(added))
+        self.refresh_pauses()  # paused scopes stay paused across restarts
         if not self.embedded:
             return
         self.notifier = Notifier(self.settings.alerts.notifications)
@@ -163,9 +166,14 @@ class BudgetRuntime:
             try:
                 limits = agent_limits(self.store.all())
                 self.board.update(read_flags(self.storage), replace_all=True, limits=limits)
+                self.refresh_pauses()  # paused through another collector
             except Exception as exc:
                 log.warning("could not read flags: %s", exc)
             stop.wait(self.settings.evaluate_every)
+
+    def refresh_pauses(self) -> None:
+        """Serve the paused scopes as stored (after a pause or unpause, at once)."""
+        self.board.set_pauses(self.pauses.flags())
 
     def changed(self, wait: float = 5.0) -> None:
         """A budget changed: evaluate now, and wait (up to ``wait`` s) until its flags are out."""

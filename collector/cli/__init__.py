@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from spendgate.collector.cli import budgets, price, report
+from spendgate.collector.cli import budgets, pauses, price, report
 from spendgate.collector.cli.client import CommandError, api_options, report_error
 from spendgate.collector.config import Config, ConfigError, load_config
 from spendgate.collector.storage import StorageError
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=_cmd_demo)
     api = api_options()
     budgets.add_commands(commands, api)
+    pauses.add_commands(commands, api)
     report.add_commands(commands, api)
     price.add_command(commands, _cmd_price)
     return parser

@@ -43,13 +43,17 @@ def _print_budgets(budgets: list[Json]) -> None:
         period = f"{b['rolling_hours']}h rolling" if b["period"] == "rolling" else b["period"]
         unit = {"cost": "$", "tokens": "tok "}.get(b["metric"], b["metric"] + " ")
         kind = "hard" if b["hard"] else "soft"
-        status = "active" if b["active"] else "paused"
+        status = "active" if b["active"] else "disabled"
         limit = f"{unit}{b['limit']}"
         rows.append([b["id"], b["scope_type"], b["scope_id"] or "-", period, limit, kind, status, state])
     print(_table(rows, ["ID", "SCOPE", "SCOPE ID", "PERIOD", "LIMIT", "KIND", "STATUS", "STATE"]))
 
 
 def _print_status(body: Json) -> None:
+    for pause in body.get("paused", []):
+        where = f"{pause['scope_type']} {pause['scope_id']}".rstrip()
+        since, by, why = pause["changed_at"][:19], pause["changed_by"], pause["reason"] or "-"
+        print(f"PAUSED {where} since {since} by {by}: {why}")
     scopes = body["scopes"]
     if not scopes:
         print("no budget scope evaluated yet")
@@ -112,7 +116,7 @@ def _update(args: argparse.Namespace, client: Client) -> None:
 
 def _delete(args: argparse.Namespace, client: Client) -> None:
     client.delete(f"/api/v1/costs/budgets/{_budget_id(args)}")
-    print(f"deleted budget {args.id}")
+    print(f"deleted budget {_budget_id(args)}")
 
 
 def _override(args: argparse.Namespace, client: Client) -> None:
@@ -122,13 +126,15 @@ def _override(args: argparse.Namespace, client: Client) -> None:
     if args.limit is not None:
         override["limit"] = args.limit
     budget = client.post(f"/api/v1/costs/budgets/{_budget_id(args)}/override", override)
-    print(f"budget {args.id}: limit {budget['limit']}, unblocked until {budget['unblocked_until'] or '-'}")
+    until = budget["unblocked_until"] or "-"
+    print(f"budget {budget['id']}: limit {budget['limit']}, unblocked until {until}")
 
 
 def _act(args: argparse.Namespace, client: Client) -> None:
-    """pause, resume or reset."""
-    client.post(f"/api/v1/costs/budgets/{_budget_id(args)}/{args.action}")
-    print(f"budget {args.id}: {args.action} done")
+    """disable, enable or reset."""
+    budget_id = _budget_id(args)
+    client.post(f"/api/v1/costs/budgets/{budget_id}/{args.action}")
+    print(f"budget {budget_id}: {args.action} done")
 
 
 def _history(args: argparse.Namespace, client: Client) -> None:
@@ -149,8 +155,8 @@ _ACTIONS = {
     "status": _status,
     "create": _create,
     "update": _update,
-    "pause": _act,
-    "resume": _act,
+    "disable": _act,  # never blocks (was "pause"; a pause is now a scope's: spendgate pause)
+    "enable": _act,
     "delete": _delete,
     "reset": _act,
     "override": _override,
@@ -246,7 +252,7 @@ def add_commands(
     budgets = commands.add_parser(
         "budgets",
         parents=[api],
-        help="list, create, change, pause or delete budgets; status: every scope's use (--scope-type agent)",
+        help="list, create, change, disable or delete budgets; status: each scope's use (--scope-type agent)",
     )
     budgets.add_argument("action", choices=list(_ACTIONS))
     budgets.add_argument("budget", nargs="?", metavar="ID", help="the budget (as --id)")

@@ -1,0 +1,105 @@
+"""Pause and unpause any scope by hand: a block independent of spend, with who and why.
+
+``POST /api/v1/scopes/{scope_type}/{scope_id}/pause|unpause`` (the global scope:
+``/api/v1/scopes/global/pause|unpause``), the seed's
+``POST /api/admin/agents/{id}/pause|unpause``, and ``GET /api/v1/scopes/paused``.
+A pause reaches the agents at once (the board wakes every watcher); so does an
+unpause. Who: as for budget changes (``auth.changed_by``): the API key's name,
+``cli`` for the spendgate command (``NAME (cli)`` with a key), else ``api``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from pydantic import BaseModel, ConfigDict, Field
+from spendgate.collector.api.auth import changed_by
+from spendgate.collector.budgets.model import ScopeType
+from spendgate.collector.budgets.runtime import BudgetRuntime
+
+from spendgate.dimensions import GLOBAL
+
+
+class PauseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="", max_length=500)
+
+
+class _Pauses:
+    def __init__(self, runtime: BudgetRuntime) -> None:
+        self.runtime = runtime
+
+    def pause(
+        self, request: Request, scope_type: str, scope_id: str, body: PauseBody | None
+    ) -> dict[str, Any]:
+        _check_scope(scope_type, scope_id)
+        reason = (body or PauseBody()).reason.strip()
+        stored = self.runtime.pauses.pause(scope_type, scope_id, reason, changed_by(request.scope))
+        self.runtime.refresh_pauses()
+        return stored.to_json()
+
+    def unpause(self, request: Request, scope_type: str, scope_id: str) -> dict[str, Any]:
+        _check_scope(scope_type, scope_id)
+        stored = self.runtime.pauses.unpause(scope_type, scope_id, changed_by(request.scope))
+        self.runtime.refresh_pauses()
+        if stored is None:  # unpausing is idempotent: the scope runs either way
+            return {"scope_type": scope_type, "scope_id": scope_id, "state": "ok", "paused": False}
+        return stored.to_json()
+
+    def listed(self, scope_type: str | None = None, scope_id: str | None = None) -> list[dict[str, Any]]:
+        wanted = [p for p in self.runtime.pauses.paused() if scope_type is None or p.scope_type == scope_type]
+        return [p.to_json() for p in wanted if scope_id is None or p.scope_id == scope_id]
+
+
+def _check_scope(scope_type: str, scope_id: str) -> None:
+    if scope_type == GLOBAL and scope_id:
+        raise HTTPException(422, "the global scope has no id: use /api/v1/scopes/global/pause")
+    if scope_type != GLOBAL and not scope_id.strip():
+        raise HTTPException(422, f"a {scope_type} scope needs an id")
+
+
+def paused_scopes(
+    runtime: BudgetRuntime, scope_type: str | None, scope_id: str | None
+) -> list[dict[str, Any]]:
+    """The paused scopes as the status route shows them."""
+    return _Pauses(runtime).listed(scope_type, scope_id)
+
+
+def build_router(runtime: BudgetRuntime) -> APIRouter:
+    router = APIRouter()
+    pauses = _Pauses(runtime)
+
+    @router.get("/api/v1/scopes/paused")
+    def paused(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        return {"paused": pauses.listed(scope_type, scope_id)}
+
+    @router.post("/api/v1/scopes/global/pause")
+    def pause_global(request: Request, body: PauseBody | None = None) -> dict[str, Any]:
+        return pauses.pause(request, GLOBAL, "", body)
+
+    @router.post("/api/v1/scopes/global/unpause")
+    def unpause_global(request: Request) -> dict[str, Any]:
+        return pauses.unpause(request, GLOBAL, "")
+
+    @router.post("/api/v1/scopes/{scope_type}/{scope_id}/pause")
+    def pause_scope(
+        request: Request, scope_type: ScopeType, scope_id: str, body: PauseBody | None = None
+    ) -> dict[str, Any]:
+        return pauses.pause(request, scope_type, scope_id, body)
+
+    @router.post("/api/v1/scopes/{scope_type}/{scope_id}/unpause")
+    def unpause_scope(request: Request, scope_type: ScopeType, scope_id: str) -> dict[str, Any]:
+        return pauses.unpause(request, scope_type, scope_id)
+
+    # The seed's admin routes: an agent.
+    @router.post("/api/admin/agents/{agent_id}/pause")
+    def pause_agent(request: Request, agent_id: str, body: PauseBody | None = None) -> dict[str, Any]:
+        return pauses.pause(request, "agent", agent_id, body)
+
+    @router.post("/api/admin/agents/{agent_id}/unpause")
+    def unpause_agent(request: Request, agent_id: str) -> dict[str, Any]:
+        return pauses.unpause(request, "agent", agent_id)
+
+    return router
