@@ -433,7 +433,7 @@ def test_budget_status_api_lists_every_scope_of_the_newest_evaluation(seeded: Se
     everything = httpx.get(url, timeout=10).json()["scopes"]
     assert {(s["budget_id"], s["scope_id"]) for s in everything} == panel
     nothing = httpx.get(url, params={"scope_type": "agent", "scope_id": "nobody"}, timeout=10).json()
-    assert nothing == {"evaluated_at": None, "scopes": []}
+    assert nothing == {"evaluated_at": None, "scopes": [], "paused": []}
     assert httpx.get(url, params={"scope_type": "planet"}, timeout=10).status_code == 422
 
 

@@ -860,4 +860,5 @@ def test_budget_status_ends_when_the_last_budget_goes(budgets: RunningCollector)
     assert client.delete("/api/v1/costs/budgets/only").status_code == 204
     runtime.evaluator.run_once()
     # The newest snapshot is empty, not the last one that had the budget in it.
-    assert client.get("/api/v1/costs/budgets/status").json() == {"evaluated_at": None, "scopes": []}
+    empty = {"evaluated_at": None, "scopes": [], "paused": []}
+    assert client.get("/api/v1/costs/budgets/status").json() == empty
