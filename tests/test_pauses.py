@@ -165,6 +165,7 @@ def test_bad_scopes_and_bodies_are_refused_with_422(running: RunningCollector) -
     assert client.post("/api/v1/scopes/global/x/pause").status_code == 422
     assert "has no id" in client.post("/api/v1/scopes/global/x/pause").json()["detail"]
     assert client.post("/api/v1/scopes/agent/%20/pause").status_code == 422
+    assert "pause global to stop all" in client.post("/api/admin/agents/*/pause").json()["detail"]
     assert client.post("/api/admin/agents/a/pause", json={"why": "typo"}).status_code == 422
     assert client.post("/api/admin/agents/a/pause", json={"reason": "x" * 501}).status_code == 422
     assert client.get("/api/v1/scopes/paused", params={"scope_type": "galaxy"}).status_code == 422

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from spendgate.collector.api.auth import changed_by
-from spendgate.collector.budgets.model import ScopeType
+from spendgate.collector.budgets.model import WILDCARD, ScopeType
 from spendgate.collector.budgets.runtime import BudgetRuntime
 
 from spendgate.dimensions import GLOBAL
@@ -58,6 +58,8 @@ def _check_scope(scope_type: str, scope_id: str) -> None:
         raise HTTPException(422, "the global scope has no id: use /api/v1/scopes/global/pause")
     if scope_type != GLOBAL and not scope_id.strip():
         raise HTTPException(422, f"a {scope_type} scope needs an id")
+    if scope_id == WILDCARD:  # agents look pauses up by their own ids: a wildcard would match nothing
+        raise HTTPException(422, f"a pause names one {scope_type}, not {WILDCARD}: pause global to stop all")
 
 
 def paused_scopes(
