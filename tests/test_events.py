@@ -36,7 +36,7 @@ from .event_receiver import Receiver
 
 SECRET = "s3cret"
 ALL_TYPES = ["cost.recorded", "cost.budget.warning", "cost.budget.exceeded", "budget.created",
-             "budget.updated", "budget.deleted"]  # fmt: skip
+             "budget.updated", "budget.deleted", "scope.paused", "scope.unpaused"]  # fmt: skip
 
 
 def _events_yaml(hooks: list[dict[str, Any]], evaluate_every: str = "200ms") -> str:
@@ -394,3 +394,15 @@ def test_cost_recorded_is_published_only_when_asked_for() -> None:
     assert EventsExtension(types=["cost.recorded"]).published == ("cost.recorded",)
     with pytest.raises(ValueError, match="is not in events.types"):
         EventsExtension(types=["budget.created"], webhooks=[hook])
+
+
+def test_pausing_a_scope_by_hand_is_an_event(
+    collector: RunningCollector, receivers: tuple[Receiver, Receiver]
+) -> None:
+    good, _ = receivers
+    scope = f"{collector.http_url}/api/v1/scopes/agent/ev-paused"
+    assert requests.post(scope + "/pause", json={"reason": "runaway loop"}, timeout=10).status_code == 200
+    assert requests.post(scope + "/unpause", timeout=10).status_code == 200
+    wait_until(lambda: any(e["data"]["scope_id"] == "ev-paused" for e in good.events("scope.unpaused")))
+    paused = [e["data"] for e in good.events("scope.paused") if e["data"]["scope_id"] == "ev-paused"]
+    assert paused == [{"scope_type": "agent", "scope_id": "ev-paused", "by": "api", "reason": "runaway loop"}]

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from spendgate.collector.api.auth import changed_by
 from spendgate.collector.budgets.model import WILDCARD, ScopeType
 from spendgate.collector.budgets.runtime import BudgetRuntime
+from spendgate.collector.events.kinds import scope_paused
 
 from spendgate.dimensions import GLOBAL
 
@@ -36,17 +37,25 @@ class _Pauses:
     ) -> dict[str, Any]:
         _check_scope(scope_type, scope_id)
         reason = (body or PauseBody()).reason.strip()
-        stored = self.runtime.pauses.pause(scope_type, scope_id, reason, changed_by(request.scope))
+        by = changed_by(request.scope)
+        stored = self.runtime.pauses.pause(scope_type, scope_id, reason, by)
         self.runtime.refresh_pauses()
+        self._announce(True, scope_type, scope_id, by, reason)
         return stored.to_json()
 
     def unpause(self, request: Request, scope_type: str, scope_id: str) -> dict[str, Any]:
         _check_scope(scope_type, scope_id)
-        stored = self.runtime.pauses.unpause(scope_type, scope_id, changed_by(request.scope))
+        by = changed_by(request.scope)
+        stored = self.runtime.pauses.unpause(scope_type, scope_id, by)
         self.runtime.refresh_pauses()
         if stored is None:  # unpausing is idempotent: the scope runs either way
             return {"scope_type": scope_type, "scope_id": scope_id, "state": "ok", "paused": False}
+        self._announce(False, scope_type, scope_id, by, "")
         return stored.to_json()
+
+    def _announce(self, paused: bool, scope_type: str, scope_id: str, by: str, reason: str) -> None:
+        if (events := self.runtime.events) is not None:
+            events.publish([scope_paused(paused, scope_type, scope_id, by=by, reason=reason)])
 
     def listed(self, scope_type: str | None = None, scope_id: str | None = None) -> list[dict[str, Any]]:
         wanted = [p for p in self.runtime.pauses.paused() if scope_type is None or p.scope_type == scope_type]
