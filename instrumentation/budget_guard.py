@@ -10,8 +10,11 @@ provider, model):
    ``pause``) stops every call with :class:`ScopePaused`;
 2. ``warn`` and ``critical`` flags are logged once per level and scope, added
    to the span as an event and passed to the ``on_warn`` callback;
-3. per-run limits: a run (``spendgate.scope(run=...)``) whose spend in this
-   process has reached its limit is stopped;
+3. per-run limits: a run (``spendgate.scope(run=...)``) whose spend (cost,
+   tokens or calls) in this process has reached its limit is stopped;
+   rate limits (calls budgets over a rolling window): a call this process
+   alone would put past the limit is refused, with a retry-after (see
+   :mod:`rate_limits`);
 4. per-request limits: a call whose worst case (its input plus its maximum
    output, priced as the collector would price it: see :mod:`prices`) exceeds
    the limit is refused;
@@ -43,6 +46,7 @@ from .attribution import PREFIX
 from .enforcement import BudgetExceeded, ScopePaused
 from .flags_client import CallLimit, FlagTable
 from .prices import call_cost, worst_case_cost
+from .rate_limits import RateWindows
 from .recorder import LLMCall
 
 logger = logging.getLogger("spendgate.instrumentation")
@@ -105,6 +109,9 @@ def _framing_tokens(request: dict[str, Any]) -> int:
     return 4 * count + 4
 
 
+_RUN_METRICS = ("cost", "tokens", "calls")  # the order of a run's totals
+
+
 class _CallBudget:
     """What the guard remembers about a call until it ends."""
 
@@ -139,7 +146,8 @@ class BudgetGuard:
         self.default_max_output = default_max_output
         self.metadata = metadata
         self._warned: set[tuple[str, str, str, str]] = set()
-        self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens]
+        self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens, calls]
+        self.rates = RateWindows()
         self._runs_lock = threading.Lock()
 
     # -- the check ------------------------------------------------------------------------------
@@ -214,12 +222,14 @@ class BudgetGuard:
         worst: tuple[int, int, Decimal] | None = None
         worst_is_precise = False
         provider, model, operation = call.provider, call.request_model, call.operation
+        rated = []
         for limit, scope_id in limits:
-            if limit.period == "run":
+            if limit.period == "rolling":
+                rated.append((limit, scope_id))
+            elif limit.period == "run":
                 if not run:
                     continue
-                cost, tokens = self._run_totals(run)
-                spent = cost if limit.metric == "cost" else tokens
+                spent = self._run_total(run, limit.metric)
                 if limit.hard and spent >= limit.limit:
                     where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
                     raise BudgetExceeded(
@@ -237,6 +247,8 @@ class BudgetGuard:
                         f"per-request limit {limit.budget_id}: this call could use up to {value:.6f} {unit}"
                     )
                     raise BudgetExceeded(limit.scope_type, scope_id, limit.limit, value, reason)
+        if rated:  # last: a call the other limits refuse is not counted as sent
+            self.rates.admit(rated)
 
     @staticmethod
     def _over(limit: CallLimit, worst: tuple[int, int, Decimal]) -> bool:
@@ -295,6 +307,10 @@ class BudgetGuard:
         totals = self._runs.get(run)
         return (totals[0], totals[1]) if totals else (Decimal(0), Decimal(0))
 
+    def _run_total(self, run: str, metric: str) -> Decimal:
+        totals = self._runs.get(run)
+        return totals[_RUN_METRICS.index(metric)] if totals else Decimal(0)
+
     def after_call(self, call: LLMCall) -> None:
         budget = call.budget
         if budget is None:
@@ -303,9 +319,10 @@ class BudgetGuard:
         if budget.run:
             tokens = Decimal((call.input_tokens or 0) + (call.output_tokens or 0))
             with self._runs_lock:
-                totals = self._runs.setdefault(budget.run, [Decimal(0), Decimal(0)])
+                totals = self._runs.setdefault(budget.run, [Decimal(0), Decimal(0), Decimal(0)])
                 totals[0] += cost
                 totals[1] += tokens
+                totals[2] += 1
         if budget.reservation and self.stub is not None:
             # Settled before the caller goes on, so its next Reserve already sees this cost.
             self._settle(budget.reservation, cost)

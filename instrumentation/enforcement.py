@@ -15,11 +15,19 @@ from .recorder import LLMCall, Settlement
 
 
 class BudgetExceeded(Exception):
-    """A budget blocks this call; the provider was not called."""
+    """A budget blocks this call; the provider was not called. ``retry_after``: seconds until a
+    rate limit lets a call through again (None when waiting does not help)."""
 
     def __init__(
-        self, scope_type: str, scope_id: str, limit: Decimal, spend: Decimal, reason: str = ""
+        self,
+        scope_type: str,
+        scope_id: str,
+        limit: Decimal,
+        spend: Decimal,
+        reason: str = "",
+        retry_after: float | None = None,
     ) -> None:
+        self.retry_after = retry_after
         self.scope_type = scope_type
         self.scope_id = scope_id
         self.limit = limit

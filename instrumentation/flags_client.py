@@ -42,10 +42,12 @@ class CallLimit:
     budget_id: str
     scope_type: str
     scope_id: str  # "*": every id of the type
-    period: str  # request or run
+    period: str  # request, run or rolling (a rate limit: metric calls)
     metric: str
     limit: Decimal
     hard: bool
+    window_seconds: int = 0  # rolling only
+    block_at: Decimal = Decimal(0)  # rolling only: this many calls in the window block the next
 
 
 class FlagTable:
@@ -76,6 +78,8 @@ class FlagTable:
                 metric=lim.metric or "cost",
                 limit=Decimal(lim.limit or 0),
                 hard=lim.hard,
+                window_seconds=lim.window_seconds,
+                block_at=Decimal(lim.block_at or lim.limit or 0),
             )
             for lim in snapshot.limits
         )
@@ -105,7 +109,7 @@ class FlagTable:
             self.disconnected_at = time.monotonic()
 
     def limits_for(self, scopes: list[Scope]) -> list[tuple[CallLimit, str]]:
-        """The per-request and per-run limits for a call in these scopes, with the scope id each binds."""
+        """The per-request, per-run and rate limits of a call in these scopes, with the id each binds."""
         index = self.limit_index
         found: list[tuple[CallLimit, str]] = []
         for scope in scopes:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import threading
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -42,7 +44,8 @@ class _WindowSpend:
     scope_id: str
     cost: Decimal
     tokens: int
-    calls: int
+    calls: int  # every recorded call
+    blocked_calls: int  # of them, the ones the agent's guard refused: never sent
 
 
 _SPEND = Columns(_WindowSpend)
@@ -54,8 +57,27 @@ def window_budgets(budgets: list[Budget]) -> list[Budget]:
 
 
 def agent_limits(budgets: list[Budget]) -> tuple[Budget, ...]:
-    """The active per-request and per-run budgets, which agents enforce themselves."""
-    return tuple(budget for budget in budgets if budget.active and budget.agent_enforced)
+    """The active budgets agents enforce themselves: per request, per run, and rate limits (which
+    the evaluator watches fleet-wide too; each agent also counts its own calls between flags)."""
+    return tuple(b for b in budgets if b.active and (b.agent_enforced or b.rate_limit))
+
+
+def _metric(budget: Budget, spent: _WindowSpend) -> Decimal:
+    """What a budget counts: USD, tokens, or the calls sent to a provider (not those refused)."""
+    if budget.metric == "cost":
+        return spent.cost
+    return Decimal(spent.tokens if budget.metric == "tokens" else spent.calls - spent.blocked_calls)
+
+
+def recheck_after(evaluations: list[Evaluation], every: float) -> float:
+    """Seconds until the next evaluation: ``every``, or sooner while a rolling window is not ok,
+    so its flag lifts soon after the oldest spend ages out, not at the next tick."""
+    wait = every
+    for evaluation in evaluations:
+        recheck = evaluation.budget.recheck_every
+        if recheck is not None and evaluation.state != "ok":
+            wait = min(wait, recheck)
+    return wait
 
 
 def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> list[Evaluation]:
@@ -75,9 +97,9 @@ def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> lis
             "ends_us": [epoch_micros(end) for _, end in windows],
         },
     )
-    spent: dict[str, dict[str, tuple[Decimal, int, int]]] = {}
+    spent: dict[str, dict[str, _WindowSpend]] = {}
     for row in rows:
-        spent.setdefault(row.budget_id, {})[row.scope_id] = (row.cost, row.tokens, row.calls)
+        spent.setdefault(row.budget_id, {})[row.scope_id] = row
     explicit = explicit_scopes(budgets)
     evaluations = []
     for budget, (start, end) in zip(active, windows, strict=True):
@@ -91,10 +113,10 @@ def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> lis
         else:
             scopes = [budget.scope_id]
         for scope_id in scopes:
-            cost, tokens, calls = by_scope.get(scope_id, (Decimal(0), 0, 0))
-            spend = cost if budget.metric == "cost" else Decimal(tokens)
+            row = by_scope.get(scope_id) or _WindowSpend(budget.id, scope_id, Decimal(0), 0, 0, 0)
+            spend = _metric(budget, row)
             state, utilization = state_of(budget, spend, now)
-            evaluations.append(Evaluation(budget, scope_id, start, end, spend, calls, state, utilization))
+            evaluations.append(Evaluation(budget, scope_id, start, end, spend, row.calls, state, utilization))
     return evaluations
 
 
@@ -135,6 +157,8 @@ class BudgetEvaluator:
         self._status = status
         self._quiesce = quiesce if quiesce is not None else contextlib.nullcontext()
         self._wake = threading.Event()
+        self._schedule = threading.Condition()  # guards _due; notified on wake() and recheck_in()
+        self._due = math.inf  # monotonic time of the next evaluation; recheck_in() brings it forward
         self._run_lock = threading.Lock()
         self._done = threading.Condition()
         self._started = 0
@@ -182,6 +206,8 @@ class BudgetEvaluator:
         with self._done:
             target = self._started + 1
         self._wake.set()
+        with self._schedule:
+            self._schedule.notify_all()
         if not wait:
             return True
         with self._done:
@@ -189,10 +215,26 @@ class BudgetEvaluator:
 
     def run_forever(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            wait = self._every
             try:
-                self.run_once()
+                wait = recheck_after(self.run_once(), self._every)
             except Exception as exc:  # ClickHouse away: keep the last flags, try again
                 self.last_error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 log.warning("budget evaluation failed: %s", self.last_error)
-            self._wake.wait(self._every)
-            self._wake.clear()
+            self._sleep(wait)
+
+    def _sleep(self, wait: float) -> None:
+        with self._schedule:
+            self._due = min(self._due, time.monotonic() + wait)  # a recheck asked for during the run
+            while not self._wake.is_set() and (left := self._due - time.monotonic()) > 0:
+                self._schedule.wait(left)
+            self._due = math.inf
+        self._wake.clear()
+
+    def recheck_in(self, seconds: float) -> None:
+        """Evaluate again within ``seconds`` (the fast path flagged a rolling window)."""
+        with self._schedule:
+            due = time.monotonic() + seconds
+            if due < self._due:
+                self._due = due
+                self._schedule.notify_all()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -69,6 +70,17 @@ class ReserveResult:
 
 
 _OPEN_END = 2**62
+_SENT = "sent_calls"
+# The llm_spans columns each metric adds up; calls add up _sent_calls.
+_METRIC_COLUMNS = {"cost": ["total_cost"], "tokens": ["input_tokens", "output_tokens"], "calls": [_SENT]}
+
+
+def _sent_calls(block: pa.Table) -> pa.Array:
+    """1 for each call sent to a provider, 0 for one the agent's guard refused (recorded with
+    error_type BudgetExceeded and no usage), as migration 0027 and the evaluator's SQL count them."""
+    unused = pc.equal(pc.add(block.column("input_tokens"), block.column("output_tokens")), 0)
+    refused = pc.and_kleene(pc.equal(block.column("error_type"), "BudgetExceeded"), unused)
+    return pc.cast(pc.invert(pc.fill_null(refused, False)), pa.int64())
 
 
 class LiveSpend:
@@ -79,6 +91,8 @@ class LiveSpend:
         self._windows: list[_Window] = []
         self._reservations: dict[str, _Reservation] = {}
         self._queued: dict[int, pa.Table] = {}  # blocks counted here but not stored yet
+        # Told when a rolling window's flag leaves ok: the evaluator sees it lift as the window slides.
+        self.recheck: Callable[[float], None] | None = None
         self.stats = {"blocks_counted": 0, "flag_changes": 0, "reservations": 0, "refused": 0}
 
     # -- evaluation and stored spans ---------------------------------------------------------------
@@ -169,6 +183,9 @@ class LiveSpend:
         now = datetime.now(UTC)
         flags = []
         for window in self._windows:
+            length = window.budget.window
+            if length is not None:  # it slides on: a late span older than the window now is not in it
+                window.start_us = max(window.start_us, epoch_micros(now - length))
             if first_us >= window.start_us and last_us < window.end_us:
                 in_window = None  # the usual case: the whole block is in the current period
             elif last_us < window.start_us or first_us >= window.end_us:
@@ -183,14 +200,20 @@ class LiveSpend:
                     # Only state changes are news; spend figures are refreshed at each evaluation.
                     window.states[scope_id] = state
                     flags.append(flag_of(window.budget, scope_id, total, window.end, now))
+                    recheck = window.budget.recheck_every
+                    if recheck is not None and state != "ok" and self.recheck is not None:
+                        self.recheck(recheck)
         return flags
 
     @staticmethod
     def _amounts(window: _Window, block: pa.Table, in_window: pa.Array | None) -> list[tuple[str, Decimal]]:
         budget = window.budget
         column = SCOPE_COLUMNS.get(budget.scope_type)
-        values = ["total_cost"] if budget.metric == "cost" else ["input_tokens", "output_tokens"]
-        rows = block.select(([column] if column else []) + values)  # filter a few columns, not all
+        values = _METRIC_COLUMNS[budget.metric]
+        if budget.metric == "calls":
+            rows = block.select([column] if column else []).append_column(_SENT, _sent_calls(block))
+        else:
+            rows = block.select(([column] if column else []) + values)  # filter a few columns, not all
         if in_window is not None:
             rows = rows.filter(in_window)
         if budget.scope_type != "global" and not budget.is_default and column is not None:

@@ -68,6 +68,8 @@ def snapshot_message(snapshot: Snapshot, pricing: pb.PricingOverrides | None = N
                 metric=b.metric,
                 limit=str(b.limit),
                 hard=b.hard,
+                window_seconds=int(b.window.total_seconds()) if b.window else 0,
+                block_at=str(b.block_at) if b.window else "",
             )
             for b in snapshot.limits
         ],

@@ -1,9 +1,10 @@
 """Budgets: what a scope may spend in a period, and the window each period covers now.
 
 A budget names a scope (``global`` or one attribution dimension and its id),
-a metric (USD cost or tokens), a limit and a period: a calendar day, week
-(Monday first) or month in the budget's time zone, a rolling window of hours,
-or a fixed start and end. Two periods are enforced in the agent instead of by
+a metric (USD cost, tokens or calls), a limit and a period: a calendar day, week
+(Monday first) or month in the budget's time zone, a rolling window (of hours,
+or of seconds: a calls budget over a short rolling window is a rate limit), or
+a fixed start and end. Two periods are enforced in the agent instead of by
 the evaluator: ``request`` caps each call's worst-case cost before it is sent,
 and ``run`` caps one ``spendgate.scope(run=...)`` block. A ``concurrent``
 budget (metric ``runs``) caps how many ``spendgate.run()`` blocks of a scope
@@ -36,9 +37,10 @@ from spendgate.flag import Flag, State
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
 Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run", "concurrent"]
 AGENT_PERIODS = ("request", "run")  # enforced in the agent, not by the evaluator
-Metric = Literal["cost", "tokens", "runs"]  # runs: concurrent runs, with the concurrent period
+Metric = Literal["cost", "tokens", "calls", "runs"]  # runs: concurrent runs, with the concurrent period
 SLOT_PERIOD = "concurrent"  # enforced by the slot manager, not by the evaluator
 WILDCARD = "*"
+RECHECK_FRACTION, RECHECK_MIN_SECONDS = 60, 0.25  # see Budget.recheck_every
 
 
 class Budget(BaseModel):
@@ -53,6 +55,7 @@ class Budget(BaseModel):
     period: Period = "month"
     timezone: str = "UTC"
     rolling_hours: int | None = Field(default=None, gt=0)
+    rolling_seconds: int | None = Field(default=None, gt=0, le=366 * 86_400)  # or this, for rate limits
     starts_at: datetime | None = None
     ends_at: datetime | None = None
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
@@ -74,6 +77,29 @@ class Budget(BaseModel):
     @property
     def is_default(self) -> bool:
         return self.scope_id == WILDCARD
+
+    @property
+    def window(self) -> timedelta | None:
+        """The length of a rolling window; None for other periods."""
+        if self.period != "rolling":
+            return None
+        if self.rolling_seconds is not None:
+            return timedelta(seconds=self.rolling_seconds)
+        return timedelta(hours=self.rolling_hours or 0)
+
+    @property
+    def recheck_every(self) -> float | None:
+        """Seconds between evaluations of a rolling window that is not ok (None: not rolling): its
+        spend drops only as the window slides, so its flag lifts within this of the spend aging out."""
+        window = self.window
+        if window is None:
+            return None
+        return max(window.total_seconds() / RECHECK_FRACTION, RECHECK_MIN_SECONDS)
+
+    @property
+    def rate_limit(self) -> bool:
+        """A hard calls budget over a rolling window: the agent also enforces it on its own calls."""
+        return self.metric == "calls" and self.period == "rolling" and self.hard
 
     @property
     def block_at(self) -> Decimal:
@@ -111,14 +137,22 @@ class Budget(BaseModel):
             raise ValueError("a concurrent budget has metric runs, and only a concurrent budget does")
         if self.period == SLOT_PERIOD and self.limit != int(self.limit):
             raise ValueError("a concurrent budget's limit is a whole number of runs")
-        if self.period == "rolling" and self.rolling_hours is None:
-            raise ValueError("a rolling budget needs rolling_hours")
+        self._consistent_window()
+        if self.metric == "calls" and self.period == "request":
+            raise ValueError("a per-request budget cannot count calls: every request is one call")
         if self.period == "fixed":
             if self.starts_at is None or self.ends_at is None:
                 raise ValueError("a fixed budget needs starts_at and ends_at")
             if self.ends_at <= self.starts_at:
                 raise ValueError("ends_at must be after starts_at")
         return self
+
+    def _consistent_window(self) -> None:
+        given = [name for name in ("rolling_hours", "rolling_seconds") if getattr(self, name) is not None]
+        if self.period == "rolling" and len(given) != 1:
+            raise ValueError("a rolling budget needs one of rolling_hours and rolling_seconds, not both")
+        if self.period != "rolling" and "rolling_seconds" in given:
+            raise ValueError(f"rolling_seconds is for rolling budgets, not period {self.period!r}")
 
 
 def explicit_scopes(budgets: list[Budget]) -> set[tuple[str, str, str, str]]:
@@ -181,8 +215,8 @@ def _period_bounds(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
     if budget.agent_enforced or budget.slot_limited:
         raise ValueError(f"a {budget.period} budget has no window: it is not evaluated")
     if budget.period == "rolling":
-        assert budget.rolling_hours is not None
-        return now - timedelta(hours=budget.rolling_hours), now + timedelta(microseconds=1)
+        assert budget.window is not None
+        return now - budget.window, now + timedelta(microseconds=1)
     if budget.period == "fixed":
         assert budget.starts_at is not None and budget.ends_at is not None
         return utc(budget.starts_at), utc(budget.ends_at)
@@ -216,7 +250,7 @@ class Evaluation:
     scope_id: str  # the budget's own, or one id of a default (``*``) budget
     window_start: datetime
     window_end: datetime
-    spend: Decimal  # USD, or tokens for token budgets
+    spend: Decimal  # USD, tokens or calls: the budget's metric
     calls: int
     state: State
     utilization: Decimal  # percent of the limit
@@ -226,14 +260,19 @@ class Evaluation:
         return max(self.budget.limit - self.spend, Decimal(0))
 
 
-def _amount(budget: Budget, value: Decimal) -> str:
-    if budget.metric == "tokens":
-        return f"{value:,.0f} tokens"
-    return f"${value:,.2f}"
+def _used(budget: Budget, spend: Decimal) -> str:
+    """ "$1.20 of $5.00 spent", "87 of 100 calls used"."""
+    if budget.metric == "cost":
+        return f"${spend:,.2f} of ${budget.limit:,.2f} spent"
+    return f"{spend:,.0f} of {budget.limit:,.0f} {budget.metric} used"
 
 
 def describe(budget: Budget, scope_id: str) -> str:
-    period = f"{budget.rolling_hours} h rolling" if budget.period == "rolling" else budget.period
+    period: str = budget.period
+    if budget.rolling_seconds is not None and budget.period == "rolling":
+        period = f"{budget.rolling_seconds} s rolling"
+    elif budget.period == "rolling":
+        period = f"{budget.rolling_hours} h rolling"
     where = "global" if budget.scope_type == "global" else f"{budget.scope_type} {scope_id}"
     return f"{where} {period} budget {budget.id}"
 
@@ -241,9 +280,7 @@ def describe(budget: Budget, scope_id: str) -> str:
 def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime, now: datetime) -> Flag:
     """The flag of a budget scope at this spend: its state, and the reason agents are shown."""
     state, utilization = state_of(budget, spend, now)
-    reason = (
-        f"{_amount(budget, spend)} of {_amount(budget, budget.limit)} spent ({describe(budget, scope_id)})"
-    )
+    reason = f"{_used(budget, spend)} ({describe(budget, scope_id)})"
     if state == "block":
         reason = "blocked: " + reason
     elif budget.unblocked_until is not None and spend >= budget.block_at and now < budget.unblocked_until:

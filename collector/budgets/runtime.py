@@ -41,6 +41,7 @@ class StoredFlag:
     budget_id: str
     scope_type: str
     scope_id: str
+    metric: str  # migration 0027; rows stored before it read cost
     version: int
     state: State
     spend: Decimal
@@ -57,10 +58,9 @@ class StoredFlag:
         return cls(**values | {"period_end": flag.period_end or changed_at}, changed_at=changed_at)
 
     def flag(self) -> Flag:
-        # The table has no metric column: what collectors in external mode serve reads as cost. The
-        # stored version is the evaluating collector's; the serving board numbers its own.
+        # The stored version is the evaluating collector's; the serving board numbers its own.
         values = {name: getattr(self, name) for name in _FLAG_FIELDS if name != "version"}
-        return Flag(**values, metric="cost")
+        return Flag(**values)
 
 
 # The columns of budget_flags that are the flag's own fields (all but changed_at).
@@ -142,6 +142,8 @@ class BudgetRuntime:
             status=StatusRecorder(self.storage, self.settings.status_every),
             quiesce=quiesce,
         )
+        if self.live is not None:
+            self.live.recheck = self.evaluator.recheck_in
         self.evaluator.run_once()  # flags are right before the first agent connects
         if self._fast_path:  # the collector, which serves them; not ``spendgate evaluator``
             self.slots = SlotManager(lambda: self.store.all(max_age=1.0), self.settings.slot_lease_ttl)

@@ -29,6 +29,7 @@ _BUDGET_FIELDS = (
     "period",
     "timezone",
     "rolling_hours",
+    "rolling_seconds",
     "starts_at",
     "ends_at",
     "grace_percent",
@@ -40,7 +41,10 @@ def _print_budgets(budgets: list[Json]) -> None:
     for b in budgets:
         flag = b["flags"][0] if len(b["flags"]) == 1 else None
         state = flag["state"] if flag else (f"{len(b['flags'])} flags" if b["flags"] else "ok")
-        period = f"{b['rolling_hours']}h rolling" if b["period"] == "rolling" else b["period"]
+        period = b["period"]
+        if period == "rolling":
+            hours, seconds = b.get("rolling_hours"), b.get("rolling_seconds")
+            period = f"{hours}h rolling" if hours else f"{seconds}s rolling"
         unit = {"cost": "$", "tokens": "tok "}.get(b["metric"], b["metric"] + " ")
         kind = "hard" if b["hard"] else "soft"
         status = "active" if b["active"] else "disabled"
@@ -261,10 +265,13 @@ def add_commands(
     budgets.add_argument("--scope-type", dest="scope_type")
     budgets.add_argument("--scope-id", dest="scope_id", help="an id, or * for every id of the scope type")
     budgets.add_argument("--metric", choices=get_args(Metric))
-    budgets.add_argument("--limit", help="USD (or tokens); with override: the new limit")
+    budgets.add_argument("--limit", help="USD (or tokens, or calls); with override: the new limit")
     budgets.add_argument("--period", choices=get_args(Period))
     budgets.add_argument("--timezone")
     budgets.add_argument("--rolling-hours", dest="rolling_hours", type=int)
+    budgets.add_argument(
+        "--rolling-seconds", dest="rolling_seconds", type=int, help="a shorter rolling window (rate limits)"
+    )
     budgets.add_argument("--starts-at", dest="starts_at")
     budgets.add_argument("--ends-at", dest="ends_at")
     budgets.add_argument("--grace", dest="grace_percent", help="percent over the limit before blocking")

@@ -1,6 +1,6 @@
 -- The newest flag of every budget scope that is not ok (collectors in external
 -- evaluator mode serve these to their agents).
-SELECT budget_id, scope_type, scope_id, version, state, spend, limit_amount, utilization, remaining,
+SELECT budget_id, scope_type, scope_id, metric, version, state, spend, limit_amount, utilization, remaining,
        period_end, reason, changed_at
 FROM
 (

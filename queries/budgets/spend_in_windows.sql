@@ -3,6 +3,8 @@
 -- window that does not start on the hour (time zones with half-hour offsets,
 -- rolling windows, fixed starts) is still exact.
 -- A scope id of '*' (a default budget) yields one row per scope id with spend.
+-- blocked_calls: the calls among them the agent's guard refused, which never reached
+-- the provider (as migration 0027 counts them in the rollup).
 -- Parameters: parallel arrays, one element per budget window; times in
 -- microseconds since the epoch (UTC).
 WITH windows AS
@@ -26,7 +28,8 @@ WITH windows AS
 whole_hours AS
 (
     SELECT windows.budget_id AS budget_id, h.scope_id AS scope_id, sum(h.total_cost) AS cost,
-           sum(h.input_tokens + h.output_tokens) AS tokens, sum(h.calls) AS calls
+           sum(h.input_tokens + h.output_tokens) AS tokens, sum(h.calls) AS calls,
+           sum(h.blocked_calls) AS blocked_calls
     FROM windows
     INNER JOIN {db}.spend_by_scope_hourly AS h ON h.scope_type = windows.scope_type
     WHERE (windows.scope_id = '*' OR h.scope_id = windows.scope_id)
@@ -40,13 +43,15 @@ edges AS
            -- multiIf(windows.scope_type = 'project', s.project, ..., '') over the scope
            -- types of spendgate.dimensions (see spendgate/queries/__init__.py).
            {scope_id_of(windows.scope_type, s)} AS span_scope_id,
-           sum(s.total_cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls
+           sum(s.total_cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls,
+           countIf(s.error_type = 'BudgetExceeded' AND s.input_tokens = 0 AND s.output_tokens = 0)
+               AS blocked_calls
     FROM windows
     CROSS JOIN
     (
         -- Only spans in the hours where some window starts or ends can fall on an edge.
         -- scope_columns: the llm_spans column of every scope type but global.
-        SELECT start_time, {scope_columns}, total_cost, input_tokens, output_tokens
+        SELECT start_time, {scope_columns}, total_cost, input_tokens, output_tokens, error_type
         FROM {db}.llm_spans
         WHERE toStartOfHour(start_time) IN
             (SELECT arrayJoin([toStartOfHour(window_start), toStartOfHour(window_end)]) FROM windows)
@@ -57,11 +62,13 @@ edges AS
            OR (windows.scope_id = '*' AND span_scope_id != '') OR span_scope_id = windows.scope_id)
     GROUP BY budget_id, span_scope_id
 )
-SELECT budget_id, scope_id, toDecimal128(sum(cost), 18) AS cost, sum(tokens) AS tokens, sum(calls) AS calls
+SELECT budget_id, scope_id, toDecimal128(sum(cost), 18) AS cost, sum(tokens) AS tokens, sum(calls) AS calls,
+       sum(blocked_calls) AS blocked_calls
 FROM
 (
-    SELECT budget_id, scope_id, toDecimal128(cost, 18) AS cost, tokens, calls FROM whole_hours
+    SELECT budget_id, scope_id, toDecimal128(cost, 18) AS cost, tokens, calls, blocked_calls FROM whole_hours
     UNION ALL
-    SELECT budget_id, span_scope_id AS scope_id, toDecimal128(cost, 18) AS cost, tokens, calls FROM edges
+    SELECT budget_id, span_scope_id AS scope_id, toDecimal128(cost, 18) AS cost, tokens, calls, blocked_calls
+    FROM edges
 )
 GROUP BY budget_id, scope_id

@@ -41,20 +41,24 @@ class Flag(_message.Message):
     def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., state: _Optional[str] = ..., spend: _Optional[str] = ..., limit: _Optional[str] = ..., utilization: _Optional[str] = ..., remaining: _Optional[str] = ..., period_end_unix_ms: _Optional[int] = ..., reason: _Optional[str] = ..., version: _Optional[int] = ..., metric: _Optional[str] = ...) -> None: ...
 
 class CallLimit(_message.Message):
-    __slots__ = ("budget_id", "scope", "period", "metric", "limit", "hard")
+    __slots__ = ("budget_id", "scope", "period", "metric", "limit", "hard", "window_seconds", "block_at")
     BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
     SCOPE_FIELD_NUMBER: _ClassVar[int]
     PERIOD_FIELD_NUMBER: _ClassVar[int]
     METRIC_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     HARD_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_AT_FIELD_NUMBER: _ClassVar[int]
     budget_id: str
     scope: Scope
     period: str
     metric: str
     limit: str
     hard: bool
-    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., period: _Optional[str] = ..., metric: _Optional[str] = ..., limit: _Optional[str] = ..., hard: _Optional[bool] = ...) -> None: ...
+    window_seconds: int
+    block_at: str
+    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., period: _Optional[str] = ..., metric: _Optional[str] = ..., limit: _Optional[str] = ..., hard: _Optional[bool] = ..., window_seconds: _Optional[int] = ..., block_at: _Optional[str] = ...) -> None: ...
 
 class FlagSnapshot(_message.Message):
     __slots__ = ("version", "flags", "limits", "generated_unix_ms", "pricing")
