@@ -66,7 +66,14 @@ class MemoryStore:
 
     def _spend_in_windows(self, parameters: Mapping[str, Any]) -> list[Row]:
         return [
-            {"budget_id": budget_id, "scope_id": scope_id, "cost": cost, "tokens": tokens, "calls": calls}
+            {
+                "budget_id": budget_id,
+                "scope_id": scope_id,
+                "cost": cost,
+                "tokens": tokens,
+                "calls": calls,
+                "blocked_calls": 0,
+            }
             for (budget_id, scope_id), (cost, tokens, calls) in self.spend.items()
             if budget_id in parameters["budget_ids"]
         ]
