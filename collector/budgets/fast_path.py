@@ -71,16 +71,19 @@ class ReserveResult:
 
 _OPEN_END = 2**62
 _SENT = "sent_calls"
+INFRASTRUCTURE = "infrastructure"  # the operation of a fixed-cost row (ingest/fixed_costs.py, migration 0023)
 # The llm_spans columns each metric adds up; calls add up _sent_calls.
 _METRIC_COLUMNS = {"cost": ["total_cost"], "tokens": ["input_tokens", "output_tokens"], "calls": [_SENT]}
 
 
 def _sent_calls(block: pa.Table) -> pa.Array:
     """1 for each call sent to a provider, 0 for one the agent's guard refused (recorded with
-    error_type BudgetExceeded and no usage), as migration 0027 and the evaluator's SQL count them."""
+    error_type BudgetExceeded and no usage) and for a fixed-cost row (operation infrastructure),
+    as migration 0027 and the evaluator's SQL count them."""
     unused = pc.equal(pc.add(block.column("input_tokens"), block.column("output_tokens")), 0)
     refused = pc.and_kleene(pc.equal(block.column("error_type"), "BudgetExceeded"), unused)
-    return pc.cast(pc.invert(pc.fill_null(refused, False)), pa.int64())
+    fixed = pc.equal(block.column("operation"), INFRASTRUCTURE)
+    return pc.cast(pc.invert(pc.fill_null(pc.or_kleene(refused, fixed), False)), pa.int64())
 
 
 class LiveSpend:

@@ -43,7 +43,7 @@ edges AS
            -- multiIf(windows.scope_type = 'project', s.project, ..., '') over the scope
            -- types of spendgate.dimensions (see spendgate/queries/__init__.py).
            {scope_id_of(windows.scope_type, s)} AS span_scope_id,
-           sum(s.total_cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens, count() AS calls,
+           sum(s.total_cost) AS cost, sum(s.input_tokens + s.output_tokens) AS tokens, countIf(s.operation != 'infrastructure') AS calls,
            countIf(s.error_type = 'BudgetExceeded' AND s.input_tokens = 0 AND s.output_tokens = 0)
                AS blocked_calls
     FROM windows
@@ -51,7 +51,7 @@ edges AS
     (
         -- Only spans in the hours where some window starts or ends can fall on an edge.
         -- scope_columns: the llm_spans column of every scope type but global.
-        SELECT start_time, {scope_columns}, total_cost, input_tokens, output_tokens, error_type
+        SELECT start_time, {scope_columns}, total_cost, input_tokens, output_tokens, error_type, operation
         FROM {db}.llm_spans
         WHERE toStartOfHour(start_time) IN
             (SELECT arrayJoin([toStartOfHour(window_start), toStartOfHour(window_end)]) FROM windows)

@@ -14,7 +14,8 @@ AS SELECT
     toStartOfHour(start_time) AS hour,
     scope.1 AS scope_type,
     scope.2 AS scope_id,
-    count() AS calls,
+    -- As 0023: fixed-cost rows (operation 'infrastructure') are spend, not calls.
+    countIf(s.operation != 'infrastructure') AS calls,
     -- Qualified: input_tokens alone is the sum below.
     countIf(s.error_type = 'BudgetExceeded' AND s.input_tokens = 0 AND s.output_tokens = 0) AS blocked_calls,
     sum(input_tokens) AS input_tokens,
