@@ -170,9 +170,10 @@ class Collector:
             )
             if self.budgets is not None:
                 pricing = self.config.processors.pricing.overrides()
-                flag_service.add_to_server(grpc_server, self.budgets.board, self.budgets.live, pricing)
-                if self.budgets.slots is not None:
-                    slot_service.add_to_server(grpc_server, self.budgets.slots)
+                budgets = self.budgets
+                flag_service.add_to_server(grpc_server, budgets.board, budgets.live, pricing, budgets.checker)
+                if budgets.slots is not None:
+                    slot_service.add_to_server(grpc_server, budgets.slots)
             await grpc_server.start()
         http_server = None
         http_task = None

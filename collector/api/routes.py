@@ -16,6 +16,7 @@ from spendgate.collector.api.auth import changed_by
 from spendgate.collector.api.costs import jsonable
 from spendgate.collector.api.pauses import paused_scopes
 from spendgate.collector.budgets.alerts import read_alerts
+from spendgate.collector.budgets.decision import Estimate, parse_scopes
 from spendgate.collector.budgets.flag_service import blocking_flags
 from spendgate.collector.budgets.history import history_json
 from spendgate.collector.budgets.model import Budget, ScopeType
@@ -95,6 +96,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
 
 def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
     runtime, store = budgets.runtime, budgets.store
+    checker = runtime.checker
 
     @router.get("/api/v1/costs/budgets")
     def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
@@ -118,19 +120,18 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
     def check(
         scope_type: ScopeType = "global",
         scope_id: str = "",
-        estimated_cost: Annotated[Decimal, Query(ge=0)] = Decimal(0),
+        estimated_cost: str = "",
+        estimated_tokens: str = "",
     ) -> dict[str, Any]:
-        flags = blocking_flags(runtime.board, [(scope_type, scope_id)])
-        blocked = [f for f in flags if f.state == "block"]
-        # A hard budget with less room than the estimate refuses too.
-        short = [
-            f for f in flags if f.state != "block" and estimated_cost > f.remaining and f.metric == "cost"
-        ]
-        return {
-            "allowed": not blocked and not short,
-            "flags": [f.to_json() for f in flags],
-            "reason": (blocked or short)[0].reason if (blocked or short) else "",
-        }
+        """The seeds' is_budget_available: the same decision as the gRPC Check (budgets/decision.py)."""
+        try:
+            scopes = parse_scopes([(scope_type, scope_id)])
+            estimate = Estimate.parse(estimated_cost, estimated_tokens)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        decision = checker.check(scopes, estimate)
+        flags = [f.to_json() for f in blocking_flags(runtime.board, scopes)]
+        return {"scope_type": scope_type, "scope_id": scopes[0][1], **decision.to_json(), "flags": flags}
 
     @router.get("/api/v1/costs/budgets/status")
     def status(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:

@@ -69,6 +69,23 @@ class ReserveResult:
     blocking: Flag | None = None
 
 
+@dataclass(frozen=True)
+class Standing:
+    """One budget scope as it stands now: what the pre-flight check weighs an estimate against."""
+
+    budget: Budget
+    scope_id: str
+    spend: Decimal  # evaluated plus counted since (USD, or tokens)
+    held: Decimal = Decimal(0)  # reserved by strict-mode calls in flight
+
+
+def covers(budget: Budget, excluded: frozenset[str], scope_type: str, scope_id: str) -> bool:
+    """Whether this budget applies to the scope: its own, or a default for an id without its own."""
+    if scope_type != budget.scope_type:
+        return False
+    return budget.scope_id == scope_id or (budget.is_default and bool(scope_id) and scope_id not in excluded)
+
+
 _OPEN_END = 2**62
 _SENT = "sent_calls"
 INFRASTRUCTURE = "infrastructure"  # the operation of a fixed-cost row (ingest/fixed_costs.py, migration 0023)
@@ -244,21 +261,30 @@ class LiveSpend:
             self._reservations[reservation_id].counted_in = seq
 
     # -- strict mode ------------------------------------------------------------------------------
-    def _matching(self, scopes: list[tuple[str, str]]) -> list[tuple[_Window, str]]:
+    def _matching(self, scopes: list[tuple[str, str]], hard_only: bool = True) -> list[tuple[_Window, str]]:
         wanted = set(scopes) | {("global", "")}
-        found = []
-        for window in self._windows:
-            budget = window.budget
-            if not budget.hard:
-                continue
-            for scope_type, scope_id in wanted:
-                if scope_type != budget.scope_type:
-                    continue
-                if budget.scope_id == scope_id or (
-                    budget.is_default and scope_id and scope_id not in window.excluded
-                ):
-                    found.append((window, scope_id))
-        return found
+        return [
+            (window, scope_id)
+            for window in self._windows
+            if window.budget.hard or not hard_only
+            for scope_type, scope_id in wanted
+            if covers(window.budget, window.excluded, scope_type, scope_id)
+        ]
+
+    def standings(self, scopes: list[tuple[str, str]]) -> list[Standing]:
+        """Every budget (hard and soft) that applies to these scopes, with its spend and holds now."""
+        now = time.monotonic()
+        with self._lock:
+            self._expire(now)
+            return [
+                Standing(
+                    window.budget,
+                    scope_id,
+                    window.spend.get(scope_id, Decimal(0)),
+                    self._held((window.budget.id, scope_id), now),
+                )
+                for window, scope_id in self._matching(scopes, hard_only=False)
+            ]
 
     def _held(self, key: Key, now: float) -> Decimal:
         return sum(

@@ -14,6 +14,13 @@ from typing import Any
 
 import grpc
 from spendgate.collector.budgets.board import Flag, FlagBoard, Snapshot
+from spendgate.collector.budgets.decision import (
+    BudgetChecker,
+    BudgetDecision,
+    Decision,
+    Estimate,
+    parse_scopes,
+)
 from spendgate.collector.budgets.fast_path import LiveSpend
 
 from spendgate.pricing import DEFAULT_OVERRIDES, CustomModel, PricingOverrides
@@ -83,13 +90,39 @@ def blocking_flags(board: FlagBoard, scopes: list[tuple[str, str]]) -> list[Flag
     return [flag for flag in board.flags() if (flag.scope_type, flag.scope_id) in wanted]
 
 
+def _budget_message(decision: BudgetDecision) -> pb.BudgetDecision:
+    data = decision.to_json()
+    scope = pb.Scope(type=data.pop("scope_type"), id=data.pop("scope_id"))
+    fields: dict[str, Any] = {k: "" if v is None else v for k, v in data.items()}  # null: unset on the wire
+    return pb.BudgetDecision(scope=scope, **fields)
+
+
+def decision_message(decision: Decision, flags: list[Flag]) -> pb.CheckResponse:
+    """The decision as gRPC carries it: the same fields as the HTTP answer."""
+    tightest = decision.tightest
+    return pb.CheckResponse(
+        allowed=decision.allowed,
+        flags=[flag.to_message() for flag in flags],
+        reason=decision.reason,
+        has_budget=decision.has_budget,
+        source=decision.source,
+        budgets=[_budget_message(b) for b in decision.budgets],
+        tightest=_budget_message(tightest) if tightest else None,
+    )
+
+
 class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
     def __init__(
-        self, board: FlagBoard, live: LiveSpend | None, pricing: PricingOverrides = DEFAULT_OVERRIDES
+        self,
+        board: FlagBoard,
+        live: LiveSpend | None,
+        pricing: PricingOverrides = DEFAULT_OVERRIDES,
+        checker: BudgetChecker | None = None,
     ) -> None:
         self.board = board
         self.live = live
         self.pricing = pricing_message(pricing)  # the config's: the same in every snapshot
+        self.checker = checker or BudgetChecker(board, live)
 
     async def Watch(self, request: pb.WatchRequest, context: Any) -> AsyncIterator[pb.FlagSnapshot]:  # noqa: N802
         log.debug("agent %r watches flags", request.agent)
@@ -97,13 +130,13 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
             yield snapshot_message(snapshot, self.pricing)
 
     async def Check(self, request: pb.CheckRequest, context: Any) -> pb.CheckResponse:  # noqa: N802
-        flags = blocking_flags(self.board, [(s.type, s.id) for s in request.scopes])
-        blocked = [flag for flag in flags if flag.state == "block"]
-        return pb.CheckResponse(
-            allowed=not blocked,
-            flags=[flag.to_message() for flag in flags],
-            reason=blocked[0].reason if blocked else "",
-        )
+        try:
+            scopes = parse_scopes([(s.type, s.id) for s in request.scopes])
+            estimate = Estimate.parse(request.estimated_cost, request.estimated_tokens)
+        except ValueError as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        decision = self.checker.check(scopes, estimate)
+        return decision_message(decision, blocking_flags(self.board, scopes))
 
     async def _ledger(self, context: Any, text: str, field: str) -> tuple[LiveSpend, Decimal]:
         """The reservation ledger and the request's amount; aborts the call when either is missing."""
@@ -134,6 +167,11 @@ class BudgetFlagsService(flags_pb2_grpc.BudgetFlagsServicer):
 
 
 def add_to_server(
-    server: Any, board: FlagBoard, live: LiveSpend | None, pricing: PricingOverrides = DEFAULT_OVERRIDES
+    server: Any,
+    board: FlagBoard,
+    live: LiveSpend | None,
+    pricing: PricingOverrides = DEFAULT_OVERRIDES,
+    checker: BudgetChecker | None = None,
 ) -> None:
-    flags_pb2_grpc.add_BudgetFlagsServicer_to_server(BudgetFlagsService(board, live, pricing), server)
+    service = BudgetFlagsService(board, live, pricing, checker)
+    flags_pb2_grpc.add_BudgetFlagsServicer_to_server(service, server)

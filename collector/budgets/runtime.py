@@ -18,13 +18,14 @@ from decimal import Decimal
 
 from spendgate.collector.budgets.alerts import Alert, AlertManager
 from spendgate.collector.budgets.board import Flag, FlagBoard
+from spendgate.collector.budgets.decision import BudgetChecker
 from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
 from spendgate.collector.budgets.model import State
 from spendgate.collector.budgets.notify import Notifier
 from spendgate.collector.budgets.pauses import PauseStore
 from spendgate.collector.budgets.slots import SlotManager
-from spendgate.collector.budgets.status import StatusRecorder
+from spendgate.collector.budgets.status import StatusRecorder, read_status
 from spendgate.collector.budgets.store import BudgetStore
 from spendgate.collector.config import BudgetsExtension
 from spendgate.collector.events.bus import Publisher
@@ -154,6 +155,11 @@ class BudgetRuntime:
             self.notifier.send(alerts)
         if (events := self.events) is not None:
             events.publish(lambda: threshold_crossed(alerts))
+
+    @property
+    def checker(self) -> BudgetChecker:
+        """The pre-flight check (HTTP and gRPC): live counts, else the stored status and flags."""
+        return BudgetChecker(self.board, self.live, self.store.all, lambda: read_status(self.storage))
 
     def start(self) -> None:
         target = self.evaluator.run_forever if self.evaluator is not None else self._follow

@@ -128,22 +128,72 @@ class WatchRequest(_message.Message):
     def __init__(self, agent: _Optional[str] = ...) -> None: ...
 
 class CheckRequest(_message.Message):
-    __slots__ = ("scopes", "estimated_cost")
+    __slots__ = ("scopes", "estimated_cost", "estimated_tokens")
     SCOPES_FIELD_NUMBER: _ClassVar[int]
     ESTIMATED_COST_FIELD_NUMBER: _ClassVar[int]
+    ESTIMATED_TOKENS_FIELD_NUMBER: _ClassVar[int]
     scopes: _containers.RepeatedCompositeFieldContainer[Scope]
     estimated_cost: str
-    def __init__(self, scopes: _Optional[_Iterable[_Union[Scope, _Mapping]]] = ..., estimated_cost: _Optional[str] = ...) -> None: ...
+    estimated_tokens: str
+    def __init__(self, scopes: _Optional[_Iterable[_Union[Scope, _Mapping]]] = ..., estimated_cost: _Optional[str] = ..., estimated_tokens: _Optional[str] = ...) -> None: ...
 
 class CheckResponse(_message.Message):
-    __slots__ = ("allowed", "flags", "reason")
+    __slots__ = ("allowed", "flags", "reason", "has_budget", "source", "budgets", "tightest")
     ALLOWED_FIELD_NUMBER: _ClassVar[int]
     FLAGS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
+    HAS_BUDGET_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    BUDGETS_FIELD_NUMBER: _ClassVar[int]
+    TIGHTEST_FIELD_NUMBER: _ClassVar[int]
     allowed: bool
     flags: _containers.RepeatedCompositeFieldContainer[Flag]
     reason: str
-    def __init__(self, allowed: _Optional[bool] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., reason: _Optional[str] = ...) -> None: ...
+    has_budget: bool
+    source: str
+    budgets: _containers.RepeatedCompositeFieldContainer[BudgetDecision]
+    tightest: BudgetDecision
+    def __init__(self, allowed: _Optional[bool] = ..., flags: _Optional[_Iterable[_Union[Flag, _Mapping]]] = ..., reason: _Optional[str] = ..., has_budget: _Optional[bool] = ..., source: _Optional[str] = ..., budgets: _Optional[_Iterable[_Union[BudgetDecision, _Mapping]]] = ..., tightest: _Optional[_Union[BudgetDecision, _Mapping]] = ...) -> None: ...
+
+class BudgetDecision(_message.Message):
+    __slots__ = ("budget_id", "scope", "metric", "period", "hard", "state", "allowed", "reason", "limit", "spend", "held", "remaining", "limit_usd", "current_spend_usd", "remaining_usd", "utilization_percent", "is_exceeded", "is_warning")
+    BUDGET_ID_FIELD_NUMBER: _ClassVar[int]
+    SCOPE_FIELD_NUMBER: _ClassVar[int]
+    METRIC_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    HARD_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SPEND_FIELD_NUMBER: _ClassVar[int]
+    HELD_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_USD_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_SPEND_USD_FIELD_NUMBER: _ClassVar[int]
+    REMAINING_USD_FIELD_NUMBER: _ClassVar[int]
+    UTILIZATION_PERCENT_FIELD_NUMBER: _ClassVar[int]
+    IS_EXCEEDED_FIELD_NUMBER: _ClassVar[int]
+    IS_WARNING_FIELD_NUMBER: _ClassVar[int]
+    budget_id: str
+    scope: Scope
+    metric: str
+    period: str
+    hard: bool
+    state: str
+    allowed: bool
+    reason: str
+    limit: str
+    spend: str
+    held: str
+    remaining: str
+    limit_usd: str
+    current_spend_usd: str
+    remaining_usd: str
+    utilization_percent: str
+    is_exceeded: bool
+    is_warning: bool
+    def __init__(self, budget_id: _Optional[str] = ..., scope: _Optional[_Union[Scope, _Mapping]] = ..., metric: _Optional[str] = ..., period: _Optional[str] = ..., hard: _Optional[bool] = ..., state: _Optional[str] = ..., allowed: _Optional[bool] = ..., reason: _Optional[str] = ..., limit: _Optional[str] = ..., spend: _Optional[str] = ..., held: _Optional[str] = ..., remaining: _Optional[str] = ..., limit_usd: _Optional[str] = ..., current_spend_usd: _Optional[str] = ..., remaining_usd: _Optional[str] = ..., utilization_percent: _Optional[str] = ..., is_exceeded: _Optional[bool] = ..., is_warning: _Optional[bool] = ...) -> None: ...
 
 class ReserveRequest(_message.Message):
     __slots__ = ("scopes", "amount", "ttl_seconds")
