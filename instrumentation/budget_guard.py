@@ -173,7 +173,14 @@ class BudgetGuard:
                 if flag.state == "block" and not (flag.metric == "cost" and self._free(call)):
                     if flag.metric == PAUSE_METRIC:
                         raise ScopePaused(flag.scope_type, flag.scope_id, flag.reason)
-                    raise BudgetExceeded(flag.scope_type, flag.scope_id, flag.limit, flag.spend, flag.reason)
+                    raise BudgetExceeded(
+                        flag.scope_type,
+                        flag.scope_id,
+                        flag.limit,
+                        flag.spend,
+                        flag.reason,
+                        metric=flag.metric,
+                    )
                 self._warn(call, flag)
         limited = False
         if table.limit_index:
@@ -232,8 +239,9 @@ class BudgetGuard:
                 spent = self._run_total(run, limit.metric)
                 if limit.hard and spent >= limit.limit:
                     where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
+                    reason = f"per-run limit {limit.budget_id} reached in {where}"
                     raise BudgetExceeded(
-                        "run", run, limit.limit, spent, f"per-run limit {limit.budget_id} reached in {where}"
+                        "run", run, limit.limit, spent, reason, metric=limit.metric, limit_kind="per-run"
                     )
             elif limit.period == "request" and limit.hard:
                 if worst is None:
@@ -241,12 +249,18 @@ class BudgetGuard:
                 if self._over(limit, worst) and not worst_is_precise:
                     worst, worst_is_precise = self.worst_case(request, provider, model, True, operation), True
                 if self._over(limit, worst):
+                    # Nothing was spent: the message names the call's worst case as an estimate.
                     value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
-                    unit = "USD" if limit.metric == "cost" else "tokens"
-                    reason = (
-                        f"per-request limit {limit.budget_id}: this call could use up to {value:.6f} {unit}"
+                    raise BudgetExceeded(
+                        limit.scope_type,
+                        scope_id,
+                        limit.limit,
+                        Decimal(0),
+                        f"per-request limit {limit.budget_id}",
+                        estimate=value,
+                        metric=limit.metric,
+                        limit_kind="per-request",
                     )
-                    raise BudgetExceeded(limit.scope_type, scope_id, limit.limit, value, reason)
         if rated:  # last: a call the other limits refuse is not counted as sent
             self.rates.admit(rated)
 
@@ -298,7 +312,8 @@ class BudgetGuard:
             return ""
         if not reply.granted:
             by = Flag.from_message(reply.blocking)
-            raise BudgetExceeded(by.scope_type or "global", by.scope_id, by.limit, by.spend, reply.reason)
+            scope_type = by.scope_type or "global"
+            raise BudgetExceeded(scope_type, by.scope_id, by.limit, by.spend, reply.reason, estimate=amount)
         call.set_attribute("spendgate.reservation_id", reply.reservation_id)
         return str(reply.reservation_id)
 

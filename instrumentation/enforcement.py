@@ -15,8 +15,14 @@ from .recorder import LLMCall, Settlement
 
 
 class BudgetExceeded(Exception):
-    """A budget blocks this call; the provider was not called. ``retry_after``: seconds until a
-    rate limit lets a call through again (None when waiting does not help)."""
+    """A budget blocks this call; the provider was not called.
+
+    ``spend`` is what the scope has spent. A call refused on its own estimate (a per-request
+    limit, a strict-mode reservation) carries the estimate in ``estimate`` (USD, or tokens for
+    ``metric="tokens"``), and the message names it as an estimate: nothing was spent on it.
+    ``retry_after``: seconds until a rate limit lets a call through again (None when waiting
+    does not help).
+    """
 
     def __init__(
         self,
@@ -25,7 +31,11 @@ class BudgetExceeded(Exception):
         limit: Decimal,
         spend: Decimal,
         reason: str = "",
+        *,
         retry_after: float | None = None,
+        estimate: Decimal | None = None,
+        metric: str = "cost",
+        limit_kind: str = "",
     ) -> None:
         self.retry_after = retry_after
         self.scope_type = scope_type
@@ -33,8 +43,21 @@ class BudgetExceeded(Exception):
         self.limit = limit
         self.spend = spend
         self.reason = reason
+        self.estimate = estimate
+        self.metric = metric
         where = scope_type if not scope_id else f"{scope_type} {scope_id!r}"
-        message = f"budget exceeded for {where}: spent {spend} of a {limit} limit"
+        kind = f"{limit_kind} limit" if limit_kind else "limit"
+        if estimate is not None:
+            spent = f" on top of {_amount(metric, spend)} spent would exceed" if spend else " exceeds"
+            message = (
+                f"budget exceeded for {where}: this call's {_estimated(metric, estimate)}{spent}"
+                f" the {_amount(metric, limit)} {kind}"
+            )
+        elif not limit and reason:  # no budget figures: the check itself failed (collector unreachable)
+            message = f"budget check refused the call for {where}"
+        else:
+            spent, of = _amount(metric, spend), _amount(metric, limit)
+            message = f"budget exceeded for {where}: spent {spent} of a {of} {kind}"
         super().__init__(message + (f" ({reason})" if reason else ""))
 
 
@@ -45,6 +68,25 @@ class ScopePaused(BudgetExceeded):
         super().__init__(scope_type, scope_id, Decimal(0), Decimal(0), reason)
         where = scope_type if not scope_id else f"{scope_type} {scope_id!r}"
         self.args = (f"{where} is paused ({reason})",)  # nothing was spent against a limit
+
+
+def _amount(metric: str, value: Decimal) -> str:
+    if metric == "tokens":
+        return f"{value:,.0f} tokens"
+    if value >= 1 or value == value.quantize(_CENT):
+        return f"${value:,.2f}"
+    return f"${value.quantize(_MICRO).normalize():f}"  # $0.0045, not $0.00
+
+
+def _estimated(metric: str, value: Decimal) -> str:
+    return (
+        f"estimated {_amount(metric, value)}"
+        if metric == "tokens"
+        else f"estimated cost {_amount(metric, value)}"
+    )
+
+
+_CENT, _MICRO = Decimal("0.01"), Decimal("0.000001")
 
 
 class Guard(Settlement, Protocol):

@@ -322,9 +322,18 @@ def test_per_request_limits_refuse_a_call_whose_worst_case_is_too_expensive(
     sent = len(fake.requests)
     with scope(agent_type="testing"):
         # gpt-4o: 4,000 output tokens could cost $0.04.
-        with pytest.raises(BudgetExceeded, match="per-request limit testing-req"):
+        with pytest.raises(BudgetExceeded, match="per-request limit testing-req") as refused:
             sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=4000)
         assert len(fake.requests) == sent
+        # Nothing was spent: the message names the worst case as this call's estimate.
+        error = refused.value
+        assert error.spend == 0 and error.estimate is not None and error.estimate > Decimal("0.04")
+        assert str(error).startswith(
+            f"budget exceeded for agent_type 'testing': this call's estimated cost ${error.estimate:.6f}".rstrip(
+                "0"
+            )
+        )
+        assert "exceeds the $0.01 per-request limit" in str(error) and "spent" not in str(error)
         sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=500)  # up to $0.005
     with scope(agent_type="coding"):
         sdk.chat.completions.create(model="gpt-4o", messages=MESSAGES, max_tokens=4000)  # not a testing agent
@@ -589,13 +598,15 @@ def test_strict_mode_counts_a_settled_call_once_when_its_span_arrives(
     guard = enforce_budgets(budgets.grpc_endpoint, strict=True, wait_seconds=10)
     sdk = openai.OpenAI(base_url=fake.url("openai"), api_key="k", max_retries=0)
     allowed = 0
+    refused = BudgetExceeded("project", "exact", Decimal(0), Decimal(0))
     try:
         with scope(project="exact"):
             for _ in range(10):
                 try:
                     sdk.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, max_tokens=100)
                     allowed += 1
-                except BudgetExceeded:
+                except BudgetExceeded as exc:
+                    refused = exc
                     break
         RECORDER.flush()
         provider.force_flush()
@@ -607,6 +618,11 @@ def test_strict_mode_counts_a_settled_call_once_when_its_span_arrives(
     # about $0.00021 (the fake provider reports 1,200 prompt tokens). After 4 calls a 5th still fits;
     # after 5 nothing does. The overshoot is less than one call's estimate error.
     assert guard.strict and allowed == 5
+    # The reservation was refused on the call's estimate, on top of what the project spent.
+    assert refused.estimate is not None and refused.scope_id == "exact" and refused.spend > 0
+    assert "this call's estimated cost $0.0000" in str(refused) and "would exceed the $0.0011 limit" in str(
+        refused
+    )
     wait_until(lambda: budgets.scalar("SELECT count() FROM {db}.llm_spans WHERE project = 'exact'") == 6)
     stored = budgets.rows(
         "SELECT reservation_id != '', total_cost FROM {db}.llm_spans WHERE project = 'exact'"
