@@ -507,7 +507,8 @@ def test_threshold_alerts_with_cooldown_reach_webhooks_and_email(
 def test_anomaly_alert_when_today_is_over_twice_the_trailing_average(chdb_dsn: str) -> None:
     from .test_budgets import _span_at
 
-    for running in _collector(chdb_dsn, more="    alerts: {anomaly_min_spend: 0}"):  # cents today
+    # One call is $0.0045: the minimum is set between three and four calls' spend.
+    for running in _collector(chdb_dsn, more='    alerts:\n      anomaly_min_spend: "0.015"\n'):
         api(running).post(
             "/api/v1/costs/budgets",
             json={"id": "agent-cap", "scope_type": "agent", "scope_id": "crawler", "limit": 100},
@@ -521,10 +522,15 @@ def test_anomaly_alert_when_today_is_over_twice_the_trailing_average(chdb_dsn: s
         send(running, 3, **{"spendgate.agent": "crawler"})  # 3 calls today against 1 a day before
         runtime.evaluator._alerts._next_anomaly_check = None  # the check runs once a minute
         runtime.evaluator.run_once()
+        alerts = api(running).get("/api/v1/alerts").json()["alerts"]
+        assert [a for a in alerts if a["kind"] == "anomaly"] == []  # 300 %, but $0.0135 is below the minimum
+        send(running, 1, **{"spendgate.agent": "crawler"})  # $0.018: over the minimum
+        runtime.evaluator._alerts._next_anomaly_check = None
+        runtime.evaluator.run_once()
         anomalies = [a for a in api(running).get("/api/v1/alerts").json()["alerts"] if a["kind"] == "anomaly"]
         assert len(anomalies) == 1
-        assert anomalies[0]["scope_id"] == "crawler" and anomalies[0]["utilization"] == "300.00"
-        assert "300% of its trailing daily average" in anomalies[0]["message"]
+        assert anomalies[0]["scope_id"] == "crawler" and anomalies[0]["utilization"] == "400.00"
+        assert "400% of its trailing daily average" in anomalies[0]["message"]
 
 
 # -- strict mode ------------------------------------------------------------------------------------------
