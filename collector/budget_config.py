@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from decimal import Decimal
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from spendgate.collector.budgets.model import Budget
 from spendgate.collector.config_fields import Money, Seconds, Strict
 
@@ -45,7 +46,30 @@ class Alerts(Strict):
     notifications: Notifications = Notifications()
 
 
-AGENT_MONTHLY_ENV = "AGENT_MAX_MONTHLY_COST_USD"
+AGENT_MONTHLY = "agent-default-monthly"
+AGENT_MONTHLY_ENV = "AGENT_MAX_MONTHLY_COST_USD"  # seed 004's name
+# And spendgate's own name for it, which wins when both are set.
+AGENT_MONTHLY_ENVS = ("SPENDGATE_" + AGENT_MONTHLY_ENV, AGENT_MONTHLY_ENV)
+
+
+def agent_monthly_override(defaults: list[Budget], environ: Mapping[str, str]) -> list[Budget]:
+    """The defaults with the per-agent monthly default's amount from the environment: an amount in
+    USD replaces its limit, ``0`` or ``off`` drops it; unset leaves it as configured."""
+    name = next((n for n in AGENT_MONTHLY_ENVS if environ.get(n, "").strip()), None)
+    if name is None:
+        return defaults
+    text = environ[name].strip()
+    if text.lower() == "off":
+        return [b for b in defaults if b.id != AGENT_MONTHLY]
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        raise ValueError(f"{name}={text[:40]!r}: give a monthly limit in USD, or 0 or off for none")
+    if amount == 0:
+        return [b for b in defaults if b.id != AGENT_MONTHLY]
+    return [b.model_copy(update={"limit": amount}) if b.id == AGENT_MONTHLY else b for b in defaults]
 
 
 def _seed_budgets() -> list[Budget]:
@@ -66,17 +90,8 @@ def _seed_budgets() -> list[Budget]:
             limit=Decimal(50),
             period="month",
         ),
-        # Seed 004: every agent $50 a month (hard, 10 % grace), $AGENT_MAX_MONTHLY_COST_USD to change.
-        Budget.model_validate(
-            {
-                "id": "agent-default-monthly",
-                "scope_type": "agent",
-                "scope_id": "*",
-                "limit": os.environ.get(AGENT_MONTHLY_ENV) or "50",
-                "period": "month",
-                "grace_percent": 10,
-            }
-        ),
+        # Seed 004: $50 a month per agent, auto-paused at 110 % (hard, 10 % grace).
+        Budget(id=AGENT_MONTHLY, scope_type="agent", scope_id="*", limit=Decimal(50), period="month"),
         Budget(id="per-request", scope_type="global", limit=Decimal(1), period="request"),
         *[
             Budget(
@@ -113,11 +128,16 @@ class BudgetsExtension(Strict):
     status_every: Seconds = 60.0
     alerts: Alerts = Alerts()
     # Written to ClickHouse on first start only; change budgets later through the API or CLI.
-    defaults: list[Budget] = Field(default_factory=_seed_budgets)
+    defaults: list[Budget] = Field(default_factory=_seed_budgets, validate_default=True)
     # Concurrency slots (spendgate.run()): a lease whose agent stopped heartbeating is freed after this.
     slot_lease_ttl: Seconds = Field(default=15.0, gt=0)
     # The seeds' limits.global.max_concurrent_agents: adds a global concurrent budget to the defaults.
     max_concurrent_agents: int | None = Field(default=None, gt=0)
+
+    @field_validator("defaults")
+    @classmethod
+    def _agent_monthly_from_env(cls, defaults: list[Budget]) -> list[Budget]:
+        return agent_monthly_override(defaults, os.environ)  # read when the config is made
 
     @model_validator(mode="after")
     def _concurrency_default(self) -> BudgetsExtension:

@@ -185,3 +185,27 @@ def test_bad_input_is_refused_naming_it(
         _stub(collector).Check(request, timeout=10)
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (named if named != "scope_type" else "scope type") in str(error.value.details())
+
+
+def test_out_of_the_box_every_agent_has_a_monthly_budget(running: RunningCollector) -> None:
+    """The built-in defaults (no defaults in the config): seed 004's $50 a month per agent."""
+    send(running, 2, **{"spendgate.agent": "a-1"})
+    url = f"{running.http_url}/api/v1/costs/budgets/status"
+
+    def agents() -> dict[str, dict[str, Any]]:
+        scopes = httpx.get(url, params={"scope_type": "agent"}, timeout=10).json()["scopes"]
+        return {s["scope_id"]: s for s in scopes if s["budget_id"] == "agent-default-monthly"}
+
+    wait_until(lambda: "a-1" in agents(), timeout=30, what="the agent in the status view", interval=0.1)
+    status = agents()["a-1"]
+    assert (status["limit_amount"], status["spend"], status["period"], status["state"]) == (
+        "50",
+        "0.009",
+        "month",
+        "ok",
+    )
+    # Hard with 10 % grace: $55 is the most a month's work may reach.
+    assert check(running, ("agent", "a-1"), cost="54.99")["allowed"] is True
+    refused = check(running, ("agent", "a-1"), cost="55")
+    assert refused["allowed"] is False and refused["budget_id"] == "agent-default-monthly"
+    assert {b["budget_id"] for b in refused["budgets"]} == {"global-monthly", "agent-default-monthly"}

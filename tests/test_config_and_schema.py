@@ -155,3 +155,36 @@ def test_api_key_entries_are_checked() -> None:
     clear_text = "extensions:\n  auth:\n    api_keys: [{name: a, sha256: my-secret, roles: [read]}]\n"
     with pytest.raises(ConfigError, match="extensions.auth.api_keys.0.sha256"):
         parse_config(clear_text)
+
+
+def test_the_per_agent_monthly_default_takes_its_amount_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def agent_default(environ: dict[str, str], text: str = "") -> list[tuple[Decimal, bool, Decimal]]:
+        for name in ("AGENT_MAX_MONTHLY_COST_USD", "SPENDGATE_AGENT_MAX_MONTHLY_COST_USD"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in environ.items():
+            monkeypatch.setenv(name, value)
+        budgets = parse_config(text).extensions.budgets.defaults
+        return [(b.limit, b.hard, b.grace_percent) for b in budgets if b.id == "agent-default-monthly"]
+
+    # Seed 004: $50 a month per agent, paused at 110 %.
+    assert agent_default({}) == [(Decimal(50), True, Decimal(10))]
+    assert agent_default({"AGENT_MAX_MONTHLY_COST_USD": "75.50"}) == [(Decimal("75.50"), True, Decimal(10))]
+    both = {"AGENT_MAX_MONTHLY_COST_USD": "75", "SPENDGATE_AGENT_MAX_MONTHLY_COST_USD": "20"}
+    assert agent_default(both) == [(Decimal(20), True, Decimal(10))]
+    for off in ("0", "off", "OFF", "0.00"):
+        assert agent_default({"AGENT_MAX_MONTHLY_COST_USD": off}) == []
+    # The shipped file lists it by id, so the variable applies there too; a config without it has none.
+    shipped = (REPO / "otel-config.yaml").read_text()
+    assert agent_default({"AGENT_MAX_MONTHLY_COST_USD": "12"}, shipped) == [(Decimal(12), True, Decimal(10))]
+    assert (
+        agent_default({"AGENT_MAX_MONTHLY_COST_USD": "12"}, "extensions:\n  budgets:\n    defaults: []\n")
+        == []
+    )
+    for bad in ("lots", "-5", "NaN", "inf"):
+        monkeypatch.setenv("AGENT_MAX_MONTHLY_COST_USD", bad)
+        with pytest.raises(
+            ConfigError, match=f"AGENT_MAX_MONTHLY_COST_USD={bad!r}: give a monthly limit in USD"
+        ):
+            parse_config("extensions:\n  budgets: {}\n")
