@@ -209,3 +209,30 @@ def test_out_of_the_box_every_agent_has_a_monthly_budget(running: RunningCollect
     refused = check(running, ("agent", "a-1"), cost="55")
     assert refused["allowed"] is False and refused["budget_id"] == "agent-default-monthly"
     assert {b["budget_id"] for b in refused["budgets"]} == {"global-monthly", "agent-default-monthly"}
+
+
+def test_without_a_live_counter_the_check_answers_from_the_stored_snapshot(chdb_dsn: str) -> None:
+    """External evaluator mode: this collector has no fast path; `spendgate evaluator` stores status and flags."""
+    from spendgate.collector.budgets.runtime import BudgetRuntime
+
+    external = NO_DEFAULTS.format(every="100ms", more="    evaluator: external\n")
+    with collector_running(chdb_dsn, external) as running:
+        assert running.collector.budgets is not None and running.collector.budgets.live is None
+        _budget(running, id="ext-all", scope_type="global", limit="1", grace_percent=0)
+        _budget(running, id="ext-ann", scope_type="user", scope_id="ann", limit="0.01", grace_percent=0)
+        send(running, 3, **{"spendgate.user": "ann"})  # $0.0135
+        storage = running.collector.storage
+        assert storage is not None
+        settings = running.collector.config.extensions.budgets.model_copy(update={"evaluator": "embedded"})
+        evaluator = BudgetRuntime(storage, settings, fast_path=False)  # what `spendgate evaluator` runs
+        evaluator.open()
+        try:
+            wait_until(lambda: not check(running, ("user", "ann"))["allowed"], what="the stored block")
+        finally:
+            evaluator.close()
+        blocked = check(running, ("user", "ann"))
+        assert blocked["source"] == "snapshot" and "external evaluator" in blocked["note"]
+        assert blocked["budget_id"] == "ext-ann" and blocked["state"] == "block"
+        overall = check(running, ("global", ""), cost="0.99")
+        assert overall["allowed"] is False and overall["current_spend_usd"] == "0.0135"
+        assert check(running, ("global", ""), cost="0.98")["allowed"] is True
