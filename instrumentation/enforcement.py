@@ -48,11 +48,14 @@ class BudgetExceeded(Exception):
         where = scope_type if not scope_id else f"{scope_type} {scope_id!r}"
         kind = f"{limit_kind} limit" if limit_kind else "limit"
         if estimate is not None:
-            spent = f" on top of {_amount(metric, spend)} spent would exceed" if spend else " exceeds"
-            message = (
-                f"budget exceeded for {where}: this call's {_estimated(metric, estimate)}{spent}"
-                f" the {_amount(metric, limit)} {kind}"
+            # A per-call limit is exceeded by the estimate alone; a period's limit has spend and
+            # other calls' reservations beside it (the reason says how much is held).
+            fits = (
+                f"exceeds the {_amount(metric, limit)} {kind}"
+                if limit_kind
+                else f"does not fit in the {_amount(metric, limit)} limit ({_amount(metric, spend)} spent)"
             )
+            message = f"budget exceeded for {where}: this call's {_estimated(metric, estimate)} {fits}"
         elif not limit and reason:  # no budget figures: the check itself failed (collector unreachable)
             message = f"budget check refused the call for {where}"
         else:
