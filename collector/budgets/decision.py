@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from spendgate.collector.budgets.board import FlagBoard
+from spendgate.collector.budgets.evaluator import window_budgets
 from spendgate.collector.budgets.fast_path import LiveSpend, Standing, covers
 from spendgate.collector.budgets.model import Budget, State, describe, explicit_scopes, flag_of, state_of
 from spendgate.collector.budgets.status import ScopeStatus
@@ -224,7 +225,7 @@ class BudgetChecker:
         return decide(self._known(scopes), estimate, "snapshot")
 
     def _known(self, scopes: list[tuple[str, str]]) -> list[Standing]:
-        budgets = [b for b in self._budgets() if b.active and not b.agent_enforced]
+        budgets = window_budgets(self._budgets())  # what the evaluator (and the fast path) watches
         explicit = explicit_scopes(budgets)
         spend = {(s.budget_id, s.scope_id): s.spend for s in self._status()}
         flagged = {(f.budget_id, f.scope_id): f.spend for f in self._board.flags()}
