@@ -29,7 +29,7 @@ from spendgate.collector.budgets.model import Budget, State, describe, explicit_
 from spendgate.collector.budgets.status import ScopeStatus
 
 from spendgate.dimensions import GLOBAL, SCOPE_TYPES
-from spendgate.flag import percent_text
+from spendgate.flag import Flag, percent_text
 from spendgate.pricing.overrides import wire_amount
 
 Source = Literal["live", "snapshot"]
@@ -153,10 +153,11 @@ class Decision:
     budgets: tuple[BudgetDecision, ...]
     estimate: Estimate
     source: Source
+    paused: Flag | None = None  # a scope paused by hand refuses whatever the budgets say
 
     @property
     def allowed(self) -> bool:
-        return all(b.allowed for b in self.budgets)
+        return self.paused is None and all(b.allowed for b in self.budgets)
 
     @property
     def has_budget(self) -> bool:
@@ -173,6 +174,9 @@ class Decision:
 
     @property
     def reason(self) -> str:
+        if self.paused is not None:
+            where = self.paused.scope_type + (f" {self.paused.scope_id}" if self.paused.scope_id else "")
+            return f"{where} is {self.paused.reason}"
         refused = [b.reason for b in self.budgets if not b.allowed]
         if refused:
             return refused[0]
@@ -196,15 +200,20 @@ class Decision:
             "estimated_tokens": _text(self.estimate.tokens),
             **figures,
             "budgets": [b.to_json() for b in self.budgets],
+            "paused": self.paused is not None,
         }
 
 
 def decide(
-    standings: list[Standing], estimate: Estimate, source: Source = "live", now: datetime | None = None
+    standings: list[Standing],
+    estimate: Estimate,
+    source: Source = "live",
+    now: datetime | None = None,
+    paused: Flag | None = None,
 ) -> Decision:
     moment = now or datetime.now(UTC)
     ordered = sorted(standings, key=lambda s: (s.budget.id, s.scope_id))  # the same answer every time
-    return Decision(tuple(weigh(s, estimate, moment) for s in ordered), estimate, source)
+    return Decision(tuple(weigh(s, estimate, moment) for s in ordered), estimate, source, paused)
 
 
 class BudgetChecker:
@@ -220,9 +229,10 @@ class BudgetChecker:
         self._board, self._live, self._budgets, self._status = board, live, budgets, status
 
     def check(self, scopes: list[tuple[str, str]], estimate: Estimate) -> Decision:
+        paused = self._board.pause_of(scopes)
         if self._live is not None:
-            return decide(self._live.standings(scopes), estimate, "live")
-        return decide(self._known(scopes), estimate, "snapshot")
+            return decide(self._live.standings(scopes), estimate, "live", paused=paused)
+        return decide(self._known(scopes), estimate, "snapshot", paused=paused)
 
     def _known(self, scopes: list[tuple[str, str]]) -> list[Standing]:
         budgets = window_budgets(self._budgets())  # what the evaluator (and the fast path) watches
