@@ -112,14 +112,19 @@ def _framing_tokens(request: dict[str, Any]) -> int:
 _RUN_METRICS = ("cost", "tokens", "calls")  # the order of a run's totals
 
 
+def _hard_run_limits(limits: list[tuple[CallLimit, str]]) -> tuple[tuple[CallLimit, str], ...]:
+    return tuple((limit, scope) for limit, scope in limits if limit.period == "run" and limit.hard)
+
+
 class _CallBudget:
     """What the guard remembers about a call until it ends."""
 
-    __slots__ = ("run", "reservation")
+    __slots__ = ("run", "reservation", "run_limits")
 
     def __init__(self, run: str, reservation: str) -> None:
         self.run = run
         self.reservation = reservation
+        self.run_limits: tuple[tuple[CallLimit, str], ...] = ()  # hard per-run limits, for streams
 
 
 class BudgetGuard:
@@ -192,6 +197,39 @@ class BudgetGuard:
             call.budget = _CallBudget(run, self._reserve(call, request, scopes))
         elif run and limited:
             call.budget = _CallBudget(run, "")
+        if run and limited and call.budget is not None:
+            call.budget.run_limits = _hard_run_limits(applicable)
+
+    # -- streams: terminate run (see stream_guard) -----------------------------------------------
+    def limits_run(self, call: LLMCall) -> bool:
+        budget = call.budget
+        return isinstance(budget, _CallBudget) and bool(budget.run_limits)
+
+    def prompt_tokens(self, request: dict[str, Any]) -> int:
+        return estimate.count_tokens(request_text(request)) + _framing_tokens(request)
+
+    def run_overrun(self, call: LLMCall, input_tokens: int, output_tokens: int) -> BudgetExceeded | None:
+        budget = call.budget
+        if not isinstance(budget, _CallBudget):
+            return None
+        run_cost, run_tokens = self._run_totals(budget.run)
+        cost: Decimal | None = None
+        for limit, scope_id in budget.run_limits:
+            if limit.metric == "cost":
+                if cost is None:
+                    cost = run_cost + call_cost(self.table.pricer, call, input_tokens, output_tokens)
+                spent = cost
+            elif limit.metric == "tokens":
+                spent = run_tokens + input_tokens + output_tokens
+            else:
+                continue
+            if spent > limit.limit:
+                where = f"run {budget.run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
+                reason = f"per-run limit {limit.budget_id} crossed mid-stream in {where}: stream stopped"
+                return BudgetExceeded(
+                    "run", budget.run, limit.limit, spent, reason, metric=limit.metric, limit_kind="per-run"
+                )
+        return None
 
     def _free(self, call: LLMCall) -> bool:
         return self.table.pricer.is_free(call.provider, call.request_model, call.operation)

@@ -92,7 +92,20 @@ def _estimated(metric: str, value: Decimal) -> str:
 _CENT, _MICRO = Decimal("0.01"), Decimal("0.000001")
 
 
-class Guard(Settlement, Protocol):
+class RunLimits(Protocol):
+    """What a stream needs to be stopped when it crosses its run's hard per-run limit."""
+
+    def limits_run(self, call: LLMCall) -> bool:
+        """True when the call is in a run with a hard per-run limit."""
+
+    def prompt_tokens(self, request: dict[str, Any]) -> int:
+        """The request's input, estimated (for a stream whose provider has not said yet)."""
+
+    def run_overrun(self, call: LLMCall, input_tokens: int, output_tokens: int) -> BudgetExceeded | None:
+        """The limit the run's spend plus this usage of the call crosses, if one does."""
+
+
+class Guard(Settlement, RunLimits, Protocol):
     """Checks a call before it is sent; settles it (``after_call``) when it ended."""
 
     def check(self, call: LLMCall, request: dict[str, Any]) -> None:

@@ -44,3 +44,17 @@ def chat_response(call: LLMCall, response: Any) -> None:
     call.response_id = response.id
     call.finish_reasons = [choice.finish_reason for choice in response.choices if choice.finish_reason]
     chat_usage(call, response.usage)
+
+
+def chat_chunk_text(chunk: Any) -> str:
+    """The output a Chat Completions chunk adds: content, refusal and tool-call arguments."""
+    parts: list[str] = []
+    for choice in chunk.choices:
+        delta = choice.delta
+        if delta is None:
+            continue
+        parts += (delta.content or "", getattr(delta, "refusal", None) or "")
+        for tool_call in delta.tool_calls or ():
+            if tool_call.function is not None:
+                parts.append(tool_call.function.arguments or "")
+    return "".join(parts)

@@ -79,12 +79,15 @@ def worst_case_cost(
     return priced.cost.total
 
 
-def call_cost(pricer: Pricer, call: LLMCall) -> Decimal:
-    """What the collector will charge for a finished call, priced as its span will be."""
+def call_cost(
+    pricer: Pricer, call: LLMCall, input_tokens: int | None = None, output_tokens: int | None = None
+) -> Decimal:
+    """What the collector will charge for a finished call, priced as its span will be; a stream
+    still running is priced with the input and output counted so far (``input_tokens``, ``output_tokens``)."""
     one_hour = (call.attributes or {}).get(CACHE_WRITE_1H_ATTRIBUTE, 0)
     counts = plan.usage(
-        call.input_tokens or 0,
-        call.output_tokens or 0,
+        call.input_tokens or 0 if input_tokens is None else input_tokens,
+        call.output_tokens or 0 if output_tokens is None else output_tokens,
         call.cache_read_tokens or 0,
         call.cache_write_tokens or 0,
         call.reasoning_tokens or 0,

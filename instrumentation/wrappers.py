@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from opentelemetry.trace import Tracer
 
 from . import enforcement
 from .recorder import LLMCall, log_once
+from .stream_guard import ChunkText, StreamMeter, meter_for
 
 logger = logging.getLogger("spendgate.instrumentation")
 
@@ -46,6 +48,7 @@ class Surface:
     on_chunk: ChunkFn | None = None
     on_stream_end: ResponseFn | None = None  # called with the stream object before the span ends
     is_stream: Callable[[dict[str, Any], Any], bool] | None = None
+    chunk_text: ChunkText | None = None  # a chunk's output text, to stop a stream at a run's limit
 
 
 def suppressed() -> bool:
@@ -120,7 +123,7 @@ def _complete(surface: Surface, call: LLMCall, kwargs: dict[str, Any], result: A
         if _streaming(surface, kwargs, result):
             call.streaming = True
             proxy = AsyncStreamProxy if is_async else SyncStreamProxy
-            return proxy(result, call, surface)
+            return proxy(result, call, surface, meter_for(call, surface.chunk_text, kwargs))
         surface.on_response(call, result)
     except Exception:
         log_once("response")
@@ -169,10 +172,13 @@ def async_wrapper(tracer: Tracer, surface: Surface) -> Callable[..., Any]:
 
 
 class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
-    def __init__(self, wrapped: Any, call: LLMCall, surface: Surface) -> None:
+    def __init__(
+        self, wrapped: Any, call: LLMCall, surface: Surface, meter: StreamMeter | None = None
+    ) -> None:
         super().__init__(wrapped)
         self._self_call = call
         self._self_surface = surface
+        self._self_meter = meter  # set only in a run with a hard per-run limit
         self._self_iterator: Any = None  # the wrapped object's iterator, for iterables that are not iterators
 
     def _self_observe(self, chunk: Any) -> bool:
@@ -183,6 +189,25 @@ class _StreamProxyBase(wrapt.ObjectProxy):  # type: ignore[misc]
         except Exception:
             log_once("stream chunk")
             return True
+
+    def _self_overrun(self, chunk: Any) -> enforcement.BudgetExceeded | None:
+        try:
+            return self._self_meter.observe(chunk)  # type: ignore[union-attr]
+        except Exception:
+            log_once("stream limit")
+            self._self_meter = None
+            return None
+
+    def _self_cut(self, exc: enforcement.BudgetExceeded) -> None:
+        """The run's limit was crossed mid-stream (the SDK's stream is closed): end the span with the
+        usage seen, counted into the run, marked terminated."""
+        meter = self._self_meter
+        if meter is not None and not self._self_call.finished:
+            try:
+                meter.settle(self._self_call)
+            except Exception:
+                log_once("stream limit")
+        self._self_end(exc)
 
     def _self_end(self, exc: BaseException | None = None) -> None:
         call = self._self_call
@@ -224,7 +249,15 @@ class SyncStreamProxy(_StreamProxyBase):
             except BaseException as exc:
                 self._self_end(exc)
                 raise
-            if self._self_observe(chunk):
+            visible = self._self_observe(chunk)
+            if self._self_meter is not None:
+                overrun = self._self_overrun(chunk)
+                if overrun is not None:
+                    with contextlib.suppress(Exception):
+                        self.__wrapped__.close()  # drops the connection: the provider stops generating
+                    self._self_cut(overrun)
+                    raise overrun
+            if visible:
                 return chunk
 
     def __enter__(self) -> SyncStreamProxy:
@@ -265,7 +298,14 @@ class AsyncStreamProxy(_StreamProxyBase):
             except BaseException as exc:
                 self._self_end(exc)
                 raise
-            if self._self_observe(chunk):
+            visible = self._self_observe(chunk)
+            if self._self_meter is not None:
+                overrun = self._self_overrun(chunk)
+                if overrun is not None:
+                    await _aclose(self.__wrapped__)
+                    self._self_cut(overrun)
+                    raise overrun
+            if visible:
                 return chunk
 
     async def __aenter__(self) -> AsyncStreamProxy:
@@ -289,6 +329,16 @@ class AsyncStreamProxy(_StreamProxyBase):
             await self.__wrapped__.aclose()
         finally:
             self._self_end()
+
+
+async def _aclose(stream: Any) -> None:
+    """Close an async SDK stream, whichever spelling it has (``aclose`` or an async ``close``)."""
+    close = getattr(stream, "aclose", None) or getattr(stream, "close", None)
+    with contextlib.suppress(Exception):
+        if close is not None:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
 
 
 def int_or_none(value: Any) -> int | None:

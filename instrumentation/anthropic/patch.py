@@ -15,7 +15,7 @@ from typing import Any
 import wrapt
 from opentelemetry.trace import Tracer
 
-from .. import wrappers
+from .. import stream_guard, wrappers
 from ..recorder import CACHE_WRITE_LIFETIME_ATTRIBUTE, LLMCall
 from ..wrappers import Surface, int_or_none
 
@@ -73,7 +73,16 @@ def _on_event(call: LLMCall, event: Any) -> bool:
     return True
 
 
-MESSAGES = Surface(start=_start, on_response=_apply_message, on_chunk=_on_event)
+def event_text(event: Any) -> str | None:
+    """The output a stream event adds: text, thinking or tool-input JSON."""
+    if getattr(event, "type", None) != "content_block_delta":
+        return None
+    delta = event.delta
+    text = getattr(delta, "text", None) or getattr(delta, "thinking", None)
+    return text or getattr(delta, "partial_json", None)
+
+
+MESSAGES = Surface(start=_start, on_response=_apply_message, on_chunk=_on_event, chunk_text=event_text)
 
 
 # --- the messages.stream(...) helper -----------------------------------------------------------------
@@ -124,7 +133,18 @@ class _StreamManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             if call is not None:
                 call.fail(exc)
             raise
+        self._self_limit(wrappers.SyncStreamProxy)
         return self._self_stream
+
+    def _self_limit(self, proxy: type[wrappers.SyncStreamProxy | wrappers.AsyncStreamProxy]) -> None:
+        """In a run with a hard limit, meter the helper's raw event stream, which every way of reading
+        the helper (iteration, ``text_stream``, ``get_final_message``) goes through."""
+        call, stream = self._self_call, self._self_stream
+        if call is None:
+            return
+        meter = stream_guard.meter_for(call, event_text, self._self_kwargs)
+        if meter is not None and hasattr(stream, "_raw_stream"):
+            stream._raw_stream = proxy(stream._raw_stream, call, MESSAGES, meter)
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
         try:
@@ -141,6 +161,7 @@ class _StreamManagerProxy(wrapt.ObjectProxy):  # type: ignore[misc]
             if call is not None:
                 call.fail(exc)
             raise
+        self._self_limit(wrappers.AsyncStreamProxy)
         return self._self_stream
 
     async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:

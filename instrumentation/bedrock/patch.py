@@ -12,7 +12,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from .. import wrappers
+from .. import stream_guard, wrappers
 from ..recorder import LLMCall
 from ..wrappers import Surface, SyncStreamProxy, int_or_none
 
@@ -59,7 +59,18 @@ def _on_stream_event(call: LLMCall, event: dict[str, Any]) -> bool:
 
 
 CONVERSE = Surface(start=_start, on_response=_on_converse)
-CONVERSE_STREAM = Surface(start=_start, on_response=_on_converse, on_chunk=_on_stream_event)
+
+
+def _event_text(event: dict[str, Any]) -> str | None:
+    delta = (event.get("contentBlockDelta") or {}).get("delta") or {}
+    tool_use = delta.get("toolUse") or {}
+    reasoning = delta.get("reasoningContent") or {}
+    return delta.get("text") or tool_use.get("input") or reasoning.get("text")
+
+
+CONVERSE_STREAM = Surface(
+    start=_start, on_response=_on_converse, on_chunk=_on_stream_event, chunk_text=_event_text
+)
 
 
 def _converse_stream(tracer: Tracer, wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: Any) -> Any:
@@ -76,7 +87,8 @@ def _converse_stream(tracer: Tracer, wrapped: Any, instance: Any, args: tuple[An
         call.streaming = True
         _on_converse(call, response)
         # The events come later: the span ends when the caller has read (or dropped) the stream.
-        response["stream"] = SyncStreamProxy(response["stream"], call, CONVERSE_STREAM)
+        meter = stream_guard.meter_for(call, CONVERSE_STREAM.chunk_text, args[1] if len(args) > 1 else {})
+        response["stream"] = SyncStreamProxy(response["stream"], call, CONVERSE_STREAM, meter)
     except Exception:
         wrappers.log_once("bedrock stream")
         call.finish()

@@ -69,11 +69,23 @@ def _on_chunk(call: LLMCall, chunk: Any) -> bool:
     return True
 
 
+def _chunk_text(chunk: Any) -> str:
+    # Read from the parts: ``chunk.text`` warns about non-text parts.
+    texts = []
+    for candidate in chunk.candidates or ():
+        content = candidate.content
+        for part in (content.parts if content is not None else None) or ():
+            if part.text:
+                texts.append(part.text)
+    return "".join(texts)
+
+
 GENERATE = Surface(start=_start("generate_content"), on_response=_on_response)
 GENERATE_STREAM = Surface(
     start=_start("generate_content"),
     on_response=_on_response,
     on_chunk=_on_chunk,
     is_stream=lambda kwargs, result: True,
+    chunk_text=_chunk_text,
 )
 EMBED = Surface(start=_start("embeddings"), on_response=lambda call, response: None)

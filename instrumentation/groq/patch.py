@@ -10,7 +10,7 @@ from typing import Any
 
 from opentelemetry.trace import Tracer
 
-from ..openai_shape import chat_response, chat_usage
+from ..openai_shape import chat_chunk_text, chat_response, chat_usage
 from ..recorder import LLMCall
 from ..wrappers import Surface
 
@@ -35,4 +35,4 @@ def _on_chunk(call: LLMCall, chunk: Any) -> bool:
     return True
 
 
-CHAT = Surface(start=_start, on_response=chat_response, on_chunk=_on_chunk)
+CHAT = Surface(start=_start, on_response=chat_response, on_chunk=_on_chunk, chunk_text=chat_chunk_text)

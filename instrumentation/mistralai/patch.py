@@ -50,6 +50,18 @@ def _on_event(call: LLMCall, event: Any) -> bool:
     return True
 
 
+def _event_text(event: Any) -> str:
+    chunk = getattr(event, "data", None)
+    texts = []
+    for choice in getattr(chunk, "choices", None) or ():
+        content = choice.delta.content if choice.delta is not None else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):  # content chunks: text ones carry ``text``
+            texts += (getattr(part, "text", None) or "" for part in content)
+    return "".join(texts)
+
+
 def _on_embeddings(call: LLMCall, response: Any) -> None:
     call.response_model = getattr(response, "model", None)
     usage = getattr(response, "usage", None)
@@ -60,6 +72,10 @@ def _on_embeddings(call: LLMCall, response: Any) -> None:
 
 CHAT = Surface(start=_start("chat"), on_response=_on_response)
 CHAT_STREAM = Surface(
-    start=_start("chat"), on_response=_on_response, on_chunk=_on_event, is_stream=lambda kwargs, result: True
+    start=_start("chat"),
+    on_response=_on_response,
+    on_chunk=_on_event,
+    is_stream=lambda kwargs, result: True,
+    chunk_text=_event_text,
 )
 EMBEDDINGS = Surface(start=_start("embeddings"), on_response=_on_embeddings)

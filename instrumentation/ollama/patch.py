@@ -57,6 +57,13 @@ def _on_embed(call: LLMCall, response: Any) -> None:
         call.input_tokens, call.output_tokens = prompt, 0
 
 
-CHAT = Surface(start=_start("chat"), on_response=_on_response, on_chunk=_on_chunk)
-GENERATE = Surface(start=_start("text_completion"), on_response=_on_response, on_chunk=_on_chunk)
+def _chunk_text(chunk: Any) -> str | None:
+    message = getattr(chunk, "message", None)  # chat; generate puts its text in ``response``
+    return getattr(message, "content", None) if message is not None else getattr(chunk, "response", None)
+
+
+CHAT = Surface(start=_start("chat"), on_response=_on_response, on_chunk=_on_chunk, chunk_text=_chunk_text)
+GENERATE = Surface(
+    start=_start("text_completion"), on_response=_on_response, on_chunk=_on_chunk, chunk_text=_chunk_text
+)
 EMBED = Surface(start=_start("embeddings"), on_response=_on_embed)

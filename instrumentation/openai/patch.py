@@ -13,7 +13,7 @@ from typing import Any
 from opentelemetry.trace import Tracer
 
 from ..estimate import count_tokens, text_of
-from ..openai_shape import chat_response, chat_usage
+from ..openai_shape import chat_chunk_text, chat_response, chat_usage
 from ..recorder import LLMCall
 from ..wrappers import Surface, int_or_none
 
@@ -139,6 +139,16 @@ _on_chat_chunk = _chunk_reader(lambda choice: choice.delta.content if choice.del
 _on_completion_chunk = _chunk_reader(lambda choice: choice.text)
 
 
+def _completion_chunk_text(chunk: Any) -> str:
+    return "".join(choice.text or "" for choice in chunk.choices)
+
+
+def _responses_event_text(event: Any) -> str | None:
+    # Text, refusal, reasoning and argument deltas all carry their piece in ``delta``.
+    delta = getattr(event, "delta", None)
+    return delta if isinstance(delta, str) else None
+
+
 def _on_chat_stream_end(call: LLMCall, stream: Any) -> None:
     if call.input_tokens is None:
         state: _ChatStreamState = call.state
@@ -152,6 +162,7 @@ CHAT = Surface(
     on_response=_on_chat_response,
     on_chunk=_on_chat_chunk,
     on_stream_end=_on_chat_stream_end,
+    chunk_text=chat_chunk_text,
 )
 CHAT_PARSE = Surface(start=_start("chat"), on_response=_on_chat_response)
 
@@ -191,7 +202,12 @@ def _on_responses_event(call: LLMCall, event: Any) -> bool:
     return True
 
 
-RESPONSES = Surface(start=_start("chat"), on_response=_on_responses_response, on_chunk=_on_responses_event)
+RESPONSES = Surface(
+    start=_start("chat"),
+    on_response=_on_responses_response,
+    on_chunk=_on_responses_event,
+    chunk_text=_responses_event_text,
+)
 
 
 # --- Embeddings and legacy Completions ----------------------------------------------------------
@@ -225,4 +241,5 @@ COMPLETIONS = Surface(
     on_response=_on_chat_response,  # the same fields as a chat completion
     on_chunk=_on_completion_chunk,
     on_stream_end=_on_chat_stream_end,
+    chunk_text=_completion_chunk_text,
 )
