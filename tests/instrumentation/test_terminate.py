@@ -12,11 +12,18 @@ from decimal import Decimal
 from typing import Any
 
 import anthropic
+import boto3
+import botocore.config
 import httpx
 import openai
 import pytest
+from google import genai
+from google.genai import types
 from spendgate.instrumentation.anthropic import AnthropicInstrumentor
+from spendgate.instrumentation.bedrock import BedrockInstrumentor
 from spendgate.instrumentation.configure import enforce_budgets, stop_enforcing
+from spendgate.instrumentation.fake_provider import FakeProvider
+from spendgate.instrumentation.google_genai import GoogleGenAIInstrumentor
 from spendgate.instrumentation.openai import OpenAIInstrumentor
 
 from spendgate import BudgetExceeded, scope
@@ -37,7 +44,10 @@ MESSAGES = [{"role": "user", "content": "Tell me a very long story."}]
 BUDGETS = [
     {"id": "run-tokens", "scope_type": "agent", "scope_id": "*", "metric": "tokens", "limit": TOKENS_PER_RUN},
     {"id": "run-cost", "scope_type": "agent_type", "scope_id": "costly", "limit": str(COST_PER_RUN)},
+    # The prompt alone crosses it: the stream is cut at the first check, 4 chunks in.
+    {"id": "run-tiny", "scope_type": "agent_type", "scope_id": "tiny", "metric": "tokens", "limit": 1},
 ]
+SDKS = (OpenAIInstrumentor, AnthropicInstrumentor, GoogleGenAIInstrumentor, BedrockInstrumentor)
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +62,16 @@ def guard(collector: RunningCollector, captured: CapturedSpans) -> Iterator[Any]
         for budget in BUDGETS:
             response = api.post("/api/v1/costs/budgets", json={**budget, "period": "run"})
             assert response.status_code in (200, 201), response.text
-    openai_instrumentation = instrumented(OpenAIInstrumentor, captured)
-    anthropic_instrumentation = instrumented(AnthropicInstrumentor, captured)
-    next(openai_instrumentation), next(anthropic_instrumentation)
+    instrumentations = [instrumented(sdk, captured) for sdk in SDKS]
+    for instrumentation in instrumentations:
+        next(instrumentation)
     guard = enforce_budgets(collector.grpc_endpoint, wait_seconds=10)
-    wait_until(lambda: {lim.budget_id for lim in guard.table.limits} >= {"run-tokens", "run-cost"})
+    wait_until(lambda: {lim.budget_id for lim in guard.table.limits} >= {b["id"] for b in BUDGETS})
     try:
         yield guard
     finally:
         stop_enforcing()
-        for instrumentation in (openai_instrumentation, anthropic_instrumentation):
+        for instrumentation in instrumentations:
             next(instrumentation, None)
 
 
@@ -192,3 +202,31 @@ def test_a_stream_outside_a_limited_run_is_not_metered_or_cut(
     assert slow.streams[-1].completed
     attrs = spans.attrs()
     assert "spendgate.terminated" not in attrs and attrs["gen_ai.usage.output_tokens"] == 80
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeProvider]:
+    with FakeProvider() as server:
+        yield server
+
+
+def test_gemini_and_bedrock_streams_are_cut_too(guard: Any, fake: FakeProvider, spans: CapturedSpans) -> None:
+    options = types.HttpOptions(base_url=fake.url("gemini"), retry_options=types.HttpRetryOptions(attempts=1))
+    gemini = genai.Client(api_key="test", http_options=options)
+    with scope(agent_type="tiny", run="gemini"), pytest.raises(BudgetExceeded, match="run-tiny crossed"):
+        for _ in gemini.models.generate_content_stream(model="gemini-2.5-flash", contents="Tell me a story."):
+            pass
+    attrs = _terminated_span(spans)
+    assert attrs["gen_ai.usage.output_tokens"] >= 3  # four chunks' text: "Hello from the fake"
+    spans.clear()
+    bedrock = boto3.client(
+        "bedrock-runtime", endpoint_url=fake.url("bedrock"), region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=botocore.config.Config(retries={"total_max_attempts": 1}),
+    )  # fmt: skip
+    messages = [{"role": "user", "content": [{"text": "Tell me a story."}]}]
+    with scope(agent_type="tiny", run="bedrock"), pytest.raises(BudgetExceeded, match="run-tiny crossed"):
+        for _ in bedrock.converse_stream(modelId="amazon.nova-lite-v1:0", messages=messages)["stream"]:
+            pass
+    attrs = _terminated_span(spans)
+    assert attrs["gen_ai.usage.output_tokens"] >= 2  # three deltas after messageStart
