@@ -11,18 +11,24 @@ from __future__ import annotations
 from .attribution import DIMENSIONS, current_attribution, scope
 from .configure import flush, instrument, make_tracer_provider, uninstrument
 from .enforcement import BudgetExceeded, ScopePaused
+from .overrides import OverrideError, OverrideTicket, override_status, request_override, wait_for_decision
 from .runs import RunQueueTimeout, run
 
 __all__ = [
     "DIMENSIONS",
     "BudgetExceeded",
     "ScopePaused",
+    "OverrideError",
+    "OverrideTicket",
     "current_attribution",
     "flush",
     "instrument",
     "make_tracer_provider",
     "run",
     "RunQueueTimeout",
+    "override_status",
+    "request_override",
     "scope",
     "uninstrument",
+    "wait_for_decision",
 ]

@@ -185,6 +185,7 @@ class BudgetGuard:
                         flag.spend,
                         flag.reason,
                         metric=flag.metric,
+                        budget_id=flag.budget_id,
                     )
                 self._warn(call, flag)
         limited = False
@@ -279,7 +280,14 @@ class BudgetGuard:
                     where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
                     reason = f"per-run limit {limit.budget_id} reached in {where}"
                     raise BudgetExceeded(
-                        "run", run, limit.limit, spent, reason, metric=limit.metric, limit_kind="per-run"
+                        "run",
+                        run,
+                        limit.limit,
+                        spent,
+                        reason,
+                        metric=limit.metric,
+                        limit_kind="per-run",
+                        budget_id=limit.budget_id,
                     )
             elif limit.period == "request" and limit.hard:
                 if worst is None:
@@ -351,7 +359,15 @@ class BudgetGuard:
         if not reply.granted:
             by = Flag.from_message(reply.blocking)
             scope_type = by.scope_type or "global"
-            raise BudgetExceeded(scope_type, by.scope_id, by.limit, by.spend, reply.reason, estimate=amount)
+            raise BudgetExceeded(
+                scope_type,
+                by.scope_id,
+                by.limit,
+                by.spend,
+                reply.reason,
+                estimate=amount,
+                budget_id=by.budget_id,
+            )
         call.set_attribute("spendgate.reservation_id", reply.reservation_id)
         return str(reply.reservation_id)
 

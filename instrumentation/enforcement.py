@@ -36,8 +36,10 @@ class BudgetExceeded(Exception):
         estimate: Decimal | None = None,
         metric: str = "cost",
         limit_kind: str = "",
+        budget_id: str = "",  # the budget that blocks, for request_override(); "" when none does
     ) -> None:
         self.retry_after = retry_after
+        self.budget_id = budget_id
         self.scope_type = scope_type
         self.scope_id = scope_id
         self.limit = limit

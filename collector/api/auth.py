@@ -1,7 +1,7 @@
 """API keys and roles, for HTTP and gRPC alike.
 
 Keys are configured as SHA-256 digests (``spendgate api-key`` makes one), never
-in the clear. Roles: ``ingest`` (OTLP export and the agents' budget flags),
+in the clear. Roles: ``ingest`` (OTLP export, the agents' budget flags, asking for overrides),
 ``read`` (the costs API, flags, alerts), ``admin`` (budget changes; includes
 read). With no keys configured every request is let in.
 
@@ -69,12 +69,28 @@ def changed_by(scope: Mapping[str, Any]) -> str:
     return f"{name} (cli)" if name else "cli"
 
 
+def _override_request(method: str, path: str) -> bool:
+    """Asking for an override (POST .../budgets/{id}/override-requests) or reading one request."""
+    if method == "POST":
+        return path.startswith("/api/v1/costs/budgets/") and path.endswith("/override-requests")
+    return method == "GET" and path.startswith("/api/v1/costs/override-requests/")
+
+
+def ingest_may(method: str, path: str) -> bool:
+    """What an agent's ingest key may do besides export: poll flags, ask for and follow overrides."""
+    return path == "/v1/flags" or _override_request(method, path)
+
+
 def http_role(method: str, path: str) -> Role | None:
     """The role an HTTP request needs; None for open paths."""
     if path in _OPEN_PATHS:
         return None
     if path == "/v1/traces":
         return "ingest"
+    if _override_request(method, path):
+        return "read"
+    if path.startswith("/api/v1/costs/override-requests/") and method == "POST":
+        return "admin"  # approve, deny
     if path.startswith("/api/admin/"):
         return "admin"
     changes = method in ("POST", "PUT", "DELETE", "PATCH")
@@ -101,9 +117,9 @@ class AuthMiddleware:
         header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), None)
         key = self.auth.key(header)
         roles = None if key is None else granted(key)
-        # Agents polling flags over HTTP hold ingest keys.
+        # Agents hold ingest keys.
         allowed = roles is not None and (
-            needed in roles or (scope["path"] == "/v1/flags" and "ingest" in roles)
+            needed in roles or ("ingest" in roles and ingest_may(scope["method"], scope["path"]))
         )
         if allowed and key is not None:
             scope[KEY_NAME] = key.name

@@ -130,13 +130,18 @@ def _amount(budget: Budget, value: Decimal) -> str:
 def weigh(standing: Standing, estimate: Estimate, now: datetime) -> BudgetDecision:
     """One budget scope against the estimate."""
     budget, spend, held = standing.budget, standing.spend, standing.held
-    state = state_of(budget, spend, now)[0]
+    state = state_of(budget, spend, now, standing.scope_id)[0]
     amount = estimate.of(budget)
     unblocked = budget.unblocked_until is not None and now < budget.unblocked_until
     refused, reason = False, ""
     if state == "block":
         refused, reason = True, flag_of(budget, standing.scope_id, spend, now, now).reason
-    elif budget.hard and budget.active and not unblocked and spend + held + amount > budget.block_at:
+    elif (
+        budget.hard
+        and budget.active
+        and not unblocked
+        and spend + held + amount > budget.block_point(standing.scope_id)
+    ):
         refused = True
         reason = (
             f"an estimated {_amount(budget, amount)} on top of {_amount(budget, spend)} spent"

@@ -115,7 +115,7 @@ def evaluate(storage: RecordReader, budgets: list[Budget], now: datetime) -> lis
         for scope_id in scopes:
             row = by_scope.get(scope_id) or _WindowSpend(budget.id, scope_id, Decimal(0), 0, 0, 0)
             spend = _metric(budget, row)
-            state, utilization = state_of(budget, spend, now)
+            state, utilization = state_of(budget, spend, now, scope_id)
             evaluations.append(Evaluation(budget, scope_id, start, end, spend, row.calls, state, utilization))
     return evaluations
 

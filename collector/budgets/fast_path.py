@@ -78,6 +78,10 @@ class Standing:
     spend: Decimal  # evaluated plus counted since (USD, or tokens)
     held: Decimal = Decimal(0)  # reserved by strict-mode calls in flight
 
+    @property
+    def block_point(self) -> Decimal:
+        return self.budget.block_point(self.scope_id)
+
 
 def covers(budget: Budget, excluded: frozenset[str], scope_type: str, scope_id: str) -> bool:
     """Whether this budget applies to the scope: its own, or a default for an id without its own."""
@@ -215,7 +219,7 @@ class LiveSpend:
             for scope_id, amount in self._amounts(window, block, in_window):
                 total = window.spend.get(scope_id, Decimal(0)) + sign * amount
                 window.spend[scope_id] = total
-                state = state_of(window.budget, total, now)[0]
+                state = state_of(window.budget, total, now, scope_id)[0]
                 if state != window.states.get(scope_id, "ok"):
                     # Only state changes are news; spend figures are refreshed at each evaluation.
                     window.states[scope_id] = state
@@ -313,7 +317,7 @@ class LiveSpend:
                 held = self._held((budget.id, scope_id), now)
                 if budget.unblocked_until is not None and moment < budget.unblocked_until:
                     continue
-                if spent + held + amount > budget.block_at:
+                if spent + held + amount > budget.block_point(scope_id):
                     self.stats["refused"] += 1
                     flag = flag_of(budget, scope_id, spent, window.end, moment)
                     return ReserveResult(

@@ -29,7 +29,7 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from spendgate.dimensions import ScopeType
 from spendgate.flag import Flag, State
@@ -65,6 +65,26 @@ class Budget(BaseModel):
     # Manual overrides: no block until this time; spend counted from this time on.
     unblocked_until: datetime | None = None
     reset_at: datetime | None = None
+    # Override requests (budgets/overrides.py merges them in; never stored with the budget):
+    # scope id -> the extra room approved for the current period, and -> the id of one pending.
+    _allowances: dict[str, Decimal] = PrivateAttr(default_factory=dict)
+    _pending: dict[str, str] = PrivateAttr(default_factory=dict)
+
+    def with_overrides(self, allowances: dict[str, Decimal], pending: dict[str, str]) -> Budget:
+        """A copy of this budget with these approved allowances and pending requests."""
+        copy = self.model_copy()
+        copy._allowances, copy._pending = allowances, pending
+        return copy
+
+    def allowance(self, scope_id: str | None = None) -> Decimal:
+        return self._allowances.get(self.scope_id if scope_id is None else scope_id, Decimal(0))
+
+    def pending_request(self, scope_id: str) -> str:
+        return self._pending.get(scope_id, "")
+
+    def block_point(self, scope_id: str | None = None) -> Decimal:
+        """Where this scope blocks: :attr:`block_at` plus what overrides approved for this period."""
+        return self.block_at + self.allowance(scope_id)
 
     @property
     def agent_enforced(self) -> bool:
@@ -223,13 +243,16 @@ def _period_bounds(budget: Budget, now: datetime) -> tuple[datetime, datetime]:
     return calendar_bounds(budget.period, ZoneInfo(budget.timezone), now)
 
 
-def state_of(budget: Budget, spend: Decimal, now: datetime | None = None) -> tuple[State, Decimal]:
-    """The flag state for this much spend, and the utilisation in percent."""
+def state_of(
+    budget: Budget, spend: Decimal, now: datetime | None = None, scope_id: str | None = None
+) -> tuple[State, Decimal]:
+    """The flag state for this much spend (of ``scope_id``, for a default budget), and the utilisation
+    in percent."""
     utilization = spend / budget.limit * 100
     unblocked = (
         budget.unblocked_until is not None and now is not None and utc(now) < utc(budget.unblocked_until)
     )
-    if budget.hard and spend >= budget.block_at and budget.active and not unblocked:
+    if budget.hard and spend >= budget.block_point(scope_id) and budget.active and not unblocked:
         return "block", utilization
     crossed = [t for t in sorted(budget.thresholds) if utilization >= t]
     if not crossed:
@@ -260,6 +283,10 @@ class Evaluation:
         return max(self.budget.limit - self.spend, Decimal(0))
 
 
+def _quantity(budget: Budget, value: Decimal) -> str:
+    return f"${value:,.2f}" if budget.metric == "cost" else f"{value:,.0f} {budget.metric}"
+
+
 def _used(budget: Budget, spend: Decimal) -> str:
     """ "$1.20 of $5.00 spent", "87 of 100 calls used"."""
     if budget.metric == "cost":
@@ -279,10 +306,14 @@ def describe(budget: Budget, scope_id: str) -> str:
 
 def flag_of(budget: Budget, scope_id: str, spend: Decimal, window_end: datetime, now: datetime) -> Flag:
     """The flag of a budget scope at this spend: its state, and the reason agents are shown."""
-    state, utilization = state_of(budget, spend, now)
+    state, utilization = state_of(budget, spend, now, scope_id)
     reason = f"{_used(budget, spend)} ({describe(budget, scope_id)})"
+    if budget.allowance(scope_id):
+        reason += f"; {_quantity(budget, budget.allowance(scope_id))} more approved for this period"
     if state == "block":
         reason = "blocked: " + reason
+        if budget.pending_request(scope_id):
+            reason += f"; override request {budget.pending_request(scope_id)} pending"
     elif budget.unblocked_until is not None and spend >= budget.block_at and now < budget.unblocked_until:
         reason += f"; unblocked by an admin until {budget.unblocked_until.isoformat()}"
     elif not budget.hard and spend >= budget.limit:

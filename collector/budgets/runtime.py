@@ -21,8 +21,9 @@ from spendgate.collector.budgets.board import Flag, FlagBoard
 from spendgate.collector.budgets.decision import BudgetChecker
 from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
-from spendgate.collector.budgets.model import State
+from spendgate.collector.budgets.model import Budget, State
 from spendgate.collector.budgets.notify import Notifier
+from spendgate.collector.budgets.overrides import OverrideStore, with_overrides
 from spendgate.collector.budgets.pauses import PauseStore
 from spendgate.collector.budgets.slots import SlotManager
 from spendgate.collector.budgets.status import StatusRecorder, read_status
@@ -105,6 +106,7 @@ class BudgetRuntime:
         self.storage = storage
         self.store = BudgetStore(storage)
         self.pauses = PauseStore(storage)
+        self.overrides = OverrideStore(storage)
         self.board = FlagBoard()
         self.embedded = settings.evaluator == "embedded"
         self.live: LiveSpend | None = None
@@ -135,7 +137,7 @@ class BudgetRuntime:
         self.board.add_listener(self._recorder)
         self.evaluator = BudgetEvaluator(
             self.storage,
-            lambda: self.store.all(max_age=1.0),
+            self.budgets,
             self.board,
             self.settings.evaluate_every,
             live=self.live,
@@ -159,7 +161,11 @@ class BudgetRuntime:
     @property
     def checker(self) -> BudgetChecker:
         """The pre-flight check (HTTP and gRPC): live counts, else the stored status and flags."""
-        return BudgetChecker(self.board, self.live, self.store.all, lambda: read_status(self.storage))
+        return BudgetChecker(self.board, self.live, self.budgets, lambda: read_status(self.storage))
+
+    def budgets(self, max_age: float = 1.0) -> list[Budget]:
+        """The budgets as evaluated: with the override requests that hold now merged in."""
+        return with_overrides(self.store.all(max_age), self.overrides.all(max_age), datetime.now(UTC))
 
     def start(self) -> None:
         target = self.evaluator.run_forever if self.evaluator is not None else self._follow

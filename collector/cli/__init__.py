@@ -8,7 +8,7 @@ import logging
 import sys
 from pathlib import Path
 
-from spendgate.collector.cli import budgets, pauses, price, report
+from spendgate.collector.cli import budgets, overrides, pauses, price, report
 from spendgate.collector.cli.client import CommandError, api_options, report_error
 from spendgate.collector.config import Config, ConfigError, load_config
 from spendgate.collector.storage import StorageError
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     api = api_options()
     budgets.add_commands(commands, api)
     pauses.add_commands(commands, api)
+    overrides.add_command(commands, api)
     report.add_commands(commands, api)
     price.add_command(commands, _cmd_price)
     return parser
