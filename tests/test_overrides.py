@@ -4,6 +4,7 @@ ends with the period; every version is kept with who; the API, the CLI, API keys
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -250,43 +251,33 @@ def test_bad_requests_name_the_problem(
     assert client.get("/api/v1/costs/override-requests/nope").status_code == 404
 
 
-def _cli(running: RunningCollector, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "spendgate", "overrides", *args, "--url", running.http_url],
-                          capture_output=True, text=True, timeout=60)  # fmt: skip
+def test_cli_requests_lists_approves_and_denies(
+    running: RunningCollector, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spendgate.collector.cli import main
 
+    def cli(*args: str) -> tuple[int, str, str]:
+        code = main(["overrides", *args, "--url", running.http_url])
+        out, err = capsys.readouterr()
+        return code, out, err
 
-def test_cli_requests_lists_approves_and_denies(running: RunningCollector) -> None:
     hard_budget(running, "cli-ov", "clip")
-    made = _cli(running, "request", "cli-ov", "--amount", "2.50", "--reason", "demo day", "--json")
-    assert made.returncode == 0, made.stderr
-    import json
-
-    first = json.loads(made.stdout)["id"]
-    second = json.loads(
-        _cli(running, "request", "cli-ov", "--amount", "1", "--reason", "r", "--json").stdout
-    )["id"]
-    listed = _cli(running, "list", "--status", "pending", "--budget", "cli-ov")
-    assert (
-        listed.returncode == 0
-        and first in listed.stdout
-        and second in listed.stdout
-        and "demo day" in listed.stdout
-    )
-    approved = _cli(running, "approve", first, "--amount", "2", "--note", "go")
-    assert approved.returncode == 0 and "approved" in approved.stdout and "v2" in approved.stdout, (
-        approved.stderr
-    )
-    assert _cli(running, "deny", second).returncode == 1  # a denial says why
-    denied = _cli(running, "deny", second, "--note", "no")
-    assert denied.returncode == 0 and "denied by api: no" in denied.stdout
-    again = _cli(running, "approve", second)
-    assert again.returncode == 1 and "409" in again.stderr and "denied already" in again.stderr
-    shown = _cli(running, "show", first)
-    assert (
-        "v1" in shown.stdout
-        and "pending by cli" not in shown.stdout
-        and "approved by api: go" in shown.stdout
-    )
+    code, out, err = cli("request", "cli-ov", "--amount", "2.50", "--reason", "demo day", "--json")
+    assert code == 0, err
+    first = json.loads(out)["id"]
+    second = json.loads(cli("request", "cli-ov", "--amount", "1", "--reason", "r", "--json")[1])["id"]
+    code, out, _ = cli("list", "--status", "pending", "--budget", "cli-ov")
+    assert code == 0 and first in out and second in out and "demo day" in out
+    code, out, err = cli("approve", first, "--amount", "2", "--note", "go")
+    assert code == 0 and "v1" in out and "approved by api: go" in out, err
+    assert cli("deny", second)[0] == 1  # a denial says why
+    code, out, _ = cli("deny", second, "--note", "no")
+    assert code == 0 and "denied by api: no" in out
+    code, _, err = cli("approve", second)
+    assert code == 1 and "409" in err and "denied already" in err
+    code, out, _ = cli("show", first)
+    assert code == 0 and "pending by api" in out and "approved by api: go" in out  # v1, v2
+    assert first not in cli("list", "--status", "pending")[1]
 
 
 KEYS = {"ingest": "sg_agent", "read": "sg_read", "admin": "sg_admin"}
@@ -388,8 +379,8 @@ def test_a_blocked_agent_process_asks_and_resumes_once_approved(
                 "one more try",
                 "1",
             )
-            approved = _cli(running, "approve", words[1], "--note", "go on")
-            assert approved.returncode == 0, approved.stderr
+            approve = api(running).post(f"/api/v1/costs/override-requests/{words[1]}/approve")
+            assert approve.status_code == 200, approve.text
             rest = agent.communicate(timeout=60)[0].split()
         finally:
             agent.kill()

@@ -157,9 +157,21 @@ class OverrideStore:
         scope = request_scope(budget, scope_id)
         now = datetime.now(UTC)
         request = OverrideRequest(
-            uuid.uuid4().hex[:16], 1, budget.id, scope, amount, reason, requested_by, "pending",
-            Decimal(0), None, "", None, "", now,
-        )  # fmt: skip
+            id=uuid.uuid4().hex[:16],
+            version=1,
+            budget_id=budget.id,
+            scope_id=scope,
+            amount=amount,
+            reason=reason,
+            requested_by=requested_by,
+            status="pending",
+            granted=Decimal(0),
+            valid_until=None,
+            decided_by="",
+            decided_at=None,
+            note="",
+            changed_at=now,
+        )
         with self._lock:
             return self._write(request)
 
