@@ -269,14 +269,14 @@ def test_cli_requests_lists_approves_and_denies(
     code, out, _ = cli("list", "--status", "pending", "--budget", "cli-ov")
     assert code == 0 and first in out and second in out and "demo day" in out
     code, out, err = cli("approve", first, "--amount", "2", "--note", "go")
-    assert code == 0 and "v1" in out and "approved by api: go" in out, err
+    assert code == 0 and "v1" in out and "approved by cli: go" in out, err
     assert cli("deny", second)[0] == 1  # a denial says why
     code, out, _ = cli("deny", second, "--note", "no")
-    assert code == 0 and "denied by api: no" in out
+    assert code == 0 and "denied by cli: no" in out
     code, _, err = cli("approve", second)
     assert code == 1 and "409" in err and "denied already" in err
     code, out, _ = cli("show", first)
-    assert code == 0 and "pending by api" in out and "approved by api: go" in out  # v1, v2
+    assert code == 0 and "pending by cli" in out and "approved by cli: go" in out  # v1, v2
     assert first not in cli("list", "--status", "pending")[1]
 
 
