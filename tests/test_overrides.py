@@ -386,3 +386,18 @@ def test_a_blocked_agent_process_asks_and_resumes_once_approved(
             agent.kill()
     assert rest == ["approved", "1", "resumed"], rest
     assert agent.returncode == 0
+
+
+def test_cluster_ddl_of_the_override_requests() -> None:
+    from spendgate.collector.storage import migration_statements
+
+    from spendgate import queries
+
+    ddl = {m.name: s for m, s in migration_statements(queries.SchemaOptions(database="m", cluster="prod"))}
+    table = ddl["0019_budget_override_requests"][0]
+    assert (
+        "`m`.budget_override_requests_local ON CLUSTER `prod`" in table
+        and "ReplicatedReplacingMergeTree" in table
+    )
+    distributed = ddl["0020_budget_override_requests_distributed"][0]
+    assert "Distributed('prod', `m`, budget_override_requests_local, cityHash64(id))" in distributed
