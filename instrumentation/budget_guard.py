@@ -48,6 +48,7 @@ from .flags_client import CallLimit, FlagTable
 from .prices import call_cost, worst_case_cost
 from .rate_limits import RateWindows
 from .recorder import LLMCall
+from .request_size import PROMPT_KEYS, framing_tokens, max_output_tokens, request_text
 
 logger = logging.getLogger("spendgate.instrumentation")
 _UNREACHABLE = "the budget service is unreachable and the guard fails closed"
@@ -56,57 +57,8 @@ DEFAULT_MAX_OUTPUT = 4096  # assumed when a request sets no output limit
 WarnCallback = Callable[[Flag], None]
 
 
-def _get(obj: Any, name: str) -> Any:
-    if obj is None:
-        return None
-    if isinstance(obj, dict):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-_NESTED_CONTAINERS = {"config", "inferenceConfig", "options", "generation_config"}
-
-
-def max_output_tokens(request: dict[str, Any]) -> int | None:
-    """The output limit a request sets, whatever the SDK calls it."""
-    for key in ("max_completion_tokens", "max_tokens", "max_output_tokens", "maxTokens"):
-        value = request.get(key)
-        if type(value) is int and value > 0:
-            return value
-    if not request.keys() & _NESTED_CONTAINERS:
-        return None
-    nested = (
-        ("config", "max_output_tokens"),
-        ("inferenceConfig", "maxTokens"),
-        ("options", "num_predict"),
-        ("generation_config", "max_output_tokens"),
-    )
-    for container, key in nested:
-        value = _get(request.get(container), key)
-        if isinstance(value, int) and value > 0:
-            return value
-    return None
-
-
-_PROMPT_KEYS = ("messages", "input", "prompt", "contents", "system", "instructions")
 # Baggage key -> dimension, of the scope types the agent sets and of the run (for per-run limits).
 _DIMENSION_OF = {PREFIX + name: name for name in AGENT_DIMENSIONS if name in SCOPE_TYPES or name == "run"}
-
-
-def request_text(request: dict[str, Any]) -> str:
-    parts = []
-    for key in _PROMPT_KEYS:
-        if key in request:
-            parts.append(estimate.text_of(request[key]))
-    return "\n".join(part for part in parts if part)
-
-
-def _framing_tokens(request: dict[str, Any]) -> int:
-    """Tokens chat formats add around the text: a few per message and a few to prime the reply
-    (3 and 3 for OpenAI's chat models; 4 each errs high)."""
-    messages = request.get("messages") or request.get("contents")
-    count = len(messages) if isinstance(messages, list | tuple) else 1
-    return 4 * count + 4
 
 
 _RUN_METRICS = ("cost", "tokens", "calls")  # the order of a run's totals
@@ -207,7 +159,7 @@ class BudgetGuard:
         return isinstance(budget, _CallBudget) and bool(budget.run_limits)
 
     def prompt_tokens(self, request: dict[str, Any]) -> int:
-        return estimate.count_tokens(request_text(request)) + _framing_tokens(request)
+        return estimate.count_tokens(request_text(request)) + framing_tokens(request)
 
     def run_overrun(self, call: LLMCall, input_tokens: int, output_tokens: int) -> BudgetExceeded | None:
         budget = call.budget
@@ -328,11 +280,11 @@ class BudgetGuard:
         ``operation`` picks the fallback rate of an unknown model (embeddings or chat)."""
         output = max_output_tokens(request) or self.default_max_output
         if precise:
-            tokens = estimate.count_tokens(request_text(request)) + _framing_tokens(request)
+            tokens = estimate.count_tokens(request_text(request)) + framing_tokens(request)
         else:
             # repr() is done in C and contains every string of the request: its UTF-8 length
             # is more than the prompt's bytes, hence more than its tokens.
-            tokens = sum(len(repr(request[key]).encode()) for key in _PROMPT_KEYS if key in request)
+            tokens = sum(len(repr(request[key]).encode()) for key in PROMPT_KEYS if key in request)
         return tokens, output, worst_case_cost(self.table.pricer, provider, model, tokens, output, operation)
 
     def worst_case_cost(
