@@ -25,7 +25,15 @@ from typing import Any, Literal
 from spendgate.collector.budgets.board import FlagBoard
 from spendgate.collector.budgets.evaluator import window_budgets
 from spendgate.collector.budgets.fast_path import LiveSpend, Standing, covers
-from spendgate.collector.budgets.model import Budget, State, describe, explicit_scopes, flag_of, state_of
+from spendgate.collector.budgets.model import (
+    Budget,
+    State,
+    describe,
+    explicit_scopes,
+    flag_of,
+    own_budget_ids,
+    state_of,
+)
 from spendgate.collector.budgets.status import ScopeStatus
 
 from spendgate.dimensions import GLOBAL, SCOPE_TYPES
@@ -246,8 +254,7 @@ class BudgetChecker:
         flagged = {(f.budget_id, f.scope_id): f.spend for f in self._board.flags()}
         found = []
         for budget in budgets:
-            kind = (budget.scope_type, budget.period, budget.metric)
-            excluded = frozenset(i for (t, i, p, m) in explicit if (t, p, m) == kind)
+            excluded = own_budget_ids(budget, explicit)
             for scope_type, scope_id in set(scopes) | {(GLOBAL, "")}:
                 if covers(budget, excluded, scope_type, scope_id):
                     key = (budget.id, scope_id)

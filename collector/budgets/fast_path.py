@@ -35,6 +35,7 @@ from spendgate.collector.budgets.model import (
     epoch_micros,
     explicit_scopes,
     flag_of,
+    own_budget_ids,
     period_window,
     state_of,
 )
@@ -142,11 +143,7 @@ class LiveSpend:
             for evaluation in by_budget.get(budget.id, []):
                 window.spend[evaluation.scope_id] = evaluation.spend
             if budget.is_default:
-                window.excluded = frozenset(
-                    scope_id
-                    for (kind, scope_id, period, metric) in explicit
-                    if (kind, period, metric) == (budget.scope_type, budget.period, budget.metric)
-                )
+                window.excluded = own_budget_ids(budget, explicit)
             elif budget.scope_id not in window.spend:
                 window.spend[budget.scope_id] = Decimal(0)
             windows.append(window)

@@ -184,6 +184,13 @@ def explicit_scopes(budgets: list[Budget]) -> set[tuple[str, str, str, str]]:
     }
 
 
+def own_budget_ids(budget: Budget, explicit: set[tuple[str, str, str, str]]) -> frozenset[str]:
+    """The ids a default (``*``) budget skips: those with a budget of their own for its period and
+    metric (from :func:`explicit_scopes`)."""
+    kind = (budget.scope_type, budget.period, budget.metric)
+    return frozenset(scope_id for (t, scope_id, p, m) in explicit if (t, p, m) == kind)
+
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
