@@ -68,6 +68,24 @@ def _hard_run_limits(limits: list[tuple[CallLimit, str]]) -> tuple[tuple[CallLim
     return tuple((limit, scope) for limit, scope in limits if limit.period == "run" and limit.hard)
 
 
+def _run_limit_reached(
+    run: str, limit: CallLimit, scope_id: str, spent: Decimal, how: str, stopped: bool = False
+) -> BudgetExceeded:
+    """The refusal of a run whose spend reached (before a call) or crossed (mid-stream) its limit."""
+    where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
+    reason = f"per-run limit {limit.budget_id} {how} in {where}" + (": stream stopped" if stopped else "")
+    return BudgetExceeded(
+        "run",
+        run,
+        limit.limit,
+        spent,
+        reason,
+        metric=limit.metric,
+        limit_kind="per-run",
+        budget_id=limit.budget_id,
+    )
+
+
 class _CallBudget:
     """What the guard remembers about a call until it ends."""
 
@@ -165,23 +183,18 @@ class BudgetGuard:
         budget = call.budget
         if not isinstance(budget, _CallBudget):
             return None
-        run_cost, run_tokens = self._run_totals(budget.run)
         cost: Decimal | None = None
         for limit, scope_id in budget.run_limits:
             if limit.metric == "cost":
                 if cost is None:
-                    cost = run_cost + call_cost(self.table.pricer, call, input_tokens, output_tokens)
-                spent = cost
+                    cost = call_cost(self.table.pricer, call, input_tokens, output_tokens)
+                spent = self._run_total(budget.run, "cost") + cost
             elif limit.metric == "tokens":
-                spent = run_tokens + input_tokens + output_tokens
+                spent = self._run_total(budget.run, "tokens") + input_tokens + output_tokens
             else:
                 continue
             if spent > limit.limit:
-                where = f"run {budget.run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
-                reason = f"per-run limit {limit.budget_id} crossed mid-stream in {where}: stream stopped"
-                return BudgetExceeded(
-                    "run", budget.run, limit.limit, spent, reason, metric=limit.metric, limit_kind="per-run"
-                )
+                return _run_limit_reached(budget.run, limit, scope_id, spent, "crossed mid-stream", True)
         return None
 
     def _free(self, call: LLMCall) -> bool:
@@ -229,18 +242,7 @@ class BudgetGuard:
                     continue
                 spent = self._run_total(run, limit.metric)
                 if limit.hard and spent >= limit.limit:
-                    where = f"run {run!r} ({limit.scope_type} {scope_id})".replace(" )", ")")
-                    reason = f"per-run limit {limit.budget_id} reached in {where}"
-                    raise BudgetExceeded(
-                        "run",
-                        run,
-                        limit.limit,
-                        spent,
-                        reason,
-                        metric=limit.metric,
-                        limit_kind="per-run",
-                        budget_id=limit.budget_id,
-                    )
+                    raise _run_limit_reached(run, limit, scope_id, spent, "reached")
             elif limit.period == "request" and limit.hard:
                 if worst is None:
                     worst = self.worst_case(request, provider, model, False, operation)  # bytes: cheap
@@ -280,7 +282,7 @@ class BudgetGuard:
         ``operation`` picks the fallback rate of an unknown model (embeddings or chat)."""
         output = max_output_tokens(request) or self.default_max_output
         if precise:
-            tokens = estimate.count_tokens(request_text(request)) + framing_tokens(request)
+            tokens = self.prompt_tokens(request)
         else:
             # repr() is done in C and contains every string of the request: its UTF-8 length
             # is more than the prompt's bytes, hence more than its tokens.
