@@ -30,9 +30,9 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import grpc
 from opentelemetry import baggage
@@ -45,10 +45,10 @@ from . import estimate
 from .attribution import PREFIX
 from .enforcement import BudgetExceeded, ScopePaused
 from .flags_client import CallLimit, FlagTable
-from .prices import call_cost, worst_case_cost
+from .prices import WorstCase, call_cost, worst_case, worst_case_bound
 from .rate_limits import RateWindows
 from .recorder import LLMCall
-from .request_size import PROMPT_KEYS, framing_tokens, max_output_tokens, request_text
+from .request_size import framing_tokens, max_output_tokens, prompt_bytes, request_text
 
 logger = logging.getLogger("spendgate.instrumentation")
 _UNREACHABLE = "the budget service is unreachable and the guard fails closed"
@@ -84,6 +84,19 @@ def _run_limit_reached(
         limit_kind="per-run",
         budget_id=limit.budget_id,
     )
+
+
+class _Plan(NamedTuple):
+    """What a call is checked against: its scopes, its run and the limits that bind it there."""
+
+    bag: Mapping[str, object]  # the baggage it was derived from
+    provider: str
+    model: str
+    limit_index: dict[tuple[str, str], list[CallLimit]]  # the limit index of the snapshot it came from
+    scopes: list[tuple[str, str]]
+    run: str
+    limits: list[tuple[CallLimit, str]]
+    run_limits: tuple[tuple[CallLimit, str], ...]  # the hard per-run ones, for streams
 
 
 class _CallBudget:
@@ -124,27 +137,16 @@ class BudgetGuard:
         self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens, calls]
         self.rates = RateWindows()
         self._runs_lock = threading.Lock()
+        self._last_plan: _Plan | None = None
 
     # -- the check ------------------------------------------------------------------------------
     def check(self, call: LLMCall, request: dict[str, Any]) -> None:
         table = self.table
         if not table.connected and self._unreachable(table):
             return
-        scopes = [("global", "")]
-        run = ""
-        for key, value in baggage.get_all(call.context).items():
-            dimension = _DIMENSION_OF.get(key)
-            if dimension is None or not value:
-                continue
-            if dimension == "run":
-                run = str(value)
-            else:
-                scopes.append((dimension, str(value)))
-        scopes.append(("provider", call.provider))
-        if call.request_model:
-            scopes.append(("model", call.request_model))
+        plan = self._plan(call, table)
         if table.by_scope:
-            for flag in table.flags_for(scopes):
+            for flag in table.flags_for(plan.scopes):
                 if flag.state == "block" and not (flag.metric == "cost" and self._free(call)):
                     if flag.metric == PAUSE_METRIC:
                         raise ScopePaused(flag.scope_type, flag.scope_id, flag.reason)
@@ -158,18 +160,48 @@ class BudgetGuard:
                         budget_id=flag.budget_id,
                     )
                 self._warn(call, flag)
-        limited = False
-        if table.limit_index:
-            applicable = table.limits_for(scopes)
-            if applicable:
-                self._check_limits(call, request, applicable, run)
-                limited = True
+        run = plan.run
+        if plan.limits:
+            self._check_limits(call, request, plan.limits, run)
         if self.strict and self.stub is not None and not self._free(call):
-            call.budget = _CallBudget(run, self._reserve(call, request, scopes))
-        elif run and limited:
+            call.budget = _CallBudget(run, self._reserve(call, request, plan.scopes))
+        elif run and plan.limits:
             call.budget = _CallBudget(run, "")
-        if run and limited and call.budget is not None:
-            call.budget.run_limits = _hard_run_limits(applicable)
+        if run and plan.limits and call.budget is not None:
+            call.budget.run_limits = plan.run_limits
+
+    def _plan(self, call: LLMCall, table: FlagTable) -> _Plan:
+        """The scopes and limits of a call, cached: an agent makes call after call in the same
+        scope, with the same model, under the same snapshot."""
+        bag = baggage.get_all(call.context)
+        last = self._last_plan
+        if (
+            last is not None
+            and last.limit_index is table.limit_index
+            and last.provider == call.provider
+            and last.model == call.request_model
+            and last.bag == bag
+        ):
+            return last
+        scopes = [("global", "")]
+        run = ""
+        for key, value in bag.items():
+            dimension = _DIMENSION_OF.get(key)
+            if dimension is None or not value:
+                continue
+            if dimension == "run":
+                run = str(value)
+            else:
+                scopes.append((dimension, str(value)))
+        scopes.append(("provider", call.provider))
+        if call.request_model:
+            scopes.append(("model", call.request_model))
+        index = table.limit_index
+        limits = table.limits_for(scopes) if index else []
+        run_limits = _hard_run_limits(limits)
+        plan = _Plan(bag, call.provider, call.request_model, index, scopes, run, limits, run_limits)
+        self._last_plan = plan  # one assignment: other threads see the old plan or the new one
+        return plan
 
     # -- streams: terminate run (see stream_guard) -----------------------------------------------
     def limits_run(self, call: LLMCall) -> bool:
@@ -230,70 +262,60 @@ class BudgetGuard:
     def _check_limits(
         self, call: LLMCall, request: dict[str, Any], limits: list[tuple[CallLimit, str]], run: str
     ) -> None:
-        worst: tuple[int, int, Decimal] | None = None
+        worst: WorstCase | None = None
         worst_is_precise = False
         provider, model, operation = call.provider, call.request_model, call.operation
         rated = []
         for limit, scope_id in limits:
-            if limit.period == "rolling":
+            period = limit.period
+            if period == "rolling":
                 rated.append((limit, scope_id))
-            elif limit.period == "run":
+            elif period == "run":
                 if not run:
                     continue
                 spent = self._run_total(run, limit.metric)
                 if limit.hard and spent >= limit.limit:
                     raise _run_limit_reached(run, limit, scope_id, spent, "reached")
-            elif limit.period == "request" and limit.hard:
+            elif period == "request" and limit.hard:
                 if worst is None:
-                    worst = self.worst_case(request, provider, model, False, operation)  # bytes: cheap
-                if self._over(limit, worst) and not worst_is_precise:
-                    worst, worst_is_precise = self.worst_case(request, provider, model, True, operation), True
-                if self._over(limit, worst):
+                    worst = self._worst_bound(request, provider, model, operation)  # no pricing
+                if worst.of(limit.metric) > limit.limit and not worst_is_precise:
+                    worst, worst_is_precise = self.worst_case(request, provider, model, operation), True
+                if worst.of(limit.metric) > limit.limit:
                     # Nothing was spent: the message names the call's worst case as an estimate.
-                    value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
                     raise BudgetExceeded(
                         limit.scope_type,
                         scope_id,
                         limit.limit,
                         Decimal(0),
                         f"per-request limit {limit.budget_id}",
-                        estimate=value,
+                        estimate=worst.of(limit.metric),
                         metric=limit.metric,
                         limit_kind="per-request",
                     )
         if rated:  # last: a call the other limits refuse is not counted as sent
             self.rates.admit(rated)
 
-    @staticmethod
-    def _over(limit: CallLimit, worst: tuple[int, int, Decimal]) -> bool:
-        value = worst[2] if limit.metric == "cost" else Decimal(worst[0] + worst[1])
-        return value > limit.limit
-
     def worst_case(
-        self,
-        request: dict[str, Any],
-        provider: str,
-        model: str,
-        precise: bool = True,
-        operation: str = "chat",
-    ) -> tuple[int, int, Decimal]:
-        """(input tokens, output tokens, cost) at most; ``precise=False`` counts bytes, which is
-        an upper bound on tokens and costs nothing, so the tokenizer runs only near a limit.
-        ``operation`` picks the fallback rate of an unknown model (embeddings or chat)."""
+        self, request: dict[str, Any], provider: str, model: str, operation: str = "chat"
+    ) -> WorstCase:
+        """(input tokens, output tokens, cost) at most: the prompt's tokens and the request's output
+        limit, priced as the collector would. ``operation`` picks the fallback rate of an unknown
+        model (embeddings or chat)."""
         output = max_output_tokens(request) or self.default_max_output
-        if precise:
-            tokens = self.prompt_tokens(request)
-        else:
-            # repr() is done in C and contains every string of the request: its UTF-8 length
-            # is more than the prompt's bytes, hence more than its tokens.
-            tokens = sum(len(repr(request[key]).encode()) for key in PROMPT_KEYS if key in request)
-        return tokens, output, worst_case_cost(self.table.pricer, provider, model, tokens, output, operation)
+        return worst_case(self.table.pricer, provider, model, self.prompt_tokens(request), output, operation)
+
+    def _worst_bound(self, request: dict[str, Any], provider: str, model: str, operation: str) -> WorstCase:
+        """An upper bound of :meth:`worst_case` that neither tokenizes nor prices, so the exact
+        worst case is computed only when this bound reaches a limit."""
+        output = max_output_tokens(request) or self.default_max_output
+        return worst_case_bound(self.table.pricer, provider, model, prompt_bytes(request), output, operation)
 
     def worst_case_cost(
         self, request: dict[str, Any], provider: str, model: str, operation: str = "chat"
     ) -> Decimal:
         """The most a request to this model could cost, as the collector would price it."""
-        return self.worst_case(request, provider, model, operation=operation)[2]
+        return self.worst_case(request, provider, model, operation=operation).cost
 
     # -- strict mode ------------------------------------------------------------------------------
     def _reserve(self, call: LLMCall, request: dict[str, Any], scopes: list[tuple[str, str]]) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal
+from typing import NamedTuple
 
 from spendgate.pricing import CustomModel, Fallback, Pricer, PricingOverrides, plan
 from spendgate.pricing.overrides import DEFAULT_EMBEDDINGS_INPUT, wire_amount
@@ -67,16 +68,37 @@ def overrides_from(message: pb.PricingOverrides) -> PricingOverrides:
     )
 
 
-def worst_case_cost(
+class WorstCase(NamedTuple):
+    """The most a request can use and cost: its input tokens, its output limit, their price."""
+
+    input_tokens: int
+    output_tokens: int
+    cost: Decimal
+
+    def of(self, metric: str) -> Decimal:
+        """The value a limit of ``metric`` (cost or tokens) is compared with."""
+        return self.cost if metric == "cost" else Decimal(self.input_tokens + self.output_tokens)
+
+
+def worst_case(
     pricer: Pricer, provider: str, model: str, input_tokens: int, output_tokens: int, operation: str = "chat"
-) -> Decimal:
-    """What the collector would charge for this usage of the model, starting now."""
+) -> WorstCase:
+    """The usage priced as the collector would price it, starting now."""
     counts = plan.usage(input_tokens, output_tokens)
     try:
-        priced = pricer.price(provider, model, counts, time.time_ns(), operation)
+        cost = pricer.price(provider, model, counts, time.time_ns(), operation).cost.total
     except ValueError:  # counts the plan cannot take; the collector would not price them either
-        return _ZERO
-    return priced.cost.total
+        cost = _ZERO
+    return WorstCase(input_tokens, output_tokens, cost)
+
+
+def worst_case_bound(
+    pricer: Pricer, provider: str, model: str, input_bound: int, output_tokens: int, operation: str = "chat"
+) -> WorstCase:
+    """At least :func:`worst_case` of any input up to ``input_bound`` tokens, without pricing: the
+    model's highest rate at any date, times every token."""
+    ceiling = pricer.ceiling(provider, model, operation)
+    return WorstCase(input_bound, output_tokens, ceiling.bound(input_bound + output_tokens))
 
 
 def call_cost(
@@ -95,7 +117,7 @@ def call_cost(
     )
     model = call.response_model or call.request_model
     try:
-        return pricer.price(call.provider, model, counts, call.start_ns, call.operation).cost.total
+        return pricer.total(call.provider, model, counts, call.start_ns, call.operation)
     except ValueError:
         logger.debug("spendgate: cannot price the usage of a %s call: %s", model, counts)
         return _ZERO

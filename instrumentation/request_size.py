@@ -56,3 +56,9 @@ def framing_tokens(request: dict[str, Any]) -> int:
     messages = request.get("messages") or request.get("contents")
     count = len(messages) if isinstance(messages, list | tuple) else 1
     return 4 * count + 4
+
+
+def prompt_bytes(request: dict[str, Any]) -> int:
+    """More than the prompt's tokens, at almost no cost: repr() is done in C and contains every
+    string of the request, so its UTF-8 length is more than the prompt's bytes."""
+    return sum(len(repr(request[key]).encode()) for key in PROMPT_KEYS if key in request)

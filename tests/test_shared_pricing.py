@@ -92,9 +92,9 @@ def assert_agrees(config: PricingProcessor, table: FlagTable, provider: str, mod
     assert prices.call_cost(table.pricer, agent_call(provider, model, when, usage, operation)) == charged
     now = datetime.now(UTC)
     plain = {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"]}
-    estimate = prices.worst_case_cost(
+    estimate = prices.worst_case(
         table.pricer, provider, model, plain["input_tokens"], plain["output_tokens"], operation
-    )
+    ).cost
     assert estimate == collector.price(operation_record(operation, provider, model, now, **plain)).cost.total
     return charged
 
@@ -149,13 +149,13 @@ def test_override_prices_are_the_configured_ones() -> None:
     table = agent_table(OVERRIDES)
 
     def estimate(provider: str, model: str) -> Decimal:
-        return prices.worst_case_cost(table.pricer, provider, model, 1_000_000, 1_000_000)
+        return prices.worst_case(table.pricer, provider, model, 1_000_000, 1_000_000).cost
 
     assert estimate("openai", "ft:acme-support") == 10
     assert estimate("openai", "acme-cached") == Decimal("5.5004")
     assert estimate("openai", "internal-free") == estimate("ollama", "llama3.1:8b") == 0
     assert estimate("acme", "brand-new-model") == Decimal("3.75")
-    grok = prices.worst_case_cost(agent_table(PricingProcessor()).pricer, "xai", "grok-3", 10**6, 10**6)
+    grok = prices.worst_case(agent_table(PricingProcessor()).pricer, "xai", "grok-3", 10**6, 10**6).cost
     assert grok == 18 and estimate("xai", "grok-3") == Decimal("16.2")  # the catalogue's $3 + $15, less 10 %
     assert table.pricer.is_free("ollama", "llama3.1:8b") and table.pricer.is_free("openai", "internal-free")
     assert not table.pricer.is_free("openai", "ft:acme-support")
@@ -210,10 +210,9 @@ def test_a_collector_that_sends_no_embeddings_rate_leaves_the_agent_the_default(
     older = pb.FallbackPrice(input_per_mtok="3", output_per_mtok="9")  # a collector before field 3
     table.apply(pb.FlagSnapshot(version=1, pricing=pb.PricingOverrides(fallback=older)))
     assert table.pricer.overrides.fallback == Fallback(Decimal(3), Decimal(9), DEFAULT_EMBEDDINGS_INPUT)
-    assert prices.worst_case_cost(table.pricer, "acme", "acme-embed", 10**6, 0, "embeddings") == Decimal(
-        "0.2"
-    )
-    assert prices.worst_case_cost(table.pricer, "acme", "acme-embed", 10**6, 0, "chat") == 3
+    embeddings = prices.worst_case(table.pricer, "acme", "acme-embed", 10**6, 0, "embeddings")
+    assert embeddings.cost == Decimal("0.2")
+    assert prices.worst_case(table.pricer, "acme", "acme-embed", 10**6, 0, "chat").cost == 3
     # A malformed embeddings rate is ignored with the rest of the snapshot's pricing.
     bad = pb.FallbackPrice(input_per_mtok="1", output_per_mtok="1", embeddings_input_per_mtok="-0.1")
     table.apply(pb.FlagSnapshot(version=2, pricing=pb.PricingOverrides(fallback=bad)))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
+from decimal import ROUND_CEILING, Context, Decimal, Inexact
 from typing import Any, NamedTuple
 
 from genai_prices import types as gp
@@ -99,6 +99,59 @@ def _is_zero(price: Decimal | gp.TieredPrices) -> bool:
     return price == 0
 
 
+_EXACT = Context(prec=60, traps=[Inexact])
+_UP = Context(prec=28, rounding=ROUND_CEILING)  # a bound may err high, never low
+
+
+def _per_unit(price: Decimal, per: int) -> Decimal | None:
+    """``price / per`` when that is exact (per is a power of ten in the catalogue), else None."""
+    try:
+        return _EXACT.divide(price, Decimal(per))
+    except Inexact:
+        return None
+
+
+class _Rate(NamedTuple):
+    """A unit's price per single unit (token, request), for :meth:`PricePlan.total`."""
+
+    base: Decimal
+    tiers: tuple[tuple[int, Decimal], ...]  # (start, price), highest start first
+
+    def at(self, total_input: int) -> Decimal:
+        for start, price in self.tiers:
+            if total_input > start:
+                return price
+        return self.base
+
+
+def _unit_rate(price: Decimal | gp.TieredPrices, per: int) -> _Rate | None:
+    if not isinstance(price, gp.TieredPrices):
+        base = _per_unit(price, per)
+        return None if base is None else _Rate(base, ())
+    base = _per_unit(price.base, per)
+    tiers = tuple((tier.start, _per_unit(tier.price, per)) for tier in reversed(price.tiers))
+    if base is None or any(rate is None for _, rate in tiers):
+        return None
+    return _Rate(base, tiers)  # type: ignore[arg-type]  # no None left
+
+
+class Ceiling(NamedTuple):
+    """The most a call of token usage can cost: ``tokens * per_token + per_call``, whatever the
+    split of the tokens (input, output, cached) and whatever tier they fall in."""
+
+    per_token: Decimal
+    per_call: Decimal
+
+    def bound(self, tokens: int) -> Decimal:
+        return tokens * self.per_token + self.per_call
+
+    def scaled(self, factor: Decimal) -> Ceiling:
+        return Ceiling(self.per_token * factor, self.per_call * factor)
+
+    def join(self, other: Ceiling) -> Ceiling:
+        return Ceiling(max(self.per_token, other.per_token), max(self.per_call, other.per_call))
+
+
 def _rate(price: Decimal | gp.TieredPrices, total_input: int) -> Decimal:
     """The price that applies at this total input (tiered prices are chosen by it)."""
     if not isinstance(price, gp.TieredPrices):
@@ -112,7 +165,7 @@ def _rate(price: Decimal | gp.TieredPrices, total_input: int) -> Decimal:
 class PricePlan:
     """One resolved ModelPrice, compiled for fast repeated use."""
 
-    __slots__ = ("units", "tiered", "free")
+    __slots__ = ("units", "tiered", "free", "ceiling", "_rates")
 
     def __init__(self, model_price: gp.ModelPrice) -> None:
         registry = _get_registry()
@@ -148,6 +201,10 @@ class PricePlan:
         self.units = tuple(units)
         self.tiered = any(isinstance(u.price, gp.TieredPrices) for u in self.units)
         self.free = all(_is_zero(u.price) for u in self.units)
+        rates = tuple(_unit_rate(u.price, u.per) for u in self.units)
+        # total() multiplies by the per-unit rates; a rate that is not exact leaves it to cost().
+        self._rates: tuple[_Rate, ...] | None = None if None in rates else rates  # type: ignore[assignment]
+        self.ceiling = _ceiling(self.units)
 
     def cost(self, usage: Mapping[str, int]) -> Cost:
         """Raises ValueError when a part of the usage is larger than the whole (cache reads
@@ -179,6 +236,46 @@ class PricePlan:
                 uncached = _rate(plain.price, total_input) * leaf / plain.per if plain else _ZERO
                 savings += uncached - charge
         return Cost(buckets[0], buckets[1], buckets[2], buckets[3], total, savings)
+
+    def total(self, usage: Mapping[str, int]) -> Decimal:
+        """``cost(usage).total`` alone, with the same leaves and rates (hence the same value), for
+        the agent's per-call spend; raises ValueError where cost() does."""
+        rates = self._rates
+        if rates is None:
+            return self.cost(usage).total
+        leaves: list[int] = []
+        total_input = usage.get("input_tokens", 0) if self.tiered else 0
+        total = _ZERO
+        get = usage.get
+        for unit, rate in zip(self.units, rates, strict=True):
+            leaf = 1 if unit.usage_key == "requests" else get(unit.usage_key, 0)
+            for index in unit.descendants:
+                leaf -= leaves[index]
+            if leaf < 0:
+                raise ValueError(f"usage for {unit.usage_key} is smaller than its parts")
+            leaves.append(leaf)
+            if leaf:
+                total += (rate.at(total_input) if rate.tiers else rate.base) * leaf
+        return total
+
+
+def _highest(price: Decimal | gp.TieredPrices) -> Decimal:
+    if isinstance(price, gp.TieredPrices):
+        return max([price.base, *(tier.price for tier in price.tiers)])
+    return price
+
+
+def _ceiling(units: tuple[_Unit, ...]) -> Ceiling:
+    """Each token is charged by one leaf unit at most, so the highest token rate bounds every
+    split; units counted in anything but tokens or requests are never in the agent's usage."""
+    per_token = per_call = _ZERO
+    for unit in units:
+        rate = _UP.divide(_highest(unit.price), Decimal(unit.per))
+        if unit.usage_key == "requests":
+            per_call = max(per_call, rate)
+        elif unit.usage_key.endswith("_tokens"):
+            per_token = max(per_token, rate)
+    return Ceiling(per_token, per_call)
 
 
 def custom_price(

@@ -23,7 +23,7 @@ from genai_prices import data_snapshot
 from genai_prices import types as gp
 
 from .overrides import DEFAULT_OVERRIDES, EMBEDDINGS, PricingOverrides
-from .plan import FREE_PLAN, ZERO_COST, Cost, PricePlan, custom_plan
+from .plan import FREE_PLAN, ZERO_COST, Ceiling, Cost, PricePlan, custom_plan
 from .providers import CATALOGUE_PROVIDER, normalize_provider
 
 PRICED, OVERRIDE, FALLBACK, UNPRICED = "priced", "override", "fallback", "unpriced"
@@ -87,6 +87,7 @@ class Pricer:
             self._embeddings_fallback = custom_plan(fallback.embeddings_input_per_mtok, Decimal(0))
         self._resolutions: dict[tuple[str, str], Resolution] = {}
         self._plans: dict[int, tuple[gp.ModelPrice, PricePlan]] = {}
+        self._ceilings: dict[tuple[str, str, bool], Ceiling] = {}
 
     def resolve(self, provider: str, model: str) -> Resolution:
         key = (provider, model)
@@ -159,16 +160,61 @@ class Pricer:
         (gen_ai.operation.name) picks the fallback rate. Raises ValueError when its counts are
         inconsistent."""
         resolution = self.resolve(provider, model)
-        status = resolution.status
-        if status == UNPRICED:
-            return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
-        plan = resolution.fixed_plan
-        if status == FALLBACK and operation == EMBEDDINGS:  # inlined fixed_plan(): the hot path
-            plan = self._embeddings_fallback
+        plan = self._plan(resolution, start_ns, operation)
         if plan is None:
-            assert resolution.model_info is not None
-            plan = self.plan_for(resolution.model_info, datetime.fromtimestamp(start_ns / 1e9, tz=UTC))
+            return PricedUsage(resolution.priced_model, UNPRICED, ZERO_COST)
         cost = plan.cost(usage)
         if resolution.discount is not None:
             cost = cost.scaled(resolution.discount)
-        return PricedUsage(resolution.priced_model, status, cost)
+        return PricedUsage(resolution.priced_model, resolution.status, cost)
+
+    def total(
+        self, provider: str, model: str, usage: Mapping[str, int], start_ns: int, operation: str = ""
+    ) -> Decimal:
+        """``price(...).cost.total`` alone (the same value), for the agent's per-call spend."""
+        resolution = self.resolve(provider, model)
+        plan = self._plan(resolution, start_ns, operation)
+        if plan is None:
+            return ZERO_COST.total
+        total = plan.total(usage)
+        return total if resolution.discount is None else total * resolution.discount
+
+    def _plan(self, resolution: Resolution, start_ns: int, operation: str) -> PricePlan | None:
+        """The plan that prices a call of this resolution at ``start_ns``; None when unpriced."""
+        status = resolution.status
+        if status == UNPRICED:
+            return None
+        if status == FALLBACK and operation == EMBEDDINGS:  # inlined fixed_plan(): the hot path
+            return self._embeddings_fallback
+        plan = resolution.fixed_plan
+        if plan is None:
+            assert resolution.model_info is not None
+            plan = self.plan_for(resolution.model_info, datetime.fromtimestamp(start_ns / 1e9, tz=UTC))
+        return plan
+
+    def ceiling(self, provider: str, model: str, operation: str = "") -> Ceiling:
+        """The most a call of the model can cost per token and per call, at any date: an upper
+        bound the agent compares with a limit before it prices a worst case exactly."""
+        key = (provider, model, operation == EMBEDDINGS)
+        found = self._ceilings.get(key)
+        if found is None:
+            found = self._ceiling(self.resolve(provider, model), operation)
+            if len(self._ceilings) > _MAX_RESOLUTIONS:
+                self._ceilings.clear()
+            self._ceilings[key] = found
+        return found
+
+    def _ceiling(self, resolution: Resolution, operation: str) -> Ceiling:
+        if resolution.status == UNPRICED:
+            return Ceiling(Decimal(0), Decimal(0))
+        plan = self.fixed_plan(resolution, operation)
+        if plan is not None:
+            ceiling = plan.ceiling
+        else:
+            assert resolution.model_info is not None
+            prices = resolution.model_info.prices
+            dated = [prices] if isinstance(prices, gp.ModelPrice) else [c.prices for c in prices]
+            ceiling = PricePlan(dated[0]).ceiling
+            for model_price in dated[1:]:
+                ceiling = ceiling.join(PricePlan(model_price).ceiling)
+        return ceiling if resolution.discount is None else ceiling.scaled(resolution.discount)
