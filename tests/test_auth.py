@@ -29,6 +29,13 @@ def guarded(chdb_dsn: str) -> Iterator[RunningCollector]:
         yield running
 
 
+@pytest.fixture(scope="module")
+def shared_guarded(chdb_dsn: str) -> Iterator[RunningCollector]:
+    """One collector for the tests that only read, or change what no other test reads."""
+    with collector_running(chdb_dsn, AUTH) as running:
+        yield running
+
+
 def _bearer(role: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {KEYS[role]}"} if role else {}
 
@@ -80,15 +87,16 @@ def test_otlp_ingest_needs_an_ingest_key(guarded: RunningCollector) -> None:
         ("POST", "/api/v1/costs/budgets", {"id": "b", "scope_type": "global", "limit": 5}, "admin"),
     ],
 )
-def test_each_endpoint_wants_its_role(guarded: RunningCollector, method: str, path: str, body: Any,
+def test_each_endpoint_wants_its_role(shared_guarded: RunningCollector, method: str, path: str, body: Any,
                                       needed: str) -> None:  # fmt: skip
+    url = shared_guarded.http_url + path
+
     def call(role: str | None) -> httpx.Response:
-        return httpx.request(method, guarded.http_url + path, json=body, headers=_bearer(role), timeout=10)
+        return httpx.request(method, url, json=body, headers=_bearer(role), timeout=10)
 
     missing = call(None)
     assert missing.status_code == 401 and "API key is required" in missing.json()["detail"]
-    wrong = httpx.request(method, guarded.http_url + path, json=body, timeout=10,
-                          headers={"Authorization": "Bearer not-a-key"})  # fmt: skip
+    wrong = httpx.request(method, url, json=body, timeout=10, headers={"Authorization": "Bearer not-a-key"})
     assert wrong.status_code == 401
     lacking = "ingest" if path != "/v1/flags" else None
     if lacking:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,9 +16,16 @@ from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.sdk.trace.export import SpanExportResult
 from spendgate.collector.ingest.otlp import decode_protobuf
 
-from .conftest import RunningCollector, chat_attributes, make_spans
+from .conftest import RunningCollector, chat_attributes, collector_running, make_spans
 
 PROTO = {"content-type": "application/x-protobuf"}
+
+
+@pytest.fixture(scope="module")
+def shared(chdb_dsn: str) -> Iterator[RunningCollector]:
+    """One collector for the many cases of one kind; each case marks its spans with its own project."""
+    with collector_running(chdb_dsn) as running:
+        yield running
 
 
 def _post(running: RunningCollector, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -89,21 +97,23 @@ def test_huge_attribute_values_are_clipped(running: RunningCollector) -> None:
     ("value", "reason"),
     [(-5, "negative"), (12.5, "whole number"), ("lots", "not a token count"), (10**15, "plausible maximum")],
 )
-def test_bad_token_counts_reject_only_that_span(
-    running: RunningCollector, value: object, reason: str
-) -> None:
+def test_bad_token_counts_reject_only_that_span(shared: RunningCollector, value: object, reason: str) -> None:
+    project = {"spendgate.project": f"tokens-{reason}"}
     spans = make_spans(
         [
-            {"attributes": chat_attributes(**{"gen_ai.usage.input_tokens": value})},
-            {"attributes": chat_attributes("gpt-4o-mini")},
+            {"attributes": chat_attributes(**{"gen_ai.usage.input_tokens": value}, **project)},
+            {"attributes": chat_attributes("gpt-4o-mini", **project)},
         ]
     )
-    reply = _post(running, encode_spans(spans).SerializeToString(), PROTO)
+    reply = _post(shared, encode_spans(spans).SerializeToString(), PROTO)
     assert reply.status_code == 200
     answer = trace_service_pb2.ExportTraceServiceResponse.FromString(reply.content)
     assert answer.partial_success.rejected_spans == 1
     assert reason in answer.partial_success.error_message
-    assert running.rows("SELECT request_model FROM {db}.llm_spans") == [("gpt-4o-mini",)]
+    stored = shared.rows(
+        "SELECT request_model FROM {db}.llm_spans WHERE project = {p:String}", p=f"tokens-{reason}"
+    )
+    assert stored == [("gpt-4o-mini",)]
 
 
 def test_string_and_integral_float_counts_are_accepted(running: RunningCollector) -> None:
@@ -202,18 +212,22 @@ _DAY_NS = 86400 * 10**9
     ],
 )
 def test_span_times_outside_retention_are_rejected_not_stored(
-    running: RunningCollector, start_ns: Any
+    shared: RunningCollector, start_ns: Any
 ) -> None:
     import time
 
+    project = f"times-{start_ns}".replace(" ", "-")
     if start_ns == "91 days ago":
         start_ns = time.time_ns() - 91 * _DAY_NS
-    spans = make_spans([{"attributes": chat_attributes()}, {"attributes": chat_attributes("gpt-4o-mini")}])
+    marked = {"spendgate.project": project}
+    spans = make_spans(
+        [{"attributes": chat_attributes(**marked)}, {"attributes": chat_attributes("gpt-4o-mini", **marked)}]
+    )
     request = encode_spans(spans)
     odd = request.resource_spans[0].scope_spans[0].spans[0]
     odd.start_time_unix_nano = start_ns
     odd.end_time_unix_nano = min(start_ns + 10**9, 2**64 - 1)
-    reply = _post(running, request.SerializeToString(), PROTO)
+    reply = _post(shared, request.SerializeToString(), PROTO)
     assert reply.status_code == 200
     answer = trace_service_pb2.ExportTraceServiceResponse.FromString(reply.content)
     assert answer.partial_success.rejected_spans == 1
@@ -221,9 +235,15 @@ def test_span_times_outside_retention_are_rejected_not_stored(
         "retention" in answer.partial_success.error_message
         or "future" in answer.partial_success.error_message
     )
-    assert running.rows("SELECT request_model FROM {db}.llm_spans") == [("gpt-4o-mini",)]
-    hourly = running.scalar("SELECT sum(calls) FROM {db}.spend_by_scope_hourly WHERE scope_type = 'global'")
-    assert hourly == 1 and running.scalar("SELECT sum(calls) FROM {db}.spend_daily") == 1
+    mine = {"p": project}
+    stored = shared.rows("SELECT request_model FROM {db}.llm_spans WHERE project = {p:String}", **mine)
+    assert stored == [("gpt-4o-mini",)]
+    hourly = shared.scalar(
+        "SELECT sum(calls) FROM {db}.spend_by_scope_hourly WHERE scope_type = 'project' AND scope_id = {p:String}",
+        **mine,
+    )
+    daily = shared.scalar("SELECT sum(calls) FROM {db}.spend_daily WHERE project = {p:String}", **mine)
+    assert hourly == 1 and daily == 1
 
 
 def test_a_span_ending_far_in_the_future_is_rejected(running: RunningCollector) -> None:
