@@ -18,6 +18,8 @@ from spendgate.collector.api.events import build_router as events_router
 from spendgate.collector.api.overrides import build_router as overrides_router
 from spendgate.collector.api.pauses import build_router as pauses_router
 from spendgate.collector.api.routes import build_router as budgets_router
+from spendgate.collector.api.seed_admin import build_router as seed_admin_router
+from spendgate.collector.api.seed_dashboard import build_router as seed_dashboard_router
 from spendgate.collector.api.slots import build_router as slots_router
 from spendgate.collector.budgets import flag_service, slot_service
 from spendgate.collector.budgets.runtime import BudgetRuntime
@@ -127,7 +129,9 @@ class Collector:
             )
         assert self.storage is not None
         app.include_router(costs_router(self.storage, self.pipeline.pricer.shared))
+        app.include_router(seed_dashboard_router(self.storage, self.pipeline.pricer.shared, self.budgets))
         if self.budgets is not None:
+            app.include_router(seed_admin_router(self.budgets))
             app.include_router(budgets_router(self.budgets))
             app.include_router(slots_router(self.budgets.slots))
             app.include_router(pauses_router(self.budgets))

@@ -105,14 +105,15 @@ def test_a_paused_agent_process_stops_at_once_even_for_free_calls_and_runs_after
         assert agent.stdout is not None and agent.stdout.readline().strip() == "running"
         paused = api(running).post("/api/admin/agents/looper/pause", json={"reason": "runaway loop"})
         assert paused.status_code == 200, paused.text
-        assert paused.json()["state"] == "paused" and paused.json()["changed_by"] == "api"
+        data = paused.json()["data"]  # the seed's envelope (api/seed_admin.py)
+        assert data["state"] == "paused" and data["changed_by"] == "api"
         # The agent's next free call after the pushed flag raises, naming who and why.
         assert agent.stdout.readline().rstrip("\n").split(maxsplit=2) == [
             "blocked",
             "ScopePaused",
             "agent 'looper' is paused (paused by api: runaway loop)",
         ]
-        assert api(running).post("/api/admin/agents/looper/unpause").json()["paused"] is False
+        assert api(running).post("/api/admin/agents/looper/unpause").json()["data"]["paused"] is False
         assert agent.stdout.readline().strip() == "resumed"
         assert agent.wait(timeout=60) == 0
     finally:
@@ -230,7 +231,7 @@ def test_the_key_name_is_recorded_and_a_pause_survives_a_restart_into_external_m
     assert api(first).post(url, headers={"Authorization": "Bearer sg_agent"}).status_code == 403  # ingest
     ops = {"Authorization": "Bearer sg_ops"}
     paused = api(first).post(url, json={"reason": "runaway loop"}, headers=ops)
-    assert paused.json()["changed_by"] == "ops-key"
+    assert paused.json()["data"]["changed_by"] == "ops-key"
     collector.request_stop()
     thread.join(30)
     # The same database, now served by a collector in external mode: it reads pauses from the table.

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from spendgate.collector.api import advice
+from spendgate.collector.api.confidence import projection_confidence
 from spendgate.collector.api.params import (
     Filters,
     Period,
@@ -112,6 +113,10 @@ def _history(rows: dict[date, dict[str, Any]], today: date, days: int) -> list[d
             }
         )
     return history
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 class _CostsApi:
@@ -218,7 +223,8 @@ class _CostsApi:
         return endpoint
 
     def trends(self, days: Annotated[int, Query(ge=1, le=365)] = 30) -> dict[str, Any]:
-        """Daily history, month to date, average per day and the month projected from it (UTC)."""
+        """Daily history, month to date, average per day and the month projected from it (UTC), with
+        the projection's confidence (:mod:`confidence`)."""
         today = datetime.now(UTC).date()
         first_of_month = today.replace(day=1)
         low = min(today - timedelta(days=days - 1), first_of_month)
@@ -227,6 +233,9 @@ class _CostsApi:
         elapsed = today.day
         per_day = month_to_date / elapsed
         days_in_month = calendar.monthrange(today.year, today.month)[1]
+        month_days = [
+            rows[d]["total_cost"] if d in rows else Decimal(0) for d in _days(first_of_month, today)
+        ]
         return {
             "daily": _history(rows, today, days),
             "month_to_date": str(month_to_date),
@@ -234,6 +243,7 @@ class _CostsApi:
             "projected_month": str((per_day * days_in_month).quantize(Decimal("0.000001"))),
             "days_elapsed": elapsed,
             "days_in_month": days_in_month,
+            "confidence": jsonable(projection_confidence(month_days)),
         }
 
     def forecast(self, body: advice.ForecastRequest) -> dict[str, Any]:

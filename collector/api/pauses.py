@@ -1,8 +1,8 @@
 """Pause and unpause any scope by hand: a block independent of spend, with who and why.
 
 ``POST /api/v1/scopes/{scope_type}/{scope_id}/pause|unpause`` (the global scope:
-``/api/v1/scopes/global/pause|unpause``), the seed's
-``POST /api/admin/agents/{id}/pause|unpause``, and ``GET /api/v1/scopes/paused``.
+``/api/v1/scopes/global/pause|unpause``) and ``GET /api/v1/scopes/paused``; the seed's
+``POST /api/admin/agents/{id}/pause|unpause`` are thin routes over these (``seed_admin.py``).
 A pause reaches the agents at once (the board wakes every watcher); so does an
 unpause. Who: as for budget changes (``auth.changed_by``): the API key's name,
 ``cli`` for the spendgate command (``NAME (cli)`` with a key), else ``api``.
@@ -103,14 +103,5 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
     @router.post("/api/v1/scopes/{scope_type}/{scope_id}/unpause")
     def unpause_scope(request: Request, scope_type: ScopeType, scope_id: str) -> dict[str, Any]:
         return pauses.unpause(request, scope_type, scope_id)
-
-    # The seed's admin routes: an agent.
-    @router.post("/api/admin/agents/{agent_id}/pause")
-    def pause_agent(request: Request, agent_id: str, body: PauseBody | None = None) -> dict[str, Any]:
-        return pauses.pause(request, "agent", agent_id, body)
-
-    @router.post("/api/admin/agents/{agent_id}/unpause")
-    def unpause_agent(request: Request, agent_id: str) -> dict[str, Any]:
-        return pauses.unpause(request, "agent", agent_id)
 
     return router

@@ -77,6 +77,20 @@ class _Budgets:
         self.announce("updated", budget)
         return self.json(budget)
 
+    def create(self, budget: Budget, request: Request) -> dict[str, Any]:
+        try:
+            self.store.create(budget, by=changed_by(request.scope))
+        except BudgetConflict as exc:
+            raise HTTPException(409, str(exc)) from None
+        self.runtime.changed()
+        self.announce("created", budget)
+        return self.json(budget)
+
+    def reset(self, budget_id: str, request: Request) -> dict[str, Any]:
+        """Count spend from now on for the rest of the current period."""
+        changes = {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None}
+        return self.change(budget_id, changes, request)
+
     def announce(self, kind: str, budget: Budget) -> None:
         """A budget.created, budget.updated or budget.deleted event."""
         if (events := self.runtime.events) is not None:
@@ -107,14 +121,9 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
     def create_budget(body: dict[str, Any], request: Request) -> dict[str, Any]:
         try:
             budget = Budget.model_validate(body)
-            store.create(budget, by=changed_by(request.scope))
         except ValidationError as exc:
             raise _validation_error(exc) from None
-        except BudgetConflict as exc:
-            raise HTTPException(409, str(exc)) from None
-        runtime.changed()
-        budgets.announce("created", budget)
-        return budgets.json(budget)
+        return budgets.create(budget, request)
 
     @router.get("/api/v1/costs/budgets/check")
     def check(
@@ -193,8 +202,7 @@ def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.post("/api/v1/costs/budgets/{budget_id}/reset")
     def reset(budget_id: str, request: Request) -> dict[str, Any]:
         """Count spend from now on for the rest of the current period."""
-        changes = {"reset_at": datetime.now(UTC).isoformat(), "unblocked_until": None}
-        return budgets.change(budget_id, changes, request)
+        return budgets.reset(budget_id, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/override")
     def override(budget_id: str, body: Override, request: Request) -> dict[str, Any]:
