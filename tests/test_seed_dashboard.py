@@ -367,3 +367,19 @@ def test_admin_budget_reset_pause_and_unpause(running: RunningCollector) -> None
     assert _seed(_admin(running, "embedder", "unpause"))["paused"] is False
     assert _native(running, "/api/v1/scopes/paused")["paused"] == []
     assert _admin(running, "embedder", "pause", {"why": "typo"}).status_code == 422
+
+
+def test_openapi_documents_the_routes_and_bad_input_is_a_4xx(running: RunningCollector) -> None:
+    spec = httpx.get(running.http_url + "/openapi.json", timeout=10).json()
+    for route in ("dashboard", "summary", "agents", "models", "operations", "trends"):
+        operation = spec["paths"][f"/api/cost/{route}"]["get"]
+        assert operation["summary"] and operation["description"], route
+        if route != "trends":
+            bad = httpx.get(
+                f"{running.http_url}/api/cost/{route}", params={"tz": "Mars/Olympus"}, headers=READ
+            )
+            assert bad.status_code == 422 and "Mars/Olympus" in bad.text, route
+    for action in ADMIN_ROUTES:
+        assert spec["paths"][f"/api/admin/agents/{{agent_id}}/{action}"]["post"]["summary"], action
+    body = spec["components"]["schemas"]["AgentBudgetBody"]
+    assert body["examples"] == [{"max_monthly_cost_usd": 100.0}] and body["additionalProperties"] is False
