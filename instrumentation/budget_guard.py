@@ -30,19 +30,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 import grpc
 from opentelemetry import baggage
 
-from spendgate.dimensions import AGENT_DIMENSIONS, SCOPE_TYPES
 from spendgate.flag import PAUSE_METRIC, Flag
 from spendgate.proto import flags_pb2 as pb
 
 from . import estimate
-from .attribution import PREFIX
+from .call_plan import Bound, CallPlan, plan_for
 from .enforcement import BudgetExceeded, ScopePaused
 from .flags_client import CallLimit, FlagTable
 from .prices import WorstCase, call_cost, worst_case, worst_case_bound
@@ -57,15 +56,7 @@ DEFAULT_MAX_OUTPUT = 4096  # assumed when a request sets no output limit
 WarnCallback = Callable[[Flag], None]
 
 
-# Baggage key -> dimension, of the scope types the agent sets and of the run (for per-run limits).
-_DIMENSION_OF = {PREFIX + name: name for name in AGENT_DIMENSIONS if name in SCOPE_TYPES or name == "run"}
-
-
 _RUN_METRICS = ("cost", "tokens", "calls")  # the order of a run's totals
-
-
-def _hard_run_limits(limits: list[tuple[CallLimit, str]]) -> tuple[tuple[CallLimit, str], ...]:
-    return tuple((limit, scope) for limit, scope in limits if limit.period == "run" and limit.hard)
 
 
 def _run_limit_reached(
@@ -86,19 +77,6 @@ def _run_limit_reached(
     )
 
 
-class _Plan(NamedTuple):
-    """What a call is checked against: its scopes, its run and the limits that bind it there."""
-
-    bag: Mapping[str, object]  # the baggage it was derived from
-    provider: str
-    model: str
-    limit_index: dict[tuple[str, str], list[CallLimit]]  # the limit index of the snapshot it came from
-    scopes: list[tuple[str, str]]
-    run: str
-    limits: list[tuple[CallLimit, str]]
-    run_limits: tuple[tuple[CallLimit, str], ...]  # the hard per-run ones, for streams
-
-
 class _CallBudget:
     """What the guard remembers about a call until it ends."""
 
@@ -107,7 +85,7 @@ class _CallBudget:
     def __init__(self, run: str, reservation: str) -> None:
         self.run = run
         self.reservation = reservation
-        self.run_limits: tuple[tuple[CallLimit, str], ...] = ()  # hard per-run limits, for streams
+        self.run_limits: tuple[Bound, ...] = ()  # hard per-run limits, for streams
 
 
 class BudgetGuard:
@@ -137,14 +115,16 @@ class BudgetGuard:
         self._runs: dict[str, list[Decimal]] = {}  # run id -> [cost, tokens, calls]
         self.rates = RateWindows()
         self._runs_lock = threading.Lock()
-        self._last_plan: _Plan | None = None
+        self._last_plan: CallPlan | None = None
 
     # -- the check ------------------------------------------------------------------------------
     def check(self, call: LLMCall, request: dict[str, Any]) -> None:
         table = self.table
         if not table.connected and self._unreachable(table):
             return
-        plan = self._plan(call, table)
+        plan = self._last_plan = plan_for(
+            baggage.get_all(call.context), call.provider, call.request_model, table, self._last_plan
+        )
         if table.by_scope:
             for flag in table.flags_for(plan.scopes):
                 if flag.state == "block" and not (flag.metric == "cost" and self._free(call)):
@@ -161,47 +141,14 @@ class BudgetGuard:
                     )
                 self._warn(call, flag)
         run = plan.run
-        if plan.limits:
-            self._check_limits(call, request, plan.limits, run)
+        if plan.limited:
+            self._check_limits(call, request, plan)
         if self.strict and self.stub is not None and not self._free(call):
             call.budget = _CallBudget(run, self._reserve(call, request, plan.scopes))
-        elif run and plan.limits:
+        elif run and plan.limited:
             call.budget = _CallBudget(run, "")
-        if run and plan.limits and call.budget is not None:
+        if run and plan.limited and call.budget is not None:
             call.budget.run_limits = plan.run_limits
-
-    def _plan(self, call: LLMCall, table: FlagTable) -> _Plan:
-        """The scopes and limits of a call, cached: an agent makes call after call in the same
-        scope, with the same model, under the same snapshot."""
-        bag = baggage.get_all(call.context)
-        last = self._last_plan
-        if (
-            last is not None
-            and last.limit_index is table.limit_index
-            and last.provider == call.provider
-            and last.model == call.request_model
-            and last.bag == bag
-        ):
-            return last
-        scopes = [("global", "")]
-        run = ""
-        for key, value in bag.items():
-            dimension = _DIMENSION_OF.get(key)
-            if dimension is None or not value:
-                continue
-            if dimension == "run":
-                run = str(value)
-            else:
-                scopes.append((dimension, str(value)))
-        scopes.append(("provider", call.provider))
-        if call.request_model:
-            scopes.append(("model", call.request_model))
-        index = table.limit_index
-        limits = table.limits_for(scopes) if index else []
-        run_limits = _hard_run_limits(limits)
-        plan = _Plan(bag, call.provider, call.request_model, index, scopes, run, limits, run_limits)
-        self._last_plan = plan  # one assignment: other threads see the old plan or the new one
-        return plan
 
     # -- streams: terminate run (see stream_guard) -----------------------------------------------
     def limits_run(self, call: LLMCall) -> bool:
@@ -259,42 +206,37 @@ class BudgetGuard:
             except Exception:
                 logger.exception("spendgate: the on_warn callback failed")
 
-    def _check_limits(
-        self, call: LLMCall, request: dict[str, Any], limits: list[tuple[CallLimit, str]], run: str
-    ) -> None:
-        worst: WorstCase | None = None
-        worst_is_precise = False
-        provider, model, operation = call.provider, call.request_model, call.operation
-        rated = []
-        for limit, scope_id in limits:
-            period = limit.period
-            if period == "rolling":
-                rated.append((limit, scope_id))
-            elif period == "run":
-                if not run:
-                    continue
+    def _check_limits(self, call: LLMCall, request: dict[str, Any], plan: CallPlan) -> None:
+        run = plan.run
+        if run:
+            for limit, scope_id in plan.run_limits:
                 spent = self._run_total(run, limit.metric)
-                if limit.hard and spent >= limit.limit:
+                if spent >= limit.limit:
                     raise _run_limit_reached(run, limit, scope_id, spent, "reached")
-            elif period == "request" and limit.hard:
-                if worst is None:
-                    worst = self._worst_bound(request, provider, model, operation)  # no pricing
-                if worst.of(limit.metric) > limit.limit and not worst_is_precise:
-                    worst, worst_is_precise = self.worst_case(request, provider, model, operation), True
-                if worst.of(limit.metric) > limit.limit:
-                    # Nothing was spent: the message names the call's worst case as an estimate.
-                    raise BudgetExceeded(
-                        limit.scope_type,
-                        scope_id,
-                        limit.limit,
-                        Decimal(0),
-                        f"per-request limit {limit.budget_id}",
-                        estimate=worst.of(limit.metric),
-                        metric=limit.metric,
-                        limit_kind="per-request",
-                    )
-        if rated:  # last: a call the other limits refuse is not counted as sent
-            self.rates.admit(rated)
+        if plan.request_limits:
+            self._check_request_limits(call, request, plan)
+        if plan.rate_limits:  # last: a call the other limits refuse is not counted as sent
+            self.rates.admit(plan.rate_limits)
+
+    def _check_request_limits(self, call: LLMCall, request: dict[str, Any], plan: CallPlan) -> None:
+        provider, model, operation = call.provider, call.request_model, call.operation
+        worst = self._worst_bound(request, provider, model, operation)  # neither tokenizes nor prices
+        if plan.fits(worst.cost, worst.of("tokens")):
+            return
+        worst = self.worst_case(request, provider, model, operation)
+        for limit, scope_id in plan.request_limits:
+            if worst.of(limit.metric) > limit.limit:
+                # Nothing was spent: the message names the call's worst case as an estimate.
+                raise BudgetExceeded(
+                    limit.scope_type,
+                    scope_id,
+                    limit.limit,
+                    Decimal(0),
+                    f"per-request limit {limit.budget_id}",
+                    estimate=worst.of(limit.metric),
+                    metric=limit.metric,
+                    limit_kind="per-request",
+                )
 
     def worst_case(
         self, request: dict[str, Any], provider: str, model: str, operation: str = "chat"
