@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from spendgate.collector.api.costs import build_router as costs_router
 from spendgate.collector.api.events import build_router as events_router
+from spendgate.collector.api.limits import build_router as limits_router
 from spendgate.collector.api.overrides import build_router as overrides_router
 from spendgate.collector.api.pauses import build_router as pauses_router
 from spendgate.collector.api.routes import build_router as budgets_router
@@ -136,6 +137,7 @@ class Collector:
             app.include_router(slots_router(self.budgets.slots))
             app.include_router(pauses_router(self.budgets))
             app.include_router(overrides_router(self.budgets))
+            app.include_router(limits_router(self.budgets))
         if self.events is not None:
             app.include_router(events_router(self.events))
         pipeline, writer, budgets, events = self.pipeline, self.writer, self.budgets, self.events

@@ -37,7 +37,18 @@ class Notifications(Strict):
     min_level: str = Field(default="info", pattern=r"^(info|warning|critical|exceeded)$")
 
 
+class Threshold(Strict):
+    """Seed 000's ``alerts.thresholds`` item: a percent of a budget, its level and message."""
+
+    percent: int = Field(gt=0, le=1000)
+    level: str | None = Field(default=None, pattern=r"^(info|warning|critical|exceeded)$")  # None: by percent
+    message: str = Field(default="", max_length=500)
+
+
 class Alerts(Strict):
+    # Empty: each budget's own thresholds (default 50, 80, 95, 100). Else these percents replace
+    # the default ones (a budget with thresholds of its own keeps them) and name level and message.
+    thresholds: list[Threshold] = []
     cooldown: Seconds = 3600.0  # per budget scope and threshold
     anomaly_percent: int = Field(default=200, gt=100)  # today's spend vs the trailing daily average
     anomaly_trailing_days: int = Field(default=7, gt=0, le=90)

@@ -15,7 +15,14 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
-from spendgate.collector.budget_config import Alerts, BudgetsExtension, Email, Notifications, Webhook
+from spendgate.collector.budget_config import (
+    Alerts,
+    BudgetsExtension,
+    Email,
+    Notifications,
+    Threshold,
+    Webhook,
+)
 from spendgate.collector.config_fields import Money, Seconds, Strict
 from spendgate.collector.event_config import EventsExtension, EventWebhook
 
@@ -51,6 +58,7 @@ __all__ = [
     "Receivers",
     "Retention",
     "Seconds",
+    "Threshold",
     "Service",
     "Telemetry",
     "Webhook",

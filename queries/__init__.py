@@ -10,7 +10,8 @@ new dimension needs no SQL edit: ``{attribution_columns}``,
 ``{scope_columns}``, ``{records_filters}``, ``{usage_filters}`` and the
 ``multiIf`` cases ``{scope_id_of(T)}`` / ``{scope_id_of(T, alias)}`` (the id
 of an llm_spans row in scope type ``T``) and ``{daily_key_of(T)}`` (a
-spend_daily row's value of API dimension ``T``). Migrations may not: their
+spend_daily row's value of API dimension ``T``; ``{spans_key_of(T)}``: an llm_spans
+row's). Migrations may not: their
 rendered text is checksummed once applied.
 """
 
@@ -83,6 +84,7 @@ _DIMENSION_LISTS = {
 _DIMENSION_CASES = {
     "scope_id_of": dims.SCOPE_COLUMNS,  # llm_spans; '' for global
     "daily_key_of": {name: name for name in dims.GROUP_BY},  # spend_daily
+    "spans_key_of": dims.USAGE_COLUMNS,  # llm_spans, the usage routes' dimensions
 }
 _DIMENSION_LIST = re.compile(r"\{(" + "|".join(_DIMENSION_LISTS) + r")\}")
 _DIMENSION_CASE = re.compile(

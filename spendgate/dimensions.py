@@ -34,6 +34,7 @@ class Dimension:
     daily: bool = False  # a column of the daily rollup spend_daily, named like the dimension
     group_by: bool = False  # the usage API groups spend by it (usage_by.sql)
     usage_route: bool = False  # /api/v1/usage/by-<name>, and a filter of /api/v1/usage/daily
+    spans_usage: bool = False  # /api/v1/usage/by-<name> read from the raw llm_spans rows (not in spend_daily)
     records_filter: bool = False  # a filter of /api/v1/costs/records
     also_matches: tuple[str, ...] = ()  # more llm_spans columns its records filter matches
 
@@ -58,7 +59,9 @@ def _own(name: str, *aliases: str) -> tuple[str, ...]:
 # In llm_spans column order. Budget scope types keep this order in ScopeType, which validation
 # messages and the OpenAPI enum show.
 DIMENSIONS: tuple[Dimension, ...] = (
-    Dimension("service", keys=("service.name",), resource_only=True, daily=True),
+    Dimension(
+        "service", keys=("service.name",), resource_only=True, daily=True, group_by=True, usage_route=True
+    ),
     Dimension(
         "environment",
         keys=_own("environment", "deployment.environment.name", "deployment.environment"),
@@ -81,9 +84,12 @@ DIMENSIONS: tuple[Dimension, ...] = (
         budget_scope=True,
         daily=True,
         group_by=True,
+        usage_route=True,
         records_filter=True,
     ),
-    Dimension("task", keys=_own("task"), agent_scope=True, budget_scope=True, records_filter=True),
+    Dimension(
+        "task", keys=_own("task"), agent_scope=True, budget_scope=True, records_filter=True, spans_usage=True
+    ),
     Dimension(
         "phase",
         keys=_own("phase"),
@@ -91,6 +97,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
         budget_scope=True,
         daily=True,
         group_by=True,
+        usage_route=True,
         records_filter=True,
     ),
     Dimension(
@@ -110,6 +117,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
         budget_scope=True,
         daily=True,
         group_by=True,
+        usage_route=True,
     ),
     Dimension("run", keys=_own("run", "spendgate.run_id"), agent_scope=True),
     Dimension(
@@ -119,8 +127,17 @@ DIMENSIONS: tuple[Dimension, ...] = (
         budget_scope=True,
         daily=True,
         group_by=True,
+        usage_route=True,
     ),
-    Dimension("team", keys=_own("team"), agent_scope=True, budget_scope=True, daily=True, group_by=True),
+    Dimension(
+        "team",
+        keys=_own("team"),
+        agent_scope=True,
+        budget_scope=True,
+        daily=True,
+        group_by=True,
+        usage_route=True,
+    ),
     Dimension(
         "provider", budget_scope=True, daily=True, group_by=True, usage_route=True, records_filter=True
     ),
@@ -143,6 +160,11 @@ SCOPE_COLUMNS = {d.name: d.column for d in DIMENSIONS if d.budget_scope}  # glob
 GROUP_BY = tuple(d.name for d in DIMENSIONS if d.group_by)
 USAGE_ROUTES = tuple(d.name for d in DIMENSIONS if d.usage_route)
 RECORDS_FILTERS = tuple(d for d in DIMENSIONS if d.records_filter)
+# Usage routes over the raw llm_spans rows (kept detailed_days): the dimensions the daily rollup
+# lacks, and the call's operation (chat, embeddings, ...), a property of the call, not an attribution.
+SPANS_USAGE = {**{d.name: d.column for d in DIMENSIONS if d.spans_usage}, "operation": "operation"}
+# Every usage route's llm_spans column: run counts are read from the raw rows for all of them.
+USAGE_COLUMNS = {**{d.name: d.column for d in DIMENSIONS if d.usage_route}, **SPANS_USAGE}
 
 # Literal types for validation (pydantic, FastAPI), built from the table; type checkers see str.
 if TYPE_CHECKING:

@@ -76,7 +76,7 @@ def test_every_dimension_is_stored_rolled_up_queried_and_budgeted(running: Runni
         )
         assert summary.json()["totals"]["calls"] == 1, scope_type
     for name in dims.USAGE_ROUTES:
-        (item,) = httpx.get(api + f"/usage/by-{name}", params=day).json()[name + "s"]
+        (item,) = httpx.get(api + "/usage/by-" + name.replace("_", "-"), params=day).json()[name + "s"]
         assert item[name] == ids[name]
         assert len(httpx.get(api + "/usage/daily", params={**day, name: ids[name]}).json()["days"]) == 1
         assert httpx.get(api + "/usage/daily", params={**day, name: "none"}).json()["days"] == []

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from spendgate.collector.api import advice
+from spendgate.collector.api import advice, usage
 from spendgate.collector.api.confidence import projection_confidence
 from spendgate.collector.api.params import (
     Filters,
@@ -30,7 +30,7 @@ from spendgate.collector.api.params import (
 from spendgate.collector.budgets.model import epoch_micros
 from spendgate.collector.storage import Storage
 
-from spendgate.dimensions import USAGE_ROUTES, GroupBy, ScopeType
+from spendgate.dimensions import SPANS_USAGE, USAGE_ROUTES, ScopeType
 from spendgate.pricing import Pricer
 
 # The totals of a scope without calls, in the order the summary lists them.
@@ -201,17 +201,21 @@ class _CostsApi:
         return {
             "start": low.isoformat(),
             "end": high.isoformat(),
-            "days": [jsonable({k: v for k, v in r.items() if k != "key"}) for r in rows],
+            "days": [jsonable(usage.seed_day({k: v for k, v in r.items() if k != "key"})) for r in rows],
         }
 
-    def usage_by(self, dimension: GroupBy) -> Callable[..., dict[str, Any]]:
-        """The endpoint of spend by one dimension."""
+    def usage_by(self, dimension: str) -> Callable[..., dict[str, Any]]:
+        """The endpoint of spend by one dimension: from the daily rollup, or from the raw rows for
+        the dimensions it lacks (usage.SPANS_USAGE); run counts from the raw rows."""
 
         def endpoint(
             period: Period = "month", tz: str = "UTC", start: date | None = None, end: date | None = None
         ) -> dict[str, Any]:
             low, high = day_range(period, tz, start, end)
-            total, items = _shares(dimension, self._usage(dimension, low, high))
+            spans = usage.spans_by(self.storage, dimension, low, high)
+            rows = list(spans.values()) if dimension in SPANS_USAGE else self._usage(dimension, low, high)
+            total, items = _shares(dimension, rows)
+            usage.with_runs(dimension, items, spans)
             return {
                 "start": low.isoformat(),
                 "end": high.isoformat(),
@@ -267,10 +271,11 @@ def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
     router.add_api_route("/costs/records", api.records, methods=["GET"])
     router.add_api_route("/costs/summary", api.summary, methods=["GET"])
     router.add_api_route("/usage/daily", api.daily, methods=["GET"])
-    for dimension in USAGE_ROUTES:
+    for dimension in (*USAGE_ROUTES, *SPANS_USAGE):
         router.add_api_route(
-            f"/usage/by-{dimension}", api.usage_by(dimension), methods=["GET"], name=f"usage_by_{dimension}"
+            usage.path_of(dimension), api.usage_by(dimension), methods=["GET"], name=f"usage_by_{dimension}"
         )
+    usage.add_routes(router, storage, api.records, api.summary, jsonable)
     router.add_api_route("/costs/trends", api.trends, methods=["GET"])
     router.add_api_route("/costs/forecast", api.forecast, methods=["POST"])
     router.add_api_route("/costs/insights", api.insights, methods=["GET"])

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from spendgate.collector.api import alert_config
 from spendgate.collector.api.auth import changed_by
 from spendgate.collector.api.costs import jsonable
 from spendgate.collector.api.pauses import paused_scopes
@@ -239,4 +240,6 @@ def _add_flag_and_alert_routes(router: APIRouter, runtime: BudgetRuntime) -> Non
         since_hours: Annotated[int, Query(ge=1, le=24 * 400)] = 24 * 7,
     ) -> dict[str, Any]:
         since = datetime.now(UTC) - timedelta(hours=since_hours)
-        return {"alerts": [a.to_json() for a in read_alerts(runtime.storage, since, limit)]}
+        return {"alerts": [alert_config.alert_json(a) for a in read_alerts(runtime.storage, since, limit)]}
+
+    alert_config.add_routes(router, runtime.alert_config)

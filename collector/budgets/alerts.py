@@ -18,8 +18,10 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from spendgate.collector.budgets.model import Evaluation, describe
+from spendgate.collector.budgets.alert_config import AlertSettingsSource, FixedAlertSettings
+from spendgate.collector.budgets.model import DEFAULT_THRESHOLDS, Budget, Evaluation, describe
 from spendgate.collector.config import Alerts as AlertSettings
+from spendgate.collector.config import Threshold
 from spendgate.collector.tables import Columns, RecordReader, Records, Table
 
 log = logging.getLogger(__name__)
@@ -91,21 +93,36 @@ def read_alerts(storage: RecordReader, since: datetime, limit: int = 100) -> lis
     return storage.records(ALERTS, "budgets/recent_alerts.sql", {"since": since, "limit": limit})
 
 
+def thresholds_of(budget: Budget, settings: AlertSettings) -> dict[int, Threshold | None]:
+    """The percents at which ``budget`` alerts, each with the configured threshold naming its level
+    and message (None: by percent): the configured ones replace the default percents only."""
+    configured = {t.percent: t for t in settings.thresholds}
+    percents = budget.thresholds
+    if configured and tuple(budget.thresholds) == DEFAULT_THRESHOLDS:
+        percents = tuple(configured)
+    return {p: configured.get(p) for p in percents}
+
+
 class AlertManager:
     def __init__(
         self,
         storage: Records,
-        settings: AlertSettings,
+        settings: AlertSettings | AlertSettingsSource,
         deliver: Callable[[list[Alert]], None] | None = None,
     ) -> None:
         self._storage = storage
-        self._settings = settings
+        # The source is asked at each evaluation: PUT /api/v1/alerts/config applies at once.
+        self._source = FixedAlertSettings(settings) if isinstance(settings, AlertSettings) else settings
+        self._settings = self._source.current()
         self._deliver = deliver
-        self._cooldown = timedelta(seconds=settings.cooldown)
         self._last: dict[tuple[str, str, str, int], datetime] = {}
         self._crossed: dict[tuple[str, str], set[int]] = {}
         self._next_anomaly_check: datetime | None = None
         self._resume_cooldowns()
+
+    @property
+    def _cooldown(self) -> timedelta:
+        return timedelta(seconds=self._settings.cooldown)
 
     def _resume_cooldowns(self) -> None:
         since = datetime.now(UTC) - self._cooldown
@@ -118,11 +135,13 @@ class AlertManager:
         return last is None or now - last >= self._cooldown
 
     def observe(self, evaluations: list[Evaluation], now: datetime) -> list[Alert]:
+        self._settings = self._source.current()
         alerts = []
         for evaluation in evaluations:
             budget = evaluation.budget
             scope = (budget.id, evaluation.scope_id)
-            crossed = {t for t in budget.thresholds if evaluation.utilization >= t}
+            named = thresholds_of(budget, self._settings)
+            crossed = {t for t in named if evaluation.utilization >= t}
             before = self._crossed.get(scope, set())
             self._crossed[scope] = crossed
             for threshold in sorted(crossed - before):
@@ -130,7 +149,9 @@ class AlertManager:
                 if not self._cooled(key, now):
                     continue
                 self._last[key] = now
-                level = level_of(threshold)
+                configured = named[threshold]
+                level = (configured.level if configured else None) or level_of(threshold)
+                note = f"{configured.message}: " if configured and configured.message else ""
                 alerts.append(
                     Alert(
                         id=uuid.uuid4().hex,
@@ -144,7 +165,7 @@ class AlertManager:
                         spend=evaluation.spend,
                         limit=budget.limit,
                         utilization=evaluation.utilization,
-                        message=f"{threshold}% of the {describe(budget, evaluation.scope_id)} used "
+                        message=f"{note}{threshold}% of the {describe(budget, evaluation.scope_id)} used "
                         f"({evaluation.utilization:.1f}%: {evaluation.spend:.4f} of {budget.limit})",
                     )
                 )

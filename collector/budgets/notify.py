@@ -17,8 +17,9 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from spendgate.collector.budgets.alert_config import AlertSettingsSource, FixedAlertSettings
 from spendgate.collector.budgets.alerts import LEVELS, Alert
-from spendgate.collector.config import Email, Notifications, Webhook
+from spendgate.collector.config import Alerts, Email, Notifications, Webhook
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,11 @@ def email_message(alert: Alert, settings: Email) -> EmailMessage:
 
 
 class Notifier:
-    def __init__(self, settings: Notifications) -> None:
-        self._settings = settings
-        self._min_level = LEVELS.index(settings.min_level)
+    def __init__(self, settings: Notifications | AlertSettingsSource) -> None:
+        # The channels are read at each alert: PUT /api/v1/alerts/config applies at once.
+        if isinstance(settings, Notifications):
+            settings = FixedAlertSettings(Alerts(notifications=settings))
+        self._source = settings
         self._queue: queue.Queue[Alert | None] = queue.Queue()
         self._session = requests.Session()
         retry = Retry(
@@ -64,13 +67,17 @@ class Notifier:
         self.stats = {"sent": 0, "failed": 0}
 
     @property
+    def _settings(self) -> Notifications:
+        return self._source.current().notifications
+
+    @property
     def configured(self) -> bool:
         return bool(self._settings.webhooks or self._settings.email)
 
     def start(self) -> None:
-        if self.configured:
-            self._thread = threading.Thread(target=self._run, name="spendgate-notify", daemon=True)
-            self._thread.start()
+        # Always: channels may be configured later, at run time.
+        self._thread = threading.Thread(target=self._run, name="spendgate-notify", daemon=True)
+        self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         if self._thread is not None:
@@ -78,18 +85,20 @@ class Notifier:
             self._thread.join(timeout)
 
     def send(self, alerts: list[Alert]) -> None:
-        if self._thread is None:
+        if self._thread is None or not self.configured:
             return
+        min_level = LEVELS.index(self._settings.min_level)
         for alert in alerts:
-            if LEVELS.index(alert.level) >= self._min_level:
+            if LEVELS.index(alert.level) >= min_level:
                 self._queue.put(alert)
 
     def _run(self) -> None:
         while (alert := self._queue.get()) is not None:
-            for webhook in self._settings.webhooks:
+            settings = self._settings
+            for webhook in settings.webhooks:
                 self._attempt(f"webhook {webhook.url}", self._post, webhook, alert)
-            if self._settings.email is not None:
-                self._attempt("email", self._mail, self._settings.email, alert)
+            if settings.email is not None:
+                self._attempt("email", self._mail, settings.email, alert)
 
     def _attempt(self, target: str, deliver: Any, settings: Any, alert: Alert) -> None:
         try:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from spendgate.collector.budgets.alert_config import AlertConfigStore
 from spendgate.collector.budgets.alerts import Alert, AlertManager
 from spendgate.collector.budgets.board import Flag, FlagBoard
 from spendgate.collector.budgets.decision import BudgetChecker
@@ -107,6 +108,7 @@ class BudgetRuntime:
         self.store = BudgetStore(storage)
         self.pauses = PauseStore(storage)
         self.overrides = OverrideStore(storage)
+        self.alert_config = AlertConfigStore(storage, settings.alerts)  # the file's, until one is stored
         self.board = FlagBoard()
         self.embedded = settings.evaluator == "embedded"
         self.live: LiveSpend | None = None
@@ -129,9 +131,9 @@ class BudgetRuntime:
         self.refresh_pauses()  # paused scopes stay paused across restarts
         if not self.embedded:
             return
-        self.notifier = Notifier(self.settings.alerts.notifications)
+        self.notifier = Notifier(self.alert_config)
         self.notifier.start()
-        alerts = AlertManager(self.storage, self.settings.alerts, self._alerted)
+        alerts = AlertManager(self.storage, self.alert_config, self._alerted)
         self.live = LiveSpend(self.board, self.settings.reservation_ttl) if self._fast_path else None
         self._recorder = FlagRecorder(self.storage)
         self.board.add_listener(self._recorder)
