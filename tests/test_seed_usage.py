@@ -268,3 +268,18 @@ def test_a_restart_keeps_the_alert_config(tmp_path: Path) -> None:
         assert process.wait(60) == 0
     assert kept == put and kept["version"] == 1 and kept["cooldown"] == 60
     assert kept["thresholds"] == [{"percent": 70, "level": "info", "message": "seventy"}]
+
+
+def test_openapi_documents_the_seed_routes(seeded: RunningCollector) -> None:
+    paths = _call(seeded, "GET", "/openapi.json")["paths"]
+    for path in (
+        "/api/v1/usage",
+        "/api/v1/usage/summary",
+        "/api/v1/usage/by-operation",
+        "/api/v1/limits/status",
+    ):
+        assert paths[path]["get"]["summary"], path
+    for path in ("/api/v1/limits", "/api/v1/alerts/config"):
+        assert paths[path]["put"]["summary"] and paths[path]["get"], path
+    schemas = _call(seeded, "GET", "/openapi.json")["components"]["schemas"]
+    assert schemas["LimitsBody"]["examples"] and schemas["AlertConfigBody"]["examples"]

@@ -125,6 +125,20 @@ def limits_json(budgets: list[Budget]) -> dict[str, Any]:
     return out
 
 
+def _budget(budget_id: str, scope_type: str, scope_id: str, key: str, value: Decimal) -> Budget:
+    """The budget of a seed limit that no budget matched."""
+    metric, period = LIMIT_KEYS[key]
+    return Budget(
+        id=budget_id,
+        scope_type=scope_type,
+        scope_id=scope_id,
+        metric=metric,
+        period=period,
+        limit=value,
+        name=key,
+    )
+
+
 def _apply(runtime: BudgetRuntime, body: LimitsBody, by: str) -> None:
     store = runtime.store
     budgets = store.all()
@@ -146,11 +160,7 @@ def _apply(runtime: BudgetRuntime, body: LimitsBody, by: str) -> None:
             if value is not None and not matching:
                 name = "default" if scope_id == WILDCARD else scope_id or "all"
                 budget_id = f"limit-{scope_type}-{name}-{key}".replace("/", "-")
-                budget = Budget(
-                    id=budget_id, scope_type=scope_type, scope_id=scope_id, metric=metric, period=period,
-                    limit=value, name=key,
-                )  # fmt: skip
-                store.put(budget, by=by)
+                store.put(_budget(budget_id, scope_type, scope_id, key, value), by=by)
     runtime.changed()
 
 
