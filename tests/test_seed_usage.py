@@ -22,6 +22,7 @@ from .conftest import (
     free_port,
     wait_until,
 )
+from .event_receiver import Receiver
 from .test_budgets import _span_at
 
 # The file's alerts section: the SMTP server the seed's email channel (recipients only) is sent through.
@@ -182,6 +183,12 @@ def test_limits_put_get_status_and_alerts_with_the_config_put_at_run_time(seeded
     assert email["recipients"] == ["admin@example.com"] and email["smtp_host"] == "127.0.0.1"  # from the file
     assert all(c["type"] != "webhook" for c in config["notifications"])  # disabled
     assert _call(seeded, "GET", "/api/v1/alerts/config") == config
+    # Channels changed at run time: a webhook instead of the email, the thresholds kept.
+    receiver = Receiver()
+    hooked = {"notifications": [{"type": "in_app"}, {"type": "webhook", "url": receiver.url}]}
+    config = _call(seeded, "PUT", "/api/v1/alerts/config", json=hooked)
+    assert [c["type"] for c in config["notifications"]] == ["in_app", "webhook"] and config["version"] == 2
+    assert [t["percent"] for t in config["thresholds"]] == [50, 80, 95]
 
     after = _call(seeded, "PUT", "/api/v1/limits", json=SEED_LIMITS)
     assert _call(seeded, "GET", "/api/v1/limits") == after
@@ -215,6 +222,9 @@ def test_limits_put_get_status_and_alerts_with_the_config_put_at_run_time(seeded
     assert [(a["percent"], a["level"]) for a in alerts] == [(50, "info"), (80, "warning"), (95, "critical")]
     assert alerts[2]["message"].startswith("95% of daily budget used - approaching limit: ")
     assert all(datetime.fromisoformat(a["created_at"]) for a in alerts)
+    wait_until(lambda: len(receiver.events()) == 3, timeout=20, what="the alerts at the webhook")
+    assert sorted(e["threshold"] for e in receiver.events()) == [50, 80, 95]
+    receiver.close()
 
     removed = _call(
         seeded, "PUT", "/api/v1/limits", json={"projects": {"shop": {"limits": {"max_cost_per_day": None}}}}

@@ -53,8 +53,8 @@ def with_runs(dimension: str, items: list[dict[str, Any]], spans: dict[str, dict
         raw = spans.get(item[dimension], {})
         item["total_tokens"] = item["input_tokens"] + item["output_tokens"]
         item["run_count"] = runs = raw.get("runs", 0)
-        raw_tokens = raw.get("input_tokens", 0) + raw.get("output_tokens", 0)
-        item["avg_tokens_per_run"] = (Decimal(raw_tokens) / runs).quantize(Decimal("0.1")) if runs else None
+        per_run = Decimal(raw["run_tokens"]) / runs if runs else None
+        item["avg_tokens_per_run"] = per_run.quantize(Decimal("0.1")) if per_run is not None else None
         if dimension == "agent":
             item["name"], item["type"] = item["agent"], raw.get("type_of_agent", "")
 
