@@ -83,6 +83,8 @@ def test_otlp_ingest_needs_an_ingest_key(guarded: RunningCollector) -> None:
         ("GET", "/api/v1/costs/budgets/check", None, "read"),
         ("GET", "/api/v1/costs/budgets/status", None, "read"),
         ("GET", "/api/v1/alerts", None, "read"),
+        ("PUT", "/api/v1/limits", {"limits": {"global": {"max_cost_per_day": 50}}}, "admin"),
+        ("PUT", "/api/v1/alerts/config", {"thresholds": [{"percent": 80}]}, "admin"),
         ("GET", "/v1/flags", None, "read"),
         ("POST", "/api/v1/costs/budgets", {"id": "b", "scope_type": "global", "limit": 5}, "admin"),
     ],

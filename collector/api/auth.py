@@ -94,7 +94,10 @@ def http_role(method: str, path: str) -> Role | None:
     if path.startswith("/api/admin/"):
         return "admin"
     changes = method in ("POST", "PUT", "DELETE", "PATCH")
-    if changes and path.startswith(("/api/v1/costs/budgets", "/api/v1/scopes/")):
+    # Limits are budgets under the seed's names; the alert config decides who is told what.
+    if changes and path.startswith(
+        ("/api/v1/costs/budgets", "/api/v1/scopes/", "/api/v1/limits", "/api/v1/alerts")
+    ):
         return "admin"
     return "read"
 
