@@ -1,7 +1,9 @@
 """Alert events: threshold crossings with a cooldown, and spend anomalies.
 
 Each budget scope alerts when its utilisation crosses one of the budget's
-thresholds (default 50 info, 80 warning, 95 critical, 100 exceeded), at most
+thresholds (default 50 info, 80 warning, 95 critical, 100 exceeded; the
+configured ``alerts.thresholds``, changed at run time through alert_config.py,
+replace the default percents and name level and message), at most
 once per threshold and scope within ``cooldown`` (seed: one hour); cooldowns
 survive restarts because they are read back from the alert table. A scope
 whose spend today is above ``anomaly_percent`` of its trailing daily average
