@@ -37,6 +37,7 @@ class Dimension:
     spans_usage: bool = False  # /api/v1/usage/by-<name> read from the raw llm_spans rows (not in spend_daily)
     records_filter: bool = False  # a filter of /api/v1/costs/records
     also_matches: tuple[str, ...] = ()  # more llm_spans columns its records filter matches
+    seed_name: str = ""  # the seeds' name for it in the costs API (a filter alias, a record field)
 
     def __post_init__(self) -> None:
         # The API reads grouped spend from spend_daily: it must be there.
@@ -88,7 +89,13 @@ DIMENSIONS: tuple[Dimension, ...] = (
         records_filter=True,
     ),
     Dimension(
-        "task", keys=_own("task"), agent_scope=True, budget_scope=True, records_filter=True, spans_usage=True
+        "task",
+        keys=_own("task"),
+        agent_scope=True,
+        budget_scope=True,
+        records_filter=True,
+        spans_usage=True,
+        seed_name="task_id",
     ),
     Dimension(
         "phase",
@@ -109,6 +116,7 @@ DIMENSIONS: tuple[Dimension, ...] = (
         group_by=True,
         usage_route=True,
         records_filter=True,
+        seed_name="agent_id",
     ),
     Dimension(
         "agent_type",
@@ -165,6 +173,7 @@ RECORDS_FILTERS = tuple(d for d in DIMENSIONS if d.records_filter)
 SPANS_USAGE = {**{d.name: d.column for d in DIMENSIONS if d.spans_usage}, "operation": "operation"}
 # Every usage route's llm_spans column: run counts are read from the raw rows for all of them.
 USAGE_COLUMNS = {**{d.name: d.column for d in DIMENSIONS if d.usage_route}, **SPANS_USAGE}
+SEED_NAMES = {d.seed_name: d.name for d in DIMENSIONS if d.seed_name}  # seed name -> dimension
 
 # Literal types for validation (pydantic, FastAPI), built from the table; type checkers see str.
 if TYPE_CHECKING:

@@ -2,7 +2,9 @@
 
 Forecast (the seeds' Flow 46): pending tasks x tokens per task (given, or the
 average of recent tasks) x the model's price. ``low`` assumes no retries, ``mid``
-adds the expected retry rate, ``high`` applies the safety buffer on top.
+adds the expected retry rate, ``high`` applies the safety buffer on top. Without
+``pending_task_count``, the pending tasks are a day's worth at the recent rate:
+the tasks of the last ``history_days`` days per day, rounded up.
 
 Insights: agents that use an expensive model for small runs (with the monthly
 saving of a cheaper model of the same provider), low prompt-cache hit rates,
@@ -45,9 +47,27 @@ MONTH_DAYS = 30
 
 
 class ForecastRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={  # seed 001's body, and seed 003's
+            "examples": [
+                {
+                    "avg_tokens_per_task": 5000,
+                    "provider": "openai",
+                    "model": "gpt-4-turbo",
+                    "safety_buffer_multiplier": 1.5,
+                },
+                {
+                    "pending_task_count": 10,
+                    "avg_tokens_per_task": 5000,
+                    "provider": "anthropic",
+                    "model": "claude-sonnet-4.5",
+                },
+            ]
+        },
+    )
 
-    pending_task_count: int = Field(ge=0, le=10_000_000)
+    pending_task_count: int | None = Field(default=None, ge=0, le=10_000_000)  # None: from history
     avg_tokens_per_task: int | None = Field(default=None, gt=0, le=100_000_000)
     input_share: Decimal | None = Field(default=None, ge=0, le=1)  # of the tokens per task
     provider: str = "openai"
@@ -98,15 +118,20 @@ def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict
     per_task = price(pricer, request.provider, request.model, input_tokens, output_tokens, request.operation)
     if per_task is None:
         raise LookupError(f"no price for {request.provider}/{request.model} in the catalogue or the config")
-    low = per_task * request.pending_task_count
+    pending = request.pending_task_count
+    if pending is None:  # a day's worth of tasks at the recent rate
+        pending = -(-int(history["tasks"]) // request.history_days)
+    low = per_task * pending
     mid = low * (1 + retry)
     high = mid * request.safety_buffer_multiplier
     places = Decimal("0.000001")
     return {
-        "pending_task_count": request.pending_task_count,
+        "pending_task_count": pending,
         "estimated_cost_low": str(low.quantize(places)),
         "estimated_cost_mid": str(mid.quantize(places)),
         "estimated_cost_high": str(high.quantize(places)),
+        "estimated_cost": str(high.quantize(places)),  # seed 003: the estimate with the buffer applied
+        "buffer_multiplier": str(request.safety_buffer_multiplier),  # seed 003's name for it
         "cost_per_task": str(per_task.quantize(places)),
         "assumptions": {
             "avg_tokens_per_task": tokens,
@@ -119,6 +144,7 @@ def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict
             "pricing_status": pricer.resolve(request.provider, request.model).status,
             "source": {
                 "avg_tokens_per_task": "given" if request.avg_tokens_per_task else learned,
+                "pending_task_count": "given" if request.pending_task_count is not None else "history",
                 "expected_retry_rate": "given" if request.expected_retry_rate is not None else learned,
                 "history_tasks": int(history["tasks"]),
                 "history_days": request.history_days,

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from spendgate.collector.api import advice, usage
+from spendgate.collector.api import advice, seed_shapes, usage
 from spendgate.collector.api.confidence import projection_confidence
 from spendgate.collector.api.params import (
     Filters,
@@ -147,6 +147,7 @@ class _CostsApi:
         rows = self.storage.rows("api/records.sql", parameters | page)
         for row in rows:
             row["trace_id"], row["span_id"] = row.pop("trace_hex"), row.pop("span_hex")
+            row.update(seed_shapes.record_fields(row))
         next_cursor = cursor_after(rows[-1]) if len(rows) == limit else None
         return {"records": [jsonable(r) for r in rows], "next_cursor": next_cursor}
 
@@ -176,6 +177,7 @@ class _CostsApi:
             "totals": jsonable({key: total[key] for key in _NO_TOTALS}),
             "by_provider": _breakdown(rows, "provider"),
             "by_model": _breakdown(rows, "model"),
+            **seed_shapes.summary_fields(total, rows, low, high, jsonable),
         }
 
     def _usage(
@@ -268,8 +270,8 @@ class _CostsApi:
 def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
     api = _CostsApi(storage, pricer)
     router = APIRouter(prefix="/api/v1")
-    router.add_api_route("/costs/records", api.records, methods=["GET"])
-    router.add_api_route("/costs/summary", api.summary, methods=["GET"])
+    router.add_api_route("/costs/records", api.records, methods=["GET"], summary="List cost records")
+    router.add_api_route("/costs/summary", api.summary, methods=["GET"], summary="Cost summary of a scope")
     router.add_api_route("/usage/daily", api.daily, methods=["GET"])
     for dimension in (*USAGE_ROUTES, *SPANS_USAGE):
         router.add_api_route(
@@ -277,6 +279,6 @@ def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
         )
     usage.add_routes(router, storage, api.records, api.summary, jsonable)
     router.add_api_route("/costs/trends", api.trends, methods=["GET"])
-    router.add_api_route("/costs/forecast", api.forecast, methods=["POST"])
+    router.add_api_route("/costs/forecast", api.forecast, methods=["POST"], summary="Forecast pending tasks")
     router.add_api_route("/costs/insights", api.insights, methods=["GET"])
     return router

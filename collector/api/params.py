@@ -21,15 +21,24 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Filters(BaseModel):
-    """Values of dimensions that narrow the spend down, one query parameter each; '' matches all."""
+    """Values of dimensions that narrow the spend down, one query parameter each; '' matches all.
+    A dimension's seed name (``agent_id`` for ``agent``) is the same filter under another name."""
 
     def values(self) -> dict[str, str]:
-        return {name: str(value) for name, value in self.model_dump().items()}
+        out: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            dimension = dims.SEED_NAMES.get(name, name)
+            if value and out.get(dimension) and out[dimension] != value:
+                raise HTTPException(422, f"{name} and {dimension} are one filter: give one")
+            out[dimension] = out.get(dimension) or str(value)
+        return out
 
 
 def _filters(name: str, dimensions: Iterable[str]) -> type[Filters]:
     # Used as a dependency, FastAPI reads the model's fields as query parameters.
-    fields: dict[str, Any] = {dimension: (Filter, "") for dimension in dimensions}
+    seed_names = {d: s for s, d in dims.SEED_NAMES.items()}
+    names = [alias for d in dimensions for alias in (d, seed_names.get(d)) if alias]
+    fields: dict[str, Any] = {alias: (Filter, "") for alias in names}
     return create_model(name, __base__=Filters, **fields)
 
 

@@ -14,6 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spendgate.collector.api import alert_config
 from spendgate.collector.api.auth import changed_by
+from spendgate.collector.api.budget_view import BudgetView
 from spendgate.collector.api.costs import jsonable
 from spendgate.collector.api.pauses import paused_scopes
 from spendgate.collector.budgets.alerts import read_alerts
@@ -35,16 +36,16 @@ class Override(BaseModel):
     limit: Decimal | None = Field(default=None, gt=0)  # raise (or lower) the limit
 
 
+# The seed's check fields when no budget applies (a budget's figures replace them).
+_NO_BUDGET: dict[str, Any] = dict.fromkeys(
+    ("limit_usd", "current_spend_usd", "utilization_percent", "remaining_usd"), None
+) | {"is_exceeded": False, "is_warning": False}
+
+
 def _matches(item: Any, scope_type: str | None, scope_id: str | None) -> bool:
     return (scope_type is None or item.scope_type == scope_type) and (
         scope_id is None or item.scope_id == scope_id
     )
-
-
-def _budget_json(budget: Budget, runtime: BudgetRuntime) -> dict[str, Any]:
-    data = budget.model_dump(mode="json")
-    data["flags"] = [f.to_json() for f in runtime.board.flags() if f.budget_id == budget.id]
-    return data
 
 
 def _validation_error(exc: ValidationError) -> HTTPException:
@@ -58,6 +59,7 @@ class _Budgets:
     def __init__(self, runtime: BudgetRuntime) -> None:
         self.runtime = runtime
         self.store = runtime.store
+        self.view = BudgetView(runtime)
 
     def get(self, budget_id: str) -> Budget:
         try:
@@ -66,7 +68,7 @@ class _Budgets:
             raise HTTPException(404, f"no budget {budget_id!r}") from None
 
     def json(self, budget: Budget) -> dict[str, Any]:
-        return _budget_json(budget, self.runtime)
+        return self.view.refreshed().json(budget)
 
     def change(self, budget_id: str, changes: dict[str, Any], request: Request) -> dict[str, Any]:
         self.get(budget_id)
@@ -113,12 +115,13 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
     runtime, store = budgets.runtime, budgets.store
     checker = runtime.checker
 
-    @router.get("/api/v1/costs/budgets")
+    @router.get("/api/v1/costs/budgets", summary="List budgets")
     def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
         selected = [b for b in store.all() if _matches(b, scope_type, scope_id)]
-        return {"budgets": [budgets.json(b) for b in selected], "unreadable": store.broken}
+        view = budgets.view.refreshed()  # one read of the status snapshot for all of them
+        return {"budgets": [view.json(b) for b in selected], "unreadable": store.broken}
 
-    @router.post("/api/v1/costs/budgets", status_code=201)
+    @router.post("/api/v1/costs/budgets", status_code=201, summary="Create a budget")
     def create_budget(body: dict[str, Any], request: Request) -> dict[str, Any]:
         try:
             budget = Budget.model_validate(body)
@@ -126,7 +129,7 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
             raise _validation_error(exc) from None
         return budgets.create(budget, request)
 
-    @router.get("/api/v1/costs/budgets/check")
+    @router.get("/api/v1/costs/budgets/check", summary="Check a scope's budgets")
     def check(
         scope_type: ScopeType = "global",
         scope_id: str = "",
@@ -141,7 +144,8 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
             raise HTTPException(422, str(exc)) from None
         decision = checker.check(scopes, estimate)
         flags = [f.to_json() for f in blocking_flags(runtime.board, scopes)]
-        return {"scope_type": scope_type, "scope_id": scopes[0][1], **decision.to_json(), "flags": flags}
+        answer = _NO_BUDGET | decision.to_json()  # the seed's figures are there, null, without a budget
+        return {"scope_type": scope_type, "scope_id": scopes[0][1], **answer, "flags": flags}
 
     @router.get("/api/v1/costs/budgets/status")
     def status(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from spendgate.collector.budgets.alert_config import AlertSettingsSource, FixedAlertSettings
-from spendgate.collector.budgets.model import DEFAULT_THRESHOLDS, Budget, Evaluation, describe
+from spendgate.collector.budgets.model import DEFAULT_THRESHOLDS, WARN_PERCENT, Budget, Evaluation, describe
 from spendgate.collector.config import Alerts as AlertSettings
 from spendgate.collector.config import Threshold
 from spendgate.collector.tables import Columns, RecordReader, Records, Table
@@ -32,12 +32,12 @@ LEVELS = ("info", "warning", "critical", "exceeded")
 _ANOMALY_EVERY = timedelta(minutes=1)
 
 
-def level_of(threshold: int) -> str:
+def level_of(threshold: int, warn_at: int = WARN_PERCENT) -> str:
     if threshold >= 100:
         return "exceeded"
     if threshold >= 95:
         return "critical"
-    if threshold >= 80:
+    if threshold >= warn_at:  # the budget's warn point (80 unless it says)
         return "warning"
     return "info"
 
@@ -152,7 +152,7 @@ class AlertManager:
                     continue
                 self._last[key] = now
                 configured = named[threshold]
-                level = (configured.level if configured else None) or level_of(threshold)
+                level = (configured.level if configured else None) or level_of(threshold, budget.warn_at)
                 note = f"{configured.message}: " if configured and configured.message else ""
                 alerts.append(
                     Alert(

@@ -26,42 +26,61 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+from spendgate.collector.budgets import seed_names
 
 from spendgate.dimensions import ScopeType
 from spendgate.flag import Flag, State
 
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
+WARN_PERCENT = 80  # a threshold from here on warns (95 and 100 are critical), unless a budget says
 Period = Literal["day", "week", "month", "rolling", "fixed", "request", "run", "concurrent"]
 AGENT_PERIODS = ("request", "run")  # enforced in the agent, not by the evaluator
 Metric = Literal["cost", "tokens", "calls", "runs"]  # runs: concurrent runs, with the concurrent period
 SLOT_PERIOD = "concurrent"  # enforced by the slot manager, not by the evaluator
 WILDCARD = "*"
 RECHECK_FRACTION, RECHECK_MIN_SECONDS = 60, 0.25  # see Budget.recheck_every
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Budget(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": seed_names.EXAMPLES})
 
     id: str = Field(default_factory=lambda: uuid.uuid4().hex[:16])
     scope_type: ScopeType
     scope_id: str = ""
     metric: Metric = "cost"
-    limit: Decimal = Field(gt=0)
+    # The seeds' names are aliases (seeds 001 and 003: limit_usd, limit_amount, is_hard_limit, ...).
+    limit: Decimal = Field(gt=0, validation_alias=AliasChoices("limit", "limit_usd", "limit_amount"))
     name: str = Field(default="", max_length=200)
     period: Period = "month"
     timezone: str = "UTC"
     rolling_hours: int | None = Field(default=None, gt=0)
     rolling_seconds: int | None = Field(default=None, gt=0, le=366 * 86_400)  # or this, for rate limits
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("starts_at", "period_start")
+    )
+    ends_at: datetime | None = Field(default=None, validation_alias=AliasChoices("ends_at", "period_end"))
     thresholds: tuple[int, ...] = DEFAULT_THRESHOLDS
-    hard: bool = True
+    # Where warnings start (None: WARN_PERCENT); also an alert threshold. The seeds' alert_threshold
+    # is the same as a fraction (0.8).
+    warn_percent: int | None = Field(
+        default=None, ge=1, le=100, validation_alias=AliasChoices("warn_percent", "alert_threshold_percent")
+    )
+    hard: bool = Field(default=True, validation_alias=AliasChoices("hard", "is_hard_limit"))
     grace_percent: Decimal = Field(default=Decimal(10), ge=0, le=100)  # hard budgets block at limit + grace
-    active: bool = True  # False: paused, never blocks
+    active: bool = Field(default=True, validation_alias=AliasChoices("active", "is_active"))  # False: paused
     # Manual overrides: no block until this time; spend counted from this time on.
     unblocked_until: datetime | None = None
     reset_at: datetime | None = None
@@ -126,6 +145,26 @@ class Budget(BaseModel):
         """The spend at which a hard budget blocks: the limit plus its grace."""
         return self.limit * (100 + self.grace_percent) / 100
 
+    @property
+    def warn_at(self) -> int:
+        """The utilisation in percent from which a crossed threshold warns."""
+        return WARN_PERCENT if self.warn_percent is None else self.warn_percent
+
+    @property
+    def alert_threshold_percent(self) -> int | None:
+        """The seeds' alert threshold: the first threshold that warns."""
+        return min((t for t in self.thresholds if t >= self.warn_at), default=None)
+
+    @classmethod
+    def field_of(cls, key: str) -> str:
+        """The field a request key sets: itself, or the field it is a seed name of."""
+        return seed_names.field_of(cls, key)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_fields(cls, data: Any) -> Any:
+        return seed_names.normalise(cls, data)
+
     @field_validator("id")
     @classmethod
     def _addressable_id(cls, value: str) -> str:
@@ -153,6 +192,8 @@ class Budget(BaseModel):
             )
         if any(t <= 0 or t > 1000 for t in self.thresholds):
             raise ValueError("thresholds are percentages between 1 and 1000")
+        if self.warn_percent is not None and self.warn_percent not in self.thresholds:
+            self.thresholds = tuple(sorted({*self.thresholds, self.warn_percent}))  # warnings alert too
         if (self.period == SLOT_PERIOD) != (self.metric == "runs"):
             raise ValueError("a concurrent budget has metric runs, and only a concurrent budget does")
         if self.period == SLOT_PERIOD and self.limit != int(self.limit):
@@ -189,9 +230,6 @@ def own_budget_ids(budget: Budget, explicit: set[tuple[str, str, str, str]]) -> 
     metric (from :func:`explicit_scopes`)."""
     kind = (budget.scope_type, budget.period, budget.metric)
     return frozenset(scope_id for (t, scope_id, p, m) in explicit if (t, p, m) == kind)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
@@ -267,7 +305,7 @@ def state_of(
     top = crossed[-1]
     if top >= 95 or utilization >= 100:
         return "critical", utilization
-    if top >= 80:
+    if top >= budget.warn_at:
         return "warn", utilization
     return "ok", utilization  # 50 % is an info alert, not a flag change
 

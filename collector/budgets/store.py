@@ -37,8 +37,15 @@ class _Latest:
     version: int  # the highest, deleted versions included
 
 
+@dataclass(frozen=True)
+class _Created:
+    id: str
+    created_at: datetime
+
+
 BUDGETS = Table("budgets", StoredBudget)
 _LATEST = Columns(_Latest)
+_CREATED = Columns(_Created)
 
 
 class BudgetNotFound(KeyError):
@@ -85,6 +92,11 @@ class BudgetStore:
             raise BudgetNotFound(budget_id)
         return versions
 
+    def created(self) -> dict[str, datetime]:
+        """When each budget was created (its first version since it was last deleted)."""
+        rows = self._storage.records(_CREATED, "budgets/budget_created.sql")
+        return {row.id: row.created_at for row in rows}
+
     def _versions(self) -> dict[str, int]:
         return {
             latest.id: latest.version
@@ -115,6 +127,8 @@ class BudgetStore:
         with self._lock:
             current = self.get(budget_id)
             merged = json.loads(current.model_dump_json())
+            for key in changes:  # a change under a seed name (limit_usd) replaces the field (limit)
+                merged.pop(Budget.field_of(key), None)
             merged.update(changes)
             merged["id"] = budget_id
             budget = Budget.model_validate(merged)

@@ -9,6 +9,7 @@ SELECT
     provider,
     priced_model AS model,
     countIf(operation != 'infrastructure') AS calls,  -- a fixed monthly cost's daily row is no call
+    count() AS records,  -- rows, as /costs/records lists them (the seeds' record_count)
     uniqExactIf(run, run != '') AS runs,
     sum(input_tokens) AS input_tokens,
     sum(output_tokens) AS output_tokens,
