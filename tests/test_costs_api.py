@@ -200,6 +200,7 @@ def test_forecast_from_given_figures_and_from_history(running: RunningCollector)
     )
     assert assumptions["source"] == {
         "avg_tokens_per_task": "history",
+        "pending_task_count": "given",
         "expected_retry_rate": "history",
         "history_tasks": 2,
         "history_days": 30,
