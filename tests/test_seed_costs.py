@@ -173,6 +173,11 @@ def test_summary_has_the_seed_totals_and_breakdowns(seeded: RunningCollector) ->
     parts = sum(Decimal(p["cost_usd"]) for p in providers.values())
     assert parts == Decimal(summary["total_cost_usd"])
     assert datetime.fromisoformat(summary["period_start"]) < datetime.fromisoformat(summary["period_end"])
+    # seed 003's service reads total_cost and breakdown rows of provider, model and cost
+    assert summary["total_cost"] == summary["total_cost_usd"]
+    pairs = {(b["provider"], b["model"]): b["cost"] for b in summary["breakdown"]}
+    assert pairs == {("openai", "gpt-4-turbo"): models["gpt-4-turbo"]["cost_usd"],
+                     ("anthropic", "claude-sonnet-4-5"): models["claude-sonnet-4-5"]["cost_usd"]}  # fmt: skip
     # seed 001's other scope types; global needs no scope_id
     task = _ok(
         _call(seeded, "GET", "/api/v1/costs/summary", params={"scope_type": "task", "scope_id": "task-200"})

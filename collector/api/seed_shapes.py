@@ -60,4 +60,13 @@ def summary_fields(
     return flat | {
         "breakdown_by_provider": _by(rows, "provider", jsonable),
         "breakdown_by_model": _by(rows, "model", jsonable),
+        # seed 003's service: total_cost, and one row per provider and model
+        "total_cost": flat["total_cost_usd"],
+        "breakdown": [
+            jsonable(
+                {"provider": r["provider"], "model": r["model"], "cost": r["total_cost"], "calls": r["calls"]}
+            )
+            for r in rows
+            if r["breakdown"] == "provider_model" and (r["calls"] or r["total_cost"])
+        ],
     }

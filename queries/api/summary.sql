@@ -1,11 +1,12 @@
--- Totals of one scope over a time range, and the same broken down by provider and
--- by model, in one pass (GROUPING SETS). Rows: grouping = 'total' | 'provider' | 'model'.
+-- Totals of one scope over a time range, and the same broken down by provider, by
+-- model and by both, in one pass (GROUPING SETS).
+-- Rows: breakdown = 'total' | 'provider' | 'model' | 'provider_model'.
 -- scope_id_of(scope_type) is a span's id in that scope type, from spendgate.dimensions:
 -- multiIf(scope_type = 'project', project, ..., scope_type = 'model', priced_model, '').
 WITH {scope_type:String} AS scope_type
 SELECT
     multiIf(grouping(provider, priced_model) = 3, 'total', grouping(provider, priced_model) = 1, 'provider',
-            'model') AS breakdown,
+            grouping(provider, priced_model) = 2, 'model', 'provider_model') AS breakdown,
     provider,
     priced_model AS model,
     countIf(operation != 'infrastructure') AS calls,  -- a fixed monthly cost's daily row is no call
@@ -23,6 +24,6 @@ WHERE start_time >= fromUnixTimestamp64Micro({start_us:Int64}, 'UTC')
   AND start_time < fromUnixTimestamp64Micro({end_us:Int64}, 'UTC')
   -- (The API asks for a scope_id with every scope type but global.)
   AND (scope_type = 'global' OR {scope_id_of(scope_type)} = {scope_id:String})
-GROUP BY GROUPING SETS ((), (provider), (priced_model))
+GROUP BY GROUPING SETS ((), (provider), (priced_model), (provider, priced_model))
 ORDER BY breakdown, total_cost DESC
 SETTINGS group_by_use_nulls = 0
