@@ -42,18 +42,20 @@ def seed_fields(budget: Budget, spend: Decimal | None, created_at: datetime | No
 class BudgetView:
     """The budgets' JSON, with the figures of one read of the status snapshot and the creation times."""
 
-    def __init__(self, runtime: BudgetRuntime) -> None:
+    def __init__(
+        self, runtime: BudgetRuntime, spend: dict[str, Decimal], created: dict[str, datetime]
+    ) -> None:
         self.runtime = runtime
-        self._spend: dict[str, Decimal] = {}
-        self._created: dict[str, datetime] = {}
+        self._spend = spend
+        self._created = created
 
-    def refreshed(self) -> BudgetView:
+    @classmethod
+    def read(cls, runtime: BudgetRuntime) -> BudgetView:
         """A view on the newest snapshot and creation times (one read each)."""
-        view = BudgetView(self.runtime)
-        for row in read_status(self.runtime.storage):  # fullest first: a default budget's fullest scope
-            view._spend.setdefault(row.budget_id, row.spend)
-        view._created = self.runtime.store.created()
-        return view
+        spend: dict[str, Decimal] = {}
+        for row in read_status(runtime.storage):  # fullest first: a default budget's fullest scope
+            spend.setdefault(row.budget_id, row.spend)
+        return cls(runtime, spend, runtime.store.created())
 
     def spend(self, budget: Budget) -> Decimal | None:
         if budget.agent_enforced or budget.slot_limited:

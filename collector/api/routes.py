@@ -59,7 +59,6 @@ class _Budgets:
     def __init__(self, runtime: BudgetRuntime) -> None:
         self.runtime = runtime
         self.store = runtime.store
-        self.view = BudgetView(runtime)
 
     def get(self, budget_id: str) -> Budget:
         try:
@@ -68,7 +67,7 @@ class _Budgets:
             raise HTTPException(404, f"no budget {budget_id!r}") from None
 
     def json(self, budget: Budget) -> dict[str, Any]:
-        return self.view.refreshed().json(budget)
+        return BudgetView.read(self.runtime).json(budget)
 
     def change(self, budget_id: str, changes: dict[str, Any], request: Request) -> dict[str, Any]:
         self.get(budget_id)
@@ -118,7 +117,7 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.get("/api/v1/costs/budgets", summary="List budgets")
     def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
         selected = [b for b in store.all() if _matches(b, scope_type, scope_id)]
-        view = budgets.view.refreshed()  # one read of the status snapshot for all of them
+        view = BudgetView.read(runtime)  # one read of the status snapshot for all of them
         return {"budgets": [view.json(b) for b in selected], "unreadable": store.broken}
 
     @router.post("/api/v1/costs/budgets", status_code=201, summary="Create a budget")
