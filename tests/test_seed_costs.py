@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from spendgate.collector.budgets.alerts import level_of
+from spendgate.collector.budgets.model import Budget, state_of
 
 from .conftest import RunningCollector, clear_of_midnight, collector_running, wait_until
 from .test_budgets import _span_at
@@ -339,3 +341,28 @@ def test_forecast_takes_the_seed_bodies(seeded: RunningCollector) -> None:
     )  # seed 003's default
     unknown = _call(seeded, "POST", "/api/v1/costs/forecast", json={**body, "retries": 3})
     assert unknown.status_code == 422 and "retries" in unknown.text
+
+
+def test_the_seeds_alert_threshold_is_where_warnings_start() -> None:
+    # alert_threshold_percent 70: at 72 % the flag warns and the alert is a warning (the default is 80).
+    budget = Budget.model_validate({"scope_type": "global", "limit_usd": 100, "alert_threshold_percent": 70})
+    assert budget.thresholds == (50, 70, 80, 95, 100) and budget.alert_threshold_percent == 70
+    assert state_of(budget, Decimal(72))[0] == "warn" and level_of(70, budget.warn_at) == "warning"
+    default = Budget(scope_type="global", limit=Decimal(100))
+    assert state_of(default, Decimal(72))[0] == "ok" and default.alert_threshold_percent == 80
+    # A stored spec reads back the same (no threshold added twice), and 0.7 is the same as 70.
+    assert Budget.model_validate_json(budget.model_dump_json()) == budget
+    fraction = Budget.model_validate({"scope_type": "global", "limit": 100, "alert_threshold": 0.7})
+    assert fraction.warn_percent == 70 and fraction.thresholds == budget.thresholds
+
+
+def test_openapi_names_the_seed_routes_with_examples(seeded: RunningCollector) -> None:
+    spec = _ok(_call(seeded, "GET", "/openapi.json"))
+    paths = spec["paths"]
+    assert paths["/api/v1/costs/records"]["get"]["summary"] == "List cost records"
+    assert {"task_id", "agent_id", "limit"} <= {
+        p["name"] for p in paths["/api/v1/costs/records"]["get"]["parameters"]
+    }
+    assert paths["/api/v1/costs/budgets"]["post"]["summary"] == "Create a budget"
+    examples = spec["components"]["schemas"]["ForecastRequest"]["examples"]
+    assert examples[0]["model"] == "gpt-4-turbo" and "pending_task_count" not in examples[0]
