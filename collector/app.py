@@ -16,6 +16,7 @@ from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuth
 from spendgate.collector.api.costs import build_router as costs_router
 from spendgate.collector.api.events import build_router as events_router
 from spendgate.collector.api.limits import build_router as limits_router
+from spendgate.collector.api.metrics import build_router as metrics_router
 from spendgate.collector.api.overrides import build_router as overrides_router
 from spendgate.collector.api.pauses import build_router as pauses_router
 from spendgate.collector.api.routes import build_router as budgets_router
@@ -36,6 +37,7 @@ from spendgate.collector.ingest.reconcile import Reconciler, grace_for
 from spendgate.collector.ingest.request_limits import UVICORN_OPTIONS, RequestLimits
 from spendgate.collector.ingest.writer import BlockObserver, SpanWriter
 from spendgate.collector.storage import Storage, migrate, open_storage
+from spendgate.collector.telemetry import Telemetry
 
 from spendgate import __version__
 
@@ -58,6 +60,7 @@ class Collector:
         self.fixed_costs: FixedCosts | None = None
         self.reconciler: Reconciler | None = None
         self.events: EventService | None = None
+        self.telemetry: Telemetry | None = None
         self.grpc_port: int | None = None
         self.http_port: int | None = None
         self.auth = Authenticator(config.extensions.auth.api_keys)
@@ -83,6 +86,9 @@ class Collector:
             shared=exporter.dedup_shared,
         )
         self.writer.ledger = self.reconciler.ledger
+        metrics = self.config.service.telemetry.metrics
+        self.telemetry = Telemetry(metrics) if metrics.level != "none" else None
+        self.writer.meter = self.telemetry
         self.writer.start()
         retention = self.config.exporters.clickhouse.retention
         self.pipeline = TracesPipeline(
@@ -105,13 +111,27 @@ class Collector:
         if settings.enabled:
             self.budgets = BudgetRuntime(self.storage, settings)
             self.budgets.events = self.events.bus if self.events else None
+            self.budgets.meter = self.telemetry
             self.budgets.open(quiesce=self.writer.insert_lock)
             if self.budgets.live is not None:
                 observers.insert(0, self.budgets.live)  # the fast path first: it blocks agents
             self.budgets.start()
         self.writer.observer = Observers(observers) if len(observers) > 1 else next(iter(observers), None)
+        self._watch()
         # A replay changes the rollups under the evaluator: it reads them again.
         self.reconciler.start(self.writer.insert_lock, self.budgets.evaluator if self.budgets else None)
+
+    def _watch(self) -> None:
+        """Hand the metrics what the components count already."""
+        assert self.pipeline is not None and self.writer is not None
+        if (telemetry := self.telemetry) is None:
+            return
+        self.pipeline.meter = telemetry
+        telemetry.watch_writer(self.writer)
+        if (budgets := self.budgets) is not None:
+            telemetry.watch_flags(lambda: budgets.board.watchers)
+        if (events := self.events) is not None:
+            telemetry.watch_deliveries(lambda: [delivery.stats for delivery in events.deliveries])
 
     def http_app(self) -> FastAPI:
         assert self.pipeline is not None and self.writer is not None
@@ -131,6 +151,8 @@ class Collector:
         assert self.storage is not None
         app.include_router(costs_router(self.storage, self.pipeline.pricer.shared))
         app.include_router(seed_dashboard_router(self.storage, self.pipeline.pricer.shared, self.budgets))
+        if self.telemetry is not None and self.telemetry.settings.prometheus:
+            app.include_router(metrics_router(self.telemetry))
         if self.budgets is not None:
             app.include_router(seed_admin_router(self.budgets))
             app.include_router(budgets_router(self.budgets))
@@ -265,3 +287,5 @@ class Collector:
             self.events.close()
         if self.storage is not None:
             self.storage.close()
+        if self.telemetry is not None:
+            self.telemetry.shutdown()

@@ -25,6 +25,7 @@ from spendgate.collector.budget_config import (
 )
 from spendgate.collector.config_fields import Money, Seconds, Strict
 from spendgate.collector.event_config import EventsExtension, EventWebhook
+from spendgate.collector.telemetry_config import MetricsTelemetry
 
 from spendgate.pricing import overrides as shared
 
@@ -47,6 +48,7 @@ __all__ = [
     "GrpcProtocol",
     "HttpProtocol",
     "Logs",
+    "MetricsTelemetry",
     "ModelPrice",
     "Money",
     "Notifications",
@@ -238,6 +240,7 @@ class Logs(Strict):
 
 class Telemetry(Strict):
     logs: Logs = Logs()
+    metrics: MetricsTelemetry = MetricsTelemetry()
 
 
 class Service(Strict):

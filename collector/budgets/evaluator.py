@@ -134,6 +134,13 @@ class EvaluationObserver(Protocol):
     def observe(self, evaluations: list[Evaluation], now: datetime) -> object: ...
 
 
+class RunMeter(Protocol):
+    """Told of every evaluation and its time (collector/telemetry.py)."""
+
+    def evaluated(self, evaluations: list[Evaluation], seconds: float) -> None: ...
+    def evaluation_failed(self, seconds: float) -> None: ...
+
+
 class BudgetEvaluator:
     """Evaluate periodically and publish flags; the fast path and alerts hook in here."""
 
@@ -166,13 +173,23 @@ class BudgetEvaluator:
         self.last_run: datetime | None = None
         self.last_error: str | None = None
         self.runs = 0
+        self.meter: RunMeter | None = None
 
     def run_once(self, now: datetime | None = None) -> list[Evaluation]:
         with self._run_lock:  # one evaluation at a time: an older one must not publish last
             with self._done:
                 self._started += 1
+            started = time.perf_counter()
             try:
-                return self._run(now)
+                evaluations = self._run(now)
+            except Exception:
+                if (meter := self.meter) is not None:
+                    meter.evaluation_failed(time.perf_counter() - started)
+                raise
+            else:
+                if (meter := self.meter) is not None:
+                    meter.evaluated(evaluations, time.perf_counter() - started)
+                return evaluations
             finally:
                 with self._done:
                     self._finished = self._started

@@ -20,7 +20,7 @@ from spendgate.collector.budgets.alert_config import AlertConfigStore
 from spendgate.collector.budgets.alerts import Alert, AlertManager
 from spendgate.collector.budgets.board import Flag, FlagBoard
 from spendgate.collector.budgets.decision import BudgetChecker
-from spendgate.collector.budgets.evaluator import BudgetEvaluator, agent_limits
+from spendgate.collector.budgets.evaluator import BudgetEvaluator, RunMeter, agent_limits
 from spendgate.collector.budgets.fast_path import LiveSpend
 from spendgate.collector.budgets.model import Budget, State
 from spendgate.collector.budgets.notify import Notifier
@@ -121,6 +121,8 @@ class BudgetRuntime:
         self._fast_path = fast_path
         # Where budget events go (collector/events/): set by the collector before open().
         self.events: Publisher | None = None
+        # Told of every evaluation (the collector's metrics): set before open(), which evaluates once.
+        self.meter: RunMeter | None = None
 
     def open(self, quiesce: AbstractContextManager[object] | None = None) -> None:
         """Seed the config's budgets and, when embedded, evaluate once; ``quiesce`` holds the
@@ -147,6 +149,7 @@ class BudgetRuntime:
             status=StatusRecorder(self.storage, self.settings.status_every),
             quiesce=quiesce,
         )
+        self.evaluator.meter = self.meter
         if self.live is not None:
             self.live.recheck = self.evaluator.recheck_in
         self.evaluator.run_once()  # flags are right before the first agent connects

@@ -29,20 +29,30 @@ class TraceServiceHandler:
         self.pipeline = pipeline
         self.ack_timeout = ack_timeout
 
+    def _refused(self, reason: str) -> None:
+        if (meter := self.pipeline.meter) is not None:
+            meter.refused("grpc", reason)
+
     async def export(self, body: bytes, context: Any) -> Any:
         try:
             result = await self.pipeline.consume(body, "protobuf")
         except otlp.BadRequest as exc:
+            self._refused("bad_request")
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
         except Backpressure as exc:
+            self._refused("busy")
             _retry_after(context, exc.retry_after)
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, f"collector is busy: {exc}")
         except StorageUnavailable as exc:
+            self._refused("unavailable")
             _retry_after(context, exc.retry_after)
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        if (meter := self.pipeline.meter) is not None:
+            meter.consumed("grpc", result)
         try:
             await wait_stored(result.waits, self.ack_timeout)
         except (TimeoutError, StorageUnavailable) as exc:
+            self._refused("not_stored")
             _retry_after(context, StorageUnavailable.retry_after)
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"spans not stored yet: {exc or 'timed out'}")
         return otlp.response(result.rejected_spans, result.errors)

@@ -65,36 +65,42 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: float) -> APIRouter:
     router = APIRouter()
 
+    def refused(reason: str, response: Response) -> Response:
+        if (meter := pipeline.meter) is not None:
+            meter.refused("http", reason)
+        return response
+
     @router.post("/v1/traces", include_in_schema=False)
     async def export_traces(request: Request) -> Any:
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         reply_type = PROTOBUF if content_type == PROTOBUF else JSON
         if content_type not in (PROTOBUF, JSON):
-            return _reply(
-                415, JSON, f"unsupported content type {content_type or '(none)'!r}: use {PROTOBUF} or {JSON}"
-            )
+            message = f"unsupported content type {content_type or '(none)'!r}: use {PROTOBUF} or {JSON}"
+            return refused("unsupported", _reply(415, JSON, message))
         encoding = request.headers.get("content-encoding", "identity").strip().lower()
         if encoding not in ("identity", "gzip", ""):
-            return _reply(415, reply_type, f"unsupported content encoding {encoding!r}: use gzip or none")
+            message = f"unsupported content encoding {encoding!r}: use gzip or none"
+            return refused("unsupported", _reply(415, reply_type, message))
         try:
             body = await _read_body(request, max_body_bytes)
             if encoding == "gzip":
                 body = _gunzip(body, max_body_bytes)
             result = await pipeline.consume(body, "protobuf" if content_type == PROTOBUF else "json")
         except _TooLarge as exc:
-            return _reply(413, reply_type, str(exc))
+            return refused("too_large", _reply(413, reply_type, str(exc)))
         except otlp.BadRequest as exc:
-            return _reply(400, reply_type, str(exc))
+            return refused("bad_request", _reply(400, reply_type, str(exc)))
         except Backpressure as exc:
-            return _reply(429, reply_type, f"collector is busy: {exc}", exc.retry_after)
+            return refused("busy", _reply(429, reply_type, f"collector is busy: {exc}", exc.retry_after))
         except StorageUnavailable as exc:
-            return _reply(503, reply_type, str(exc), exc.retry_after)
+            return refused("unavailable", _reply(503, reply_type, str(exc), exc.retry_after))
+        if (meter := pipeline.meter) is not None:
+            meter.consumed("http", result)
         try:
             await wait_stored(result.waits, ack_timeout)
         except (TimeoutError, StorageUnavailable) as exc:
-            return _reply(
-                503, reply_type, f"spans not stored yet: {exc or 'timed out'}", StorageUnavailable.retry_after
-            )
+            message = f"spans not stored yet: {exc or 'timed out'}"
+            return refused("not_stored", _reply(503, reply_type, message, StorageUnavailable.retry_after))
         if reply_type == PROTOBUF:
             body_out = otlp.response(result.rejected_spans, result.errors).SerializeToString()
             return Response(body_out, media_type=PROTOBUF)

@@ -13,6 +13,7 @@ import asyncio
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from spendgate.collector.config import PricingProcessor
 from spendgate.collector.ingest.normalize import TimeBounds
@@ -28,6 +29,14 @@ class ConsumeResult:
     rejected_spans: int
     errors: list[str]
     waits: list[Future[None]] = field(default_factory=list)
+    duplicate_calls: int = 0  # further reports of a call in the same request, merged into it
+
+
+class IngestMeter(Protocol):
+    """Told once per export request, by the receivers (collector/telemetry.py)."""
+
+    def consumed(self, transport: str, result: ConsumeResult) -> None: ...
+    def refused(self, transport: str, reason: str) -> None: ...
 
 
 class TracesPipeline:
@@ -54,6 +63,7 @@ class TracesPipeline:
             )
         self.in_processing = 0
         writer.incoming = lambda: self.in_processing
+        self.meter: IngestMeter | None = None  # the collector's metrics, when it has them
         self.stats = dict.fromkeys(
             ("requests", "llm_spans", "non_llm_spans", "rejected_spans", "duplicate_calls"), 0
         )
@@ -95,7 +105,12 @@ class TracesPipeline:
         self.stats["rejected_spans"] += processed.rejected_spans
         self.stats["duplicate_calls"] += processed.duplicate_calls
         return ConsumeResult(
-            len(split), processed.non_llm_spans, processed.rejected_spans, processed.errors, waits
+            len(split),
+            processed.non_llm_spans,
+            processed.rejected_spans,
+            processed.errors,
+            waits,
+            processed.duplicate_calls,
         )
 
     def close(self) -> None:

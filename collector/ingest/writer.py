@@ -84,6 +84,12 @@ def _observer_guard() -> Iterator[None]:
         log.exception("the block observer failed")
 
 
+class InsertMeter(Protocol):
+    """Told the time of every insert attempt (collector/telemetry.py)."""
+
+    def insert_took(self, seconds: float, ok: bool) -> None: ...
+
+
 class SpanStore(Protocol):
     """What the writer needs of a store: the recent keys at start-up, lookups, and inserts."""
 
@@ -132,6 +138,7 @@ class SpanWriter:
         self.insert_lock = threading.Lock()
         # Told of every insert that returned, so the reconciler can tell incomplete ones (reconcile.py).
         self.ledger: InsertLedger | None = None
+        self.meter: InsertMeter | None = None
         self._seq = 0
         self.stats = {
             "inserted_spans": 0,
@@ -310,13 +317,18 @@ class SpanWriter:
         deadline = time.monotonic() + self._retry_for
         delay = 0.1
         while True:
+            started = time.perf_counter()
             try:
                 self._storage.insert_arrow(SPANS_TABLE, block, settings)
+                if (meter := self.meter) is not None:
+                    meter.insert_took(time.perf_counter() - started, ok=True)
                 self.stats["inserts"] += 1
                 if self.ledger is not None:
                     self.ledger.record(token, block.num_rows)
                 return
             except Exception as exc:
+                if (meter := self.meter) is not None:
+                    meter.insert_took(time.perf_counter() - started, ok=False)
                 self.stats["insert_failures"] += 1
                 if time.monotonic() + delay > deadline or self._stopping:
                     raise

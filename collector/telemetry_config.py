@@ -1,0 +1,70 @@
+"""``service.telemetry.metrics``: the collector's own metrics, configured like the OpenTelemetry Collector's.
+
+Readers as in the OpenTelemetry Collector's ``service.telemetry.metrics.readers``: a ``pull`` reader
+with the ``prometheus`` exporter serves ``GET /metrics`` on the OTLP/HTTP port (there is no second
+port to open), a ``periodic`` reader pushes over OTLP. ``level`` bounds what is measured.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from spendgate.collector.config_fields import Seconds, Strict
+
+
+class PrometheusExporter(Strict):
+    """Served at ``/metrics`` on the HTTP receiver's endpoint, behind the same API keys (read role)."""
+
+
+class PullExporter(Strict):
+    prometheus: PrometheusExporter
+
+
+class PullReader(Strict):
+    exporter: PullExporter
+
+
+class OtlpMetricExporter(Strict):
+    endpoint: str = Field(examples=["http://otel-collector:4317"])
+    protocol: Literal["grpc", "http/protobuf"] = "grpc"
+    headers: dict[str, str] = {}
+    timeout: Seconds = 10.0
+
+
+class PeriodicExporter(Strict):
+    otlp: OtlpMetricExporter
+
+
+class PeriodicReader(Strict):
+    exporter: PeriodicExporter
+    interval: Seconds = Field(default=60.0, gt=0)
+
+
+class MetricReader(Strict):
+    pull: PullReader | None = None
+    periodic: PeriodicReader | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MetricReader:
+        if (self.pull is None) == (self.periodic is None):
+            raise ValueError("a reader is either pull (prometheus) or periodic (otlp)")
+        return self
+
+
+_PROMETHEUS = MetricReader(pull=PullReader(exporter=PullExporter(prometheus=PrometheusExporter())))
+
+
+class MetricsTelemetry(Strict):
+    # none: no metrics at all; basic: the collector's health; normal: also every budget scope's spend.
+    level: Literal["none", "basic", "normal"] = "normal"
+    readers: list[MetricReader] = [_PROMETHEUS]
+
+    @property
+    def prometheus(self) -> bool:
+        """Whether ``/metrics`` is served."""
+        return self.level != "none" and any(reader.pull is not None for reader in self.readers)
+
+    @property
+    def periodic(self) -> list[PeriodicReader]:
+        return [] if self.level == "none" else [r.periodic for r in self.readers if r.periodic is not None]

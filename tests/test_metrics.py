@@ -1,0 +1,238 @@
+"""The collector's own metrics: GET /metrics (Prometheus) and OTLP push, on one collector seeded once."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from prometheus_client.parser import text_string_to_metric_families
+from spendgate.collector.api.auth import digest
+from spendgate.collector.config import ConfigError, parse_config
+
+from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, wait_until
+
+KEYS = {"ingest": "sg_metrics_ingest", "read": "sg_metrics_read"}
+LIMIT = Decimal(10)
+
+
+class _OtlpMetrics:
+    """A bare OTLP/HTTP metrics endpoint: keeps the metric names of every export it receives."""
+
+    def __init__(self) -> None:
+        names: set[str] = set()
+        self.names = names
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                request = ExportMetricsServiceRequest.FromString(body)
+                for resource in request.resource_metrics:
+                    for scope in resource.scope_metrics:
+                        names.update(metric.name for metric in scope.metrics)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def _config(otlp_url: str) -> str:
+    keys = "".join(
+        f"      - {{name: {role}, sha256: {digest(key)}, roles: [{role}]}}\n" for role, key in KEYS.items()
+    )
+    return f"""
+extensions:
+  budgets:
+    evaluate_every: 200ms
+    defaults:
+      - {{id: metrics-shop, scope_type: project, scope_id: shop, limit: {LIMIT}, period: month}}
+      - {{id: metrics-tokens, scope_type: project, scope_id: shop, metric: tokens, limit: 100000, period: day}}
+  auth:
+    api_keys:
+{keys}
+service:
+  telemetry:
+    metrics:
+      readers:
+        - pull: {{exporter: {{prometheus: {{}}}}}}
+        - periodic:
+            interval: 200ms
+            exporter: {{otlp: {{protocol: http/protobuf, endpoint: "{otlp_url}"}}}}
+"""
+
+
+def _llm(count: int) -> list[Any]:
+    return make_spans(
+        [{"attributes": chat_attributes(**{"spendgate.project": "shop"})} for _ in range(count)]
+    )
+
+
+@pytest.fixture(scope="module")
+def otlp_sink() -> Iterator[_OtlpMetrics]:
+    sink = _OtlpMetrics()
+    yield sink
+    sink.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def seeded(chdb_dsn: str, otlp_sink: _OtlpMetrics) -> Iterator[RunningCollector]:
+    """3 LLM spans and one HTTP span over gRPC, 2 LLM spans over HTTP, one undecodable HTTP body."""
+    with collector_running(chdb_dsn, _config(otlp_sink.url)) as running:
+        auth = {"authorization": f"Bearer {KEYS['ingest']}"}
+        other = make_spans([{"name": "GET /", "attributes": {"http.request.method": "GET"}}])
+        grpc = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True, headers=auth, timeout=10)
+        assert grpc.export(_llm(3) + other).name == "SUCCESS"
+        http = HttpExporter(endpoint=running.http_url + "/v1/traces", headers=auth, timeout=10)
+        assert http.export(_llm(2)).name == "SUCCESS"
+        bad = httpx.post(
+            running.http_url + "/v1/traces",
+            content=b"\xff not protobuf",
+            headers={**auth, "Content-Type": "application/x-protobuf"},
+        )
+        assert bad.status_code == 400
+        yield running
+
+
+def _scrape(running: RunningCollector) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """Every sample by name, then by its sorted labels."""
+    response = httpx.get(running.http_url + "/metrics", headers={"Authorization": f"Bearer {KEYS['read']}"})
+    assert response.status_code == 200, response.text
+    samples: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(response.text):
+        for sample in family.samples:
+            samples.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
+    return samples
+
+
+def _value(samples: dict[str, dict[tuple[tuple[str, str], ...], float]], name: str, **labels: str) -> float:
+    wanted = set(labels.items())
+    matching = [value for key, value in samples.get(name, {}).items() if wanted <= set(key)]
+    assert len(matching) == 1, f"{name}{labels}: {samples.get(name)}"
+    return matching[0]
+
+
+def test_ingest_counts_match_what_was_sent_and_stored(seeded: RunningCollector) -> None:
+    stored = seeded.scalar("SELECT count() FROM {db}.llm_spans")
+    assert stored == 5
+    samples = _scrape(seeded)
+    assert _value(samples, "spendgate_spans_received_total", transport="grpc") == 4
+    assert _value(samples, "spendgate_spans_received_total", transport="http") == 2
+    assert _value(samples, "spendgate_spans_dropped_total", transport="grpc", reason="not_llm") == 1
+    assert _value(samples, "spendgate_spans_stored_total") == stored
+    assert _value(samples, "spendgate_spans_deduplicated_total") == 0
+    assert _value(samples, "spendgate_requests_rejected_total", transport="http", reason="bad_request") == 1
+    assert "spendgate_spans_rejected_total" not in samples  # no invalid span was sent
+    assert _value(samples, "spendgate_writer_inserts_total", outcome="ok") >= 1
+    assert _value(samples, "spendgate_writer_inserts_total", outcome="failed") == 0
+    assert _value(samples, "spendgate_writer_queue_size") == 0
+    inserts = _value(samples, "spendgate_insert_duration_seconds_count", outcome="ok")
+    assert inserts == _value(samples, "spendgate_writer_inserts_total", outcome="ok")
+    assert _value(samples, "spendgate_insert_duration_seconds_bucket", outcome="ok", le="+Inf") == inserts
+    assert _value(samples, "spendgate_evaluator_runs_total", outcome="ok") >= 1
+    assert _value(samples, "spendgate_evaluator_duration_seconds_count", outcome="ok") >= 1
+    assert _value(samples, "spendgate_flag_watchers") == 0
+
+
+def test_names_follow_the_prometheus_conventions(seeded: RunningCollector) -> None:
+    samples = _scrape(seeded)
+    ours = [name for name in samples if name != "target_info"]
+    assert ours and all(name.startswith("spendgate_") for name in ours)
+    # No per-call labels: only these, whatever was sent.
+    labels = {label for name in ours for key in samples[name] for label, _ in key}
+    allowed = {"transport", "reason", "outcome", "le"} | {
+        "budget_id",
+        "scope_type",
+        "scope_id",
+        "metric",
+        "period",
+    }
+    assert labels <= allowed
+    assert _value(samples, "target_info", service_name="spendgate-collector") == 1
+
+
+def test_each_budget_scope_shows_its_spend_limit_and_utilisation(seeded: RunningCollector) -> None:
+    cost = Decimal(seeded.scalar("SELECT toString(sum(total_cost)) FROM {db}.llm_spans"))
+    tokens = seeded.scalar("SELECT sum(input_tokens + output_tokens) FROM {db}.llm_spans")
+    assert cost > 0
+    shop = {"budget_id": "metrics-shop", "scope_type": "project", "scope_id": "shop", "period": "month"}
+
+    def evaluated() -> bool:
+        spend = _scrape(seeded).get("spendgate_budget_spend_usd", {})
+        seen = [value for key, value in spend.items() if dict(key).get("budget_id") == "metrics-shop"]
+        return seen == [pytest.approx(float(cost))]
+
+    wait_until(evaluated, 15, "an evaluation that counts every seeded span")
+    samples = _scrape(seeded)
+    spend = _value(samples, "spendgate_budget_spend_usd", metric="cost", **shop)
+    assert spend == pytest.approx(float(cost))
+    assert _value(samples, "spendgate_budget_limit_usd", **shop) == float(LIMIT)
+    assert _value(samples, "spendgate_budget_utilization_ratio", **shop) == pytest.approx(float(cost / LIMIT))
+    per_day = {"budget_id": "metrics-tokens", "period": "day"}
+    assert _value(samples, "spendgate_budget_spend_tokens", metric="tokens", **per_day) == tokens
+    assert _value(samples, "spendgate_budget_limit_tokens", **per_day) == 100000
+    assert "metrics-tokens" not in {dict(key)["budget_id"] for key in samples["spendgate_budget_spend_usd"]}
+
+
+def test_metrics_need_the_read_role(seeded: RunningCollector) -> None:
+    url = seeded.http_url + "/metrics"
+    assert httpx.get(url).status_code == 401
+    ingest = httpx.get(url, headers={"Authorization": f"Bearer {KEYS['ingest']}"})
+    assert ingest.status_code == 403
+    read = httpx.get(url, headers={"Authorization": f"Bearer {KEYS['read']}"})
+    assert read.status_code == 200
+    assert read.headers["content-type"].startswith("text/plain; version=0.0.4")
+
+
+def test_the_same_instruments_are_pushed_over_otlp(seeded: RunningCollector, otlp_sink: _OtlpMetrics) -> None:
+    wanted = {"spendgate.spans.received", "spendgate.spans.stored", "spendgate.budget.spend_usd"}
+    wait_until(lambda: wanted <= otlp_sink.names, 15, f"an OTLP export with {wanted}")
+    assert "spendgate.insert.duration" in otlp_sink.names
+
+
+def test_openapi_documents_the_metrics_route(seeded: RunningCollector) -> None:
+    schema = httpx.get(seeded.http_url + "/openapi.json").json()
+    route = schema["paths"]["/metrics"]["get"]
+    assert route["summary"] == "Prometheus metrics"
+    assert (
+        "spendgate_spans_received_total"
+        in route["responses"]["200"]["content"]["text/plain; version=0.0.4; charset=utf-8"]["example"]
+    )
+
+
+def test_metrics_config_is_checked() -> None:
+    both = """
+service:
+  telemetry:
+    metrics:
+      readers:
+        - pull: {exporter: {prometheus: {}}}
+          periodic: {exporter: {otlp: {endpoint: "http://x:4317"}}}
+"""
+    with pytest.raises(ConfigError, match=r"service\.telemetry\.metrics\.readers\.0: .*either pull"):
+        parse_config(both)
+    with pytest.raises(ConfigError, match=r"service\.telemetry\.metrics\.level"):
+        parse_config("service: {telemetry: {metrics: {level: loud}}}")
+    with pytest.raises(ConfigError, match=r"otlp\.protocol"):
+        parse_config(
+            "service: {telemetry: {metrics: {readers: [{periodic: {exporter: {otlp: "
+            "{endpoint: 'http://x:4317', protocol: thrift}}}}]}}}"
+        )
+    off = parse_config("service: {telemetry: {metrics: {level: none}}}").service.telemetry.metrics
+    assert not off.prometheus and not off.periodic
+    push_only = parse_config(
+        "service: {telemetry: {metrics: {readers: [{periodic: {exporter: {otlp: {endpoint: 'http://x:4317'}}}}]}}}"
+    ).service.telemetry.metrics
+    assert not push_only.prometheus and push_only.periodic[0].exporter.otlp.protocol == "grpc"
