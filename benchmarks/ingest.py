@@ -93,7 +93,9 @@ def raw_requests(count: int, spans: int) -> list[bytes]:
     return bodies
 
 
-def start_collector(workdir: Path, workers: int) -> tuple[subprocess.Popen[bytes], int, Path]:
+def start_collector(
+    workdir: Path, workers: int, metrics: str = "normal"
+) -> tuple[subprocess.Popen[bytes], int, Path]:
     grpc_port = free_port()
     config = workdir / "otel-config.yaml"
     config.write_text(
@@ -107,7 +109,7 @@ processors:
   batch: {{workers: {workers}, timeout: 200ms}}
 exporters:
   clickhouse: {{endpoint: "chdb://./data"}}
-service: {{telemetry: {{logs: {{level: warning}}}}}}
+service: {{telemetry: {{logs: {{level: warning}}, metrics: {{level: {metrics}}}}}}}
 """
     )
     log = workdir / "collector.log"
@@ -221,6 +223,12 @@ def main() -> None:
     parser.add_argument(
         "--exporter-batches", type=int, default=40, help="batches of 512 spans for the SDK exporter"
     )
+    parser.add_argument(
+        "--metrics",
+        choices=["none", "basic", "normal"],
+        default="normal",
+        help="service.telemetry.metrics.level: none measures the cost of the collector's own metrics",
+    )
     args = parser.parse_args()
     spans = args.spans_per_request
     print(
@@ -232,8 +240,8 @@ def main() -> None:
     warmup = raw_requests(4, spans)
     batches = sdk_batches(args.exporter_batches, 512)
     with tempfile.TemporaryDirectory() as tmp:
-        process, port, config = start_collector(Path(tmp), args.workers)
-        print(f"collector: processors.batch.workers={args.workers}", flush=True)
+        process, port, config = start_collector(Path(tmp), args.workers, args.metrics)
+        print(f"collector: processors.batch.workers={args.workers} metrics={args.metrics}", flush=True)
         try:
             baseline = bench_decode(bodies, spans)
             print(f"baseline  protobuf decode only        {baseline:12,.0f} spans/s   1.000x")

@@ -89,14 +89,16 @@ def otlp_sink() -> Iterator[_OtlpMetrics]:
 
 @pytest.fixture(scope="module")
 def seeded(chdb_dsn: str, otlp_sink: _OtlpMetrics) -> Iterator[RunningCollector]:
-    """3 LLM spans and one HTTP span over gRPC, 2 LLM spans over HTTP, one undecodable HTTP body."""
+    """3 LLM spans and one HTTP span over gRPC; 2 LLM spans and one with a negative token count over
+    HTTP; one undecodable HTTP body."""
     with collector_running(chdb_dsn, _config(otlp_sink.url)) as running:
         auth = {"authorization": f"Bearer {KEYS['ingest']}"}
         other = make_spans([{"name": "GET /", "attributes": {"http.request.method": "GET"}}])
         grpc = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True, headers=auth, timeout=10)
         assert grpc.export(_llm(3) + other).name == "SUCCESS"
         http = HttpExporter(endpoint=running.http_url + "/v1/traces", headers=auth, timeout=10)
-        assert http.export(_llm(2)).name == "SUCCESS"
+        negative = make_spans([{"attributes": chat_attributes(**{"gen_ai.usage.input_tokens": -5})}])
+        assert http.export(_llm(2) + negative).name == "SUCCESS"  # a partial success
         bad = httpx.post(
             running.http_url + "/v1/traces",
             content=b"\xff not protobuf",
@@ -129,12 +131,13 @@ def test_ingest_counts_match_what_was_sent_and_stored(seeded: RunningCollector) 
     assert stored == 5
     samples = _scrape(seeded)
     assert _value(samples, "spendgate_spans_received_total", transport="grpc") == 4
-    assert _value(samples, "spendgate_spans_received_total", transport="http") == 2
+    assert _value(samples, "spendgate_spans_received_total", transport="http") == 3
     assert _value(samples, "spendgate_spans_dropped_total", transport="grpc", reason="not_llm") == 1
     assert _value(samples, "spendgate_spans_stored_total") == stored
     assert _value(samples, "spendgate_spans_deduplicated_total") == 0
     assert _value(samples, "spendgate_requests_rejected_total", transport="http", reason="bad_request") == 1
-    assert "spendgate_spans_rejected_total" not in samples  # no invalid span was sent
+    assert _value(samples, "spendgate_spans_rejected_total", transport="http", reason="invalid") == 1
+    assert set(samples["spendgate_spans_rejected_total"]) == {(("reason", "invalid"), ("transport", "http"))}
     assert _value(samples, "spendgate_writer_inserts_total", outcome="ok") >= 1
     assert _value(samples, "spendgate_writer_inserts_total", outcome="failed") == 0
     assert _value(samples, "spendgate_writer_queue_size") == 0
