@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -15,7 +16,9 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
 from prometheus_client.parser import text_string_to_metric_families
 from spendgate.collector.api.auth import digest
+from spendgate.collector.budgets.model import Budget, Evaluation
 from spendgate.collector.config import ConfigError, parse_config
+from spendgate.collector.telemetry import Telemetry
 
 from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, wait_until
 
@@ -239,3 +242,37 @@ service:
         "service: {telemetry: {metrics: {readers: [{periodic: {exporter: {otlp: {endpoint: 'http://x:4317'}}}}]}}}"
     ).service.telemetry.metrics
     assert not push_only.prometheus and push_only.periodic[0].exporter.otlp.protocol == "grpc"
+
+
+def _evaluation(budget_id: str, spend: str) -> Evaluation:
+    budget = Budget(id=budget_id, scope_type="team", scope_id="core", limit=Decimal(4))
+    now = datetime.now(UTC)
+    return Evaluation(budget, "core", now, now, Decimal(spend), 3, "ok", Decimal(spend) * 25)
+
+
+def _budget_series(telemetry: Telemetry) -> dict[str, float]:
+    families = text_string_to_metric_families(telemetry.scrape().decode())
+    return {
+        sample.labels["budget_id"]: sample.value
+        for family in families
+        if family.name == "spendgate_budget_spend_usd"
+        for sample in family.samples
+    }
+
+
+def test_budget_series_follow_the_last_evaluation_and_the_level() -> None:
+    normal = Telemetry(parse_config("").service.telemetry.metrics)
+    basic = Telemetry(
+        parse_config("service: {telemetry: {metrics: {level: basic}}}").service.telemetry.metrics
+    )
+    try:
+        for telemetry in (normal, basic):
+            telemetry.evaluated([_evaluation("a", "1.5"), _evaluation("b", "0.25")], 0.01)
+        assert _budget_series(normal) == {"a": 1.5, "b": 0.25}
+        normal.evaluated([_evaluation("a", "2")], 0.01)  # b was deleted: its series goes
+        assert _budget_series(normal) == {"a": 2.0}
+        assert _budget_series(basic) == {}
+        assert "spendgate_evaluator_runs_total" in basic.scrape().decode()
+    finally:
+        normal.shutdown()
+        basic.shutdown()
