@@ -9,6 +9,7 @@ from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
@@ -19,6 +20,9 @@ from spendgate.collector.api.auth import digest
 from spendgate.collector.budgets.model import Budget, Evaluation
 from spendgate.collector.config import ConfigError, parse_config
 from spendgate.collector.telemetry import Telemetry
+
+from spendgate.proto import flags_pb2 as pb
+from spendgate.proto import flags_pb2_grpc
 
 from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, wait_until
 
@@ -276,3 +280,16 @@ def test_budget_series_follow_the_last_evaluation_and_the_level() -> None:
     finally:
         normal.shutdown()
         basic.shutdown()
+
+
+def test_flag_watchers_count_connected_agents(seeded: RunningCollector) -> None:
+    channel = grpc.insecure_channel(seeded.grpc_endpoint)
+    stub = flags_pb2_grpc.BudgetFlagsStub(channel)
+    stream = stub.Watch(pb.WatchRequest(), metadata=[("authorization", f"Bearer {KEYS['ingest']}")])
+    try:
+        next(stream)  # the first snapshot: the watcher is registered
+        wait_until(lambda: _value(_scrape(seeded), "spendgate_flag_watchers") == 1, 10, "one watcher")
+    finally:
+        stream.cancel()
+        channel.close()
+    wait_until(lambda: _value(_scrape(seeded), "spendgate_flag_watchers") == 0, 10, "no watcher")
