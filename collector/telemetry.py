@@ -26,7 +26,7 @@ from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 from spendgate.collector.budgets.model import Evaluation
-from spendgate.collector.ingest.pipeline import ConsumeResult
+from spendgate.collector.ingest.pipeline import ConsumeResult, Refusal, Transport
 from spendgate.collector.telemetry_config import MetricsTelemetry, OtlpMetricExporter
 
 from spendgate import __version__
@@ -133,7 +133,7 @@ class Telemetry:
             explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
         )
 
-    def consumed(self, transport: str, result: ConsumeResult) -> None:
+    def consumed(self, transport: Transport, result: ConsumeResult) -> None:
         """One export request decoded (the receivers' IngestMeter)."""
         attributes = {"transport": transport}
         dropped = result.non_llm_spans + result.duplicate_calls
@@ -145,7 +145,7 @@ class Telemetry:
         if result.duplicate_calls:
             self._dropped.add(result.duplicate_calls, {"transport": transport, "reason": "merged"})
 
-    def refused(self, transport: str, reason: str) -> None:
+    def refused(self, transport: Transport, reason: Refusal) -> None:
         """One export request refused whole (bad_request, too_large, unsupported, busy, unavailable)."""
         self._requests_rejected.add(1, {"transport": transport, "reason": reason})
 

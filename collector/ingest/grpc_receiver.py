@@ -12,7 +12,7 @@ from typing import Any
 
 import grpc
 from spendgate.collector.ingest import otlp
-from spendgate.collector.ingest.pipeline import TracesPipeline
+from spendgate.collector.ingest.pipeline import Refusal, TracesPipeline
 from spendgate.collector.ingest.stored import wait_stored
 from spendgate.collector.ingest.writer import Backpressure, StorageUnavailable
 
@@ -29,7 +29,7 @@ class TraceServiceHandler:
         self.pipeline = pipeline
         self.ack_timeout = ack_timeout
 
-    def _refused(self, reason: str) -> None:
+    def _refused(self, reason: Refusal) -> None:
         if (meter := self.pipeline.meter) is not None:
             meter.refused("grpc", reason)
 

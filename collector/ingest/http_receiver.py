@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from spendgate.collector.ingest import otlp
-from spendgate.collector.ingest.pipeline import TracesPipeline
+from spendgate.collector.ingest.pipeline import Refusal, TracesPipeline
 from spendgate.collector.ingest.stored import wait_stored
 from spendgate.collector.ingest.writer import Backpressure, StorageUnavailable
 
@@ -65,7 +65,7 @@ def _gunzip(body: bytes, limit: int) -> bytes:
 def build_router(pipeline: TracesPipeline, max_body_bytes: int, ack_timeout: float) -> APIRouter:
     router = APIRouter()
 
-    def refused(reason: str, response: Response) -> Response:
+    def refused(reason: Refusal, response: Response) -> Response:
         if (meter := pipeline.meter) is not None:
             meter.refused("http", reason)
         return response

@@ -13,7 +13,7 @@ import asyncio
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
 
 from spendgate.collector.config import PricingProcessor
 from spendgate.collector.ingest.normalize import TimeBounds
@@ -32,11 +32,16 @@ class ConsumeResult:
     duplicate_calls: int = 0  # further reports of a call in the same request, merged into it
 
 
+Transport = Literal["grpc", "http"]
+# Why a receiver refused a whole export request (400, 413, 415, 429, 503 before and after processing).
+Refusal = Literal["bad_request", "too_large", "unsupported", "busy", "unavailable", "not_stored"]
+
+
 class IngestMeter(Protocol):
     """Told once per export request, by the receivers (collector/telemetry.py)."""
 
-    def consumed(self, transport: str, result: ConsumeResult) -> None: ...
-    def refused(self, transport: str, reason: str) -> None: ...
+    def consumed(self, transport: Transport, result: ConsumeResult) -> None: ...
+    def refused(self, transport: Transport, reason: Refusal) -> None: ...
 
 
 class TracesPipeline:
