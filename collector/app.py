@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from spendgate.collector.api.costs import build_router as costs_router
+from spendgate.collector.api.dismissals import build_router as dismissals_router
 from spendgate.collector.api.events import build_router as events_router
 from spendgate.collector.api.limits import build_router as limits_router
 from spendgate.collector.api.metrics import build_router as metrics_router
@@ -26,6 +27,7 @@ from spendgate.collector.api.slots import build_router as slots_router
 from spendgate.collector.budgets import flag_service, slot_service
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.config import Config
+from spendgate.collector.console import routes as console
 from spendgate.collector.events.observer import CostEvents
 from spendgate.collector.events.service import EventService
 from spendgate.collector.ingest import grpc_receiver, http_receiver
@@ -149,6 +151,7 @@ class Collector:
                 )
             )
         assert self.storage is not None
+        app.include_router(dismissals_router(self.storage))  # before costs: its fixed paths
         app.include_router(costs_router(self.storage, self.pipeline.pricer.shared))
         app.include_router(seed_dashboard_router(self.storage, self.pipeline.pricer.shared, self.budgets))
         if self.telemetry is not None and self.telemetry.settings.prometheus:
@@ -162,6 +165,7 @@ class Collector:
             app.include_router(limits_router(self.budgets))
         if self.events is not None:
             app.include_router(events_router(self.events))
+        console.mount(app, self.auth.enabled)
         pipeline, writer, budgets, events = self.pipeline, self.writer, self.budgets, self.events
 
         @app.get("/healthz")

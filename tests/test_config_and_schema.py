@@ -109,9 +109,10 @@ def test_migrations_are_recorded_and_idempotent(running: RunningCollector) -> No
     assert running.collector.storage is not None
     assert migrate(running.collector.storage) == []
     versions = running.rows("SELECT version FROM {db}.schema_migrations FINAL ORDER BY version")
-    # 5, 8, 10, 12, 14, 16, 18, 20, 22, 26, 28: clusters only
+    # 5, 8, 10, 12, 14, 16, 18, 20, 22, 26, 28, 30: clusters only
     assert versions == [
-        (1,), (2,), (3,), (4,), (6,), (7,), (9,), (11,), (13,), (15,), (17,), (19,), (21,), (23,), (25,), (27,)
+        (1,), (2,), (3,), (4,), (6,), (7,), (9,), (11,), (13,), (15,), (17,), (19,), (21,), (23,), (25,), (27,),
+        (29,),
     ]  # fmt: skip
     ttl = running.scalar(
         "SELECT create_table_query FROM system.tables WHERE database={d:String} AND name='llm_spans'",

@@ -163,8 +163,14 @@ class Insight:
     estimated_monthly_saving: Decimal
     details: dict[str, Any]
 
+    @property
+    def id(self) -> str:
+        """Stable across recomputations: what a dismissal (api/dismissals.py) names."""
+        return f"{self.kind}:{self.agent}:{self.provider}:{self.model}"
+
     def to_json(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "kind": self.kind,
             "agent": self.agent,
             "provider": self.provider,

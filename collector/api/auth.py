@@ -25,6 +25,8 @@ Role = str
 KEY_NAME = "spendgate.api_key_name"  # the ASGI scope's entry for the name of the request's key
 CLI_AGENT = "spendgate-cli/"  # how the CLI's User-Agent starts
 _OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc")
+# The web console's page and files hold no data (its scripts call the API with the user's key).
+CONSOLE_PAGE, CONSOLE_STATIC = "/costs", "/costs/static/"
 
 
 def digest(key: str) -> str:
@@ -81,9 +83,13 @@ def ingest_may(method: str, path: str) -> bool:
     return path == "/v1/flags" or _override_request(method, path)
 
 
+def _console(path: str) -> bool:
+    return path in ("/", CONSOLE_PAGE) or path.startswith(CONSOLE_STATIC)
+
+
 def http_role(method: str, path: str) -> Role | None:
     """The role an HTTP request needs; None for open paths."""
-    if path in _OPEN_PATHS:
+    if path in _OPEN_PATHS or (method in ("GET", "HEAD") and _console(path)):
         return None
     if path == "/v1/traces":
         return "ingest"
@@ -96,7 +102,7 @@ def http_role(method: str, path: str) -> Role | None:
     changes = method in ("POST", "PUT", "DELETE", "PATCH")
     # Limits are budgets under the seed's names; the alert config decides who is told what.
     if changes and path.startswith(
-        ("/api/v1/costs/budgets", "/api/v1/scopes/", "/api/v1/limits", "/api/v1/alerts")
+        ("/api/v1/costs/budgets", "/api/v1/scopes/", "/api/v1/limits", "/api/v1/alerts", "/api/v1/costs/insights")
     ):
         return "admin"
     return "read"
