@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytestmark = pytest.mark.slow
 
 
+def _until_console(demo: subprocess.Popen[str]) -> tuple[str, str]:
+    """The demo's output up to the line that points at the web console, and the console's URL."""
+    assert demo.stdout is not None
+    out = ""
+    for line in demo.stdout:
+        out += line
+        if "web console: " in line:
+            return out, line.split("web console: ")[1].split()[0]
+    raise AssertionError(f"the demo ended without pointing at the web console:\n{out[-2000:]}")
+
+
 def test_demo_warns_blocks_every_agent_and_reports(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "spendgate", "demo", "--dir", str(tmp_path / "demo")],
-                            capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
-    elapsed = time.monotonic() - started
-    out = result.stdout
-    assert result.returncode == 0, result.stderr[-2000:]
+    demo = subprocess.Popen([sys.executable, "-m", "spendgate", "demo", "--dir", str(tmp_path / "demo"), "--keep", "5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)  # fmt: skip
+    try:
+        out, console = _until_console(demo)
+        elapsed = time.monotonic() - started
+        # --keep: the demo's data is still served, to the console's page and its API.
+        assert console.endswith("/costs") and "<title>spendgate" in httpx.get(console, timeout=10).text
+        today = httpx.get(console.removesuffix("/costs") + "/api/v1/costs/summary?period=day", timeout=10)
+        assert today.json()["totals"]["calls"] > 0
+        demo.send_signal(signal.SIGINT)  # ends the wait early, as Ctrl-C does
+        rest, errors = demo.communicate(timeout=60)
+    finally:
+        demo.kill()
+    assert demo.returncode == 0, errors[-2000:]
     assert elapsed < 60
     warned = out.index("warning reached the agents")
     blocked = [out.index(f"[{agent}] blocked before calling") for agent in ("planner", "coder", "tester")]

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
 from spendgate.collector.cli import budgets, overrides, pauses, price, report
 from spendgate.collector.cli.client import CommandError, api_options, report_error
-from spendgate.collector.config import Config, ConfigError, load_config
+from spendgate.collector.config import Config, ConfigError, GrpcProtocol, HttpProtocol, load_config
 from spendgate.collector.storage import StorageError
 
 DEFAULT_CONFIG = "otel-config.yaml"
@@ -36,10 +38,30 @@ def _log_as_configured(config: Config) -> None:
     )
 
 
+def with_endpoints(config: Config, grpc: str | None, http: str | None) -> Config:
+    """The config with these listening addresses (flags or environment win over the file); a receiver
+    the file turned off is turned on by giving it an address."""
+    protocols = config.receivers.otlp.protocols
+    changes: dict[str, GrpcProtocol | HttpProtocol] = {}
+    try:
+        if grpc:
+            old = protocols.grpc.model_dump() if protocols.grpc else {}
+            changes["grpc"] = GrpcProtocol.model_validate(old | {"endpoint": grpc})
+        if http:
+            old = protocols.http.model_dump() if protocols.http else {}
+            changes["http"] = HttpProtocol.model_validate(old | {"endpoint": http})
+    except ValidationError as exc:
+        raise ConfigError(f"--grpc-endpoint/--http-endpoint: {exc.errors()[0]['msg']}") from None
+    # The config is frozen: copies, section by section.
+    otlp = config.receivers.otlp.model_copy(update={"protocols": protocols.model_copy(update=changes)})
+    return config.model_copy(update={"receivers": config.receivers.model_copy(update={"otlp": otlp})})
+
+
 def _cmd_collector(args: argparse.Namespace) -> int:
     from spendgate.collector.app import Collector
 
     config, _, base_dir = _load(args)
+    config = with_endpoints(config, args.grpc_endpoint, args.http_endpoint)
     _log_as_configured(config)
     collector = Collector(config, base_dir=base_dir)
     collector.open(repair_schema=args.repair_schema)
@@ -120,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="re-apply every migration, re-creating tables and views that are missing, then run",
     )
+    for name, default in (("grpc", "127.0.0.1:4317"), ("http", "127.0.0.1:4318")):
+        env = f"SPENDGATE_{name.upper()}_ENDPOINT"
+        collector.add_argument(
+            f"--{name}-endpoint",
+            default=os.environ.get(env),
+            metavar="HOST:PORT",
+            help=f"where OTLP/{name} listens (default: ${env}, else the config, else {default})",
+        )
     collector.set_defaults(func=_cmd_collector)
     check = commands.add_parser("check-config", help="validate a config file")
     check.add_argument("--config")
@@ -148,6 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="the whole loop in under a minute: agents, a budget, blocks, the report"
     )
     demo.add_argument("--dir", help="where to keep the demo's database (default: a new temporary directory)")
+    demo.add_argument(
+        "--keep",
+        nargs="?",
+        type=float,
+        const=30.0,
+        metavar="MINUTES",
+        help="afterwards, keep serving the demo's data to the web console (default 30 minutes; Ctrl-C ends)",
+    )
     demo.set_defaults(func=_cmd_demo)
     api = api_options()
     budgets.add_commands(commands, api)

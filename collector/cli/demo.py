@@ -9,8 +9,10 @@ them; then the alerts and the report.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -146,7 +148,33 @@ def _wait_for_spans(collector: Collector, spans: int) -> None:
         collector.budgets.evaluator.run_once()
 
 
+DEMO_SDKS = "pip install 'spendgate[demo]'  (from a clone: pip install -e '.[demo]')"
+
+
+def _sdks_missing() -> str | None:
+    """What to install when the SDKs the demo's agents use are not there; None when they are."""
+    try:
+        import anthropic  # noqa: F401
+        import openai  # noqa: F401
+    except ImportError as exc:
+        return f"spendgate demo drives the openai and anthropic SDKs ({exc}): {DEMO_SDKS}"
+    return None
+
+
+def _keep_serving(url: str, minutes: float | None) -> None:
+    """Point at the web console; with ``--keep``, serve the demo's data to it for ``minutes``."""
+    if minutes is None:
+        _say(f"to see it in the web console, run spendgate demo --keep, then open {url}/costs")
+        return
+    _say(f"web console: {url}/costs  (the demo's data, served for {minutes:g} minutes; Ctrl-C ends)")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the wait, then the collector stops
+        time.sleep(minutes * 60)
+
+
 def run(args: argparse.Namespace) -> int:
+    if missing := _sdks_missing():
+        print(missing, file=sys.stderr)
+        return 2
     os.environ.setdefault("OTEL_BSP_SCHEDULE_DELAY", "100")
     from spendgate.collector.app import Collector
     from spendgate.collector.config import parse_config
@@ -174,6 +202,8 @@ def run(args: argparse.Namespace) -> int:
     show_alerts(api, limit=10)
     print()
     show_report(api, "day")
+    print()
+    _keep_serving(api.url, args.keep)
     collector.request_stop()
     thread.join(30)
     print()
