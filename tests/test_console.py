@@ -107,7 +107,11 @@ def test_key_prompt_and_overview_numbers(console: Console, seeded: RunningCollec
     assert console.values("[data-testid=card-today] [data-value]") == [today]
     assert "no budget" in page.inner_text("[data-testid=card-budget]")
     daily = get(seeded, "/api/v1/usage/daily", period="month")["days"]
-    assert console.values("[data-testid=daily-chart] rect.day") == [d["total_cost"] for d in daily]
+    bars = page.eval_on_selector_all(
+        "[data-testid=daily-chart] rect.day", "els => els.map(e => [e.dataset.day, e.dataset.value])"
+    )
+    assert {day: value for day, value in bars if value != "0"} == {d["day"]: d["total_cost"] for d in daily}
+    assert bars[-1][0] == daily[-1]["day"]  # up to today, days without spend as 0
     for dimension in ("agent", "model", "provider"):
         rows = get(seeded, f"/api/v1/usage/by-{dimension}", period="month")[dimension + "s"]
         shown = page.eval_on_selector_all(

@@ -65,7 +65,7 @@ function agentTable(agents, status, refresh) {
     const body = isPaused ? undefined : { reason: "paused from the console" };
     return el("tr", { "data-agent": row.agent },
       el("td", {}, row.agent), el("td", { class: "num" }, moneyEl(row.spend)),
-      el("td", { class: "num" }, row.scope ? moneyEl(row.scope.limit) : "—"),
+      el("td", { class: "num" }, row.scope ? moneyEl(row.scope.limit_amount ?? row.scope.limit) : "—"),
       el("td", { class: "num" }, row.scope ? percent(row.scope.utilization) : "—"),
       el("td", {}, el("span", { class: `pill ${state}`, "data-testid": "agent-state" }, state)),
       el("td", {}, el("button", { type: "button",

@@ -12,7 +12,7 @@ function svg(tag, attributes = {}, ...children) {
 
 // days: [{day, total_cost}], oldest first.
 export function dailyChart(days) {
-  const width = 640, height = 180, bottom = 20, top = 8;
+  const width = 1000, height = 220, bottom = 20, top = 18;
   const costs = days.map((d) => Number(d.total_cost));
   const highest = Math.max(...costs, 0) || 1;
   const step = width / Math.max(days.length, 1);
@@ -22,8 +22,9 @@ export function dailyChart(days) {
   });
   days.forEach((d, i) => {
     const h = (costs[i] / highest) * (height - bottom - top);
+    const w = Math.min(step * 0.7, 60);
     const bar = svg("rect", {
-      class: "day", x: i * step + step * 0.15, y: height - bottom - h, width: step * 0.7, height: h,
+      class: "day", x: i * step + (step - w) / 2, y: height - bottom - h, width: w, height: h,
       "data-day": d.day, "data-value": d.total_cost,
     });
     bar.append(svg("title", {}, `${d.day}: ${money(d.total_cost)}`));

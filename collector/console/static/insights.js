@@ -11,8 +11,10 @@ function insightCard(insight, dismissed, refresh) {
   });
   return el("article", { class: "insight", "data-testid": "insight", "data-insight": insight.id },
     el("div", {}, el("span", { class: "pill info" }, insight.kind.replaceAll("_", " ")), " ", insight.message),
-    el("div", { class: "muted" }, "Estimated saving: ",
-      moneyEl(insight.estimated_monthly_saving, { class: "saving" }), " a month"),
+    Number(insight.estimated_monthly_saving) > 0
+      ? el("div", { class: "muted" }, "Estimated saving: ",
+        moneyEl(insight.estimated_monthly_saving, { class: "saving" }), " a month")
+      : "",
     el("div", { class: "actions" }, el("button", { type: "button", onclick: change }, dismissed ? "Restore" : "Dismiss")));
 }
 

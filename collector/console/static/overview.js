@@ -13,12 +13,33 @@ function nextDay(day) {
 
 // The query parameters of the period for the summary (datetimes) and for usage (days).
 function periodParams() {
+  if (state.period === "30d") return rangeParams(daysAgo(29), daysAgo(0));
   if (state.period !== "custom") return { summary: { period: state.period }, usage: { period: state.period } };
-  const start = state.start || "1970-01-01", end = state.end || new Date().toISOString().slice(0, 10);
+  return rangeParams(state.start || "1970-01-01", state.end || daysAgo(0));
+}
+
+function daysAgo(days) {
+  const d = new Date();
+  d.setUTCDate(d.getUTCDate() - days);
+  return d.toISOString().slice(0, 10);
+}
+
+function rangeParams(start, end) {
   return {
     summary: { start: start + "T00:00:00Z", end: nextDay(end) + "T00:00:00Z" },
     usage: { start, end },
   };
+}
+
+// Each day of the period up to today, 0 where nothing was spent (all of a long range: only days with spend).
+function everyDay(daily) {
+  const spent = new Map(daily.days.map((d) => [d.day, d.total_cost]));
+  const last = daily.end < daysAgo(0) ? daily.end : daysAgo(0);
+  const out = [];
+  for (let day = daily.start; day <= last && out.length <= 366; day = nextDay(day)) {
+    out.push({ day, total_cost: spent.get(day) || "0" });
+  }
+  return out.length > 366 ? daily.days.map((d) => ({ day: d.day, total_cost: d.total_cost })) : out;
 }
 
 function card(label, testid, value, extra) {
@@ -39,7 +60,8 @@ function usageItems(body, dimension) {
 
 function toolbar(refresh) {
   const select = el("select", { id: "period", "aria-label": "Period" },
-    [["day", "Today"], ["week", "This week"], ["month", "This month"], ["custom", "Custom range"]].map(
+    [["day", "Today"], ["week", "This week"], ["month", "This month"], ["30d", "Last 30 days"],
+      ["custom", "Custom range"]].map(
       ([value, text]) => el("option", { value, selected: value === state.period }, text)));
   const start = el("input", { type: "date", id: "period-start", "aria-label": "From", value: state.start,
     hidden: state.period !== "custom" });
@@ -78,10 +100,10 @@ export async function render(panel) {
         el("span", { "data-value": budget.utilization }, percent(budget.utilization)),
         el("div", {}, budgetBar(budget.utilization, budget.state),
           el("div", { class: "muted" }, `${budget.scope_type} ${budget.scope_id} · `, moneyEl(budget.spend), " of ",
-            moneyEl(budget.limit))))
+            moneyEl(budget.limit_amount ?? budget.limit))))
       : card("Budget used", "card-budget", el("span", { class: "muted" }, "no budget")),
   );
-  const days = daily.days.map((d) => ({ day: d.day, total_cost: d.total_cost }));
+  const days = everyDay(daily);
   const section = (title, body) => el("div", {}, el("h2", {}, title), body);
   panel.replaceChildren(
     toolbar(refresh), cards,
