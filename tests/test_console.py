@@ -8,6 +8,7 @@ One collector (with API keys) and one browser for the module; each test has its 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -82,6 +83,14 @@ def console(browser: Any, seeded: RunningCollector) -> Iterator[Console]:
     opened.context.close()
 
 
+def today_utc() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def next_day(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
 def _money(value: str) -> str:
     amount = Decimal(value)
     return f"${amount:,.2f}" if abs(amount) >= 1 or not amount else f"${amount:,.4f}"
@@ -119,6 +128,17 @@ def test_key_prompt_and_overview_numbers(console: Console, seeded: RunningCollec
             "els => els.map(e => [e.dataset.name, e.querySelector('.cost').dataset.value])",
         )
         assert shown == [[r[dimension], r["total_cost"]] for r in rows], dimension
+    page.select_option("#period", "custom")
+    day = today_utc()  # the seeded calls are today's: a range of today alone has them all
+    page.fill("#period-start", day)
+    page.dispatch_event("#period-start", "change")
+    page.fill("#period-end", day)
+    page.dispatch_event("#period-end", "change")
+    ranged = get(seeded, "/api/v1/costs/summary", start=f"{day}T00:00:00Z", end=f"{next_day(day)}T00:00:00Z")
+    page.wait_for_function(
+        "document.querySelector('[data-testid=card-total] [data-value]').dataset.value"
+        f" === {ranged['totals']['total_cost']!r}"
+    )
     page.select_option("#period", "day")
     page.wait_for_function(
         f"document.querySelector('[data-testid=card-total] [data-value]').dataset.value === {today!r}"
@@ -195,9 +215,21 @@ def test_budgets_from_the_page_reach_the_agents(console: Console, seeded: Runnin
     card.locator("[data-testid=state]:has-text('paused')").wait_for()
     card.locator("button:has-text('Resume')").click()
     wait_until(blocked, what="the block again")
+    card.locator("button:has-text('Override')").click()
+    page.fill("#modal input[name=minutes]", "30")
+    page.click("#modal button[type=submit]")
+    wait_until(lambda: not blocked(), what="the override to lift the block")
+    assert get(seeded, f"/api/v1/costs/budgets/{budget['id']}")["unblocked_until"]
+    card.locator("button:has-text('Edit')").click()
+    assert page.input_value("#modal input[name=limit]") == "0.01"
+    page.fill("#modal input[name=limit]", "250")
+    page.click("#modal button[type=submit]")
+    wait_until(
+        lambda: get(seeded, f"/api/v1/costs/budgets/{budget['id']}")["limit"] == "250", what="the edit"
+    )
+    card.locator("[data-testid=state]:has-text('ok')").wait_for()
     card.locator("[data-testid=delete]").click()
     card.locator("[data-testid=delete]:has-text('Confirm')").click()
-    wait_until(lambda: not blocked(), what="the deleted budget's flag to lift")
     page.wait_for_selector(f"[data-budget='{budget['id']}']", state="detached")
     assert budget["id"] not in [b["id"] for b in get(seeded, "/api/v1/costs/budgets")["budgets"]]
     # The per-agent table pauses an agent: its agents are told at once.
@@ -246,9 +278,7 @@ def test_a_block_shows_up_live(console: Console, seeded: RunningCollector) -> No
     assert console.errors == []
 
 
-def _now() -> Any:
-    from datetime import UTC, datetime
-
+def _now() -> datetime:
     return datetime.now(UTC)
 
 

@@ -59,6 +59,7 @@ function promptForKey() {
   const form = document.getElementById("key-form");
   const input = document.getElementById("key-input");
   const error = document.getElementById("key-error");
+  dialog.oncancel = (event) => event.preventDefault(); // Escape: nothing to show without a key
   prompting = new Promise((resolve) => {
     form.onsubmit = async (event) => {
       event.preventDefault();
