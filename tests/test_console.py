@@ -57,7 +57,7 @@ class Console:
         self.url = running.http_url
 
     def open(self, role: str = "admin", tab: str = "") -> Any:
-        self.page.goto(self.url + "/costs" + (f"#{tab}" if tab else ""))
+        self.page.goto(self.url + "/costs" + (f"?tab={tab}" if tab else ""))
         self.page.fill("#key-input", KEYS[role])
         self.page.click("#key-form button[type=submit]")
         self.page.wait_for_selector("#key-dialog", state="hidden")

@@ -32,6 +32,8 @@ def test_the_page_is_open_and_the_api_is_not(seeded: RunningCollector) -> None:
     page = httpx.get(url + "/costs")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert '<script type="module" src="/costs/static/app.js">' in page.text
+    assert httpx.get(url + "/costs", params={"tab": "forecast"}).status_code == 200  # the seeds' links
+    assert httpx.get(url + "/costs", params={"tab": "nothing"}).status_code == 422
     script = httpx.get(url + "/costs/static/app.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
     assert httpx.get(url + "/costs/static/settings.json").json() == {"api_keys": True}

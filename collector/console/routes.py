@@ -7,6 +7,7 @@ collector serves them offline. They hold no data: the page's scripts read the AP
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import FileResponse, RedirectResponse
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from spendgate.collector.api.auth import CONSOLE_PAGE, CONSOLE_STATIC
 
 STATIC = Path(__file__).resolve().parent / "static"
+Tab = Literal["overview", "records", "budgets", "forecast", "insights"]
 
 
 def mount(app: FastAPI, api_keys: bool) -> None:
@@ -30,7 +32,8 @@ def mount(app: FastAPI, api_keys: bool) -> None:
         return RedirectResponse(CONSOLE_PAGE)
 
     @router.get(CONSOLE_PAGE)
-    def page() -> FileResponse:
+    def page(tab: Tab | None = None) -> FileResponse:
+        # The tab is the page's to read (the seeds link /costs?tab=records); declared, so it is known.
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
 
     app.include_router(router)

@@ -24,7 +24,7 @@ export function show(name) {
     tab.tabIndex = selected ? 0 : -1;
     document.getElementById(tab.getAttribute("aria-controls")).hidden = !selected;
   }
-  history.replaceState(null, "", "#" + name);
+  history.replaceState(null, "", "?tab=" + name); // the seeds' addresses: /costs?tab=records
   return draw(name);
 }
 
@@ -124,7 +124,7 @@ document.getElementById("change-key").addEventListener("click", () => {
   promptForKey().then(() => show(active));
 });
 showWho();
-const start = location.hash.slice(1);
+const start = new URLSearchParams(location.search).get("tab") || location.hash.slice(1);
 fetch("/costs/static/settings.json").then((r) => r.json())
   .then((settings) => (settings.api_keys && !storedKey() ? promptForKey() : true))
   .then(() => show(TABS[start] ? start : "overview"))
