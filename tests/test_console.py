@@ -261,14 +261,10 @@ def test_a_block_shows_up_live(console: Console, seeded: RunningCollector) -> No
     created = httpx.post(seeded.http_url + "/api/v1/costs/budgets", json=body, headers=bearer("admin"))
     assert created.status_code == 201, created.text
     assert page.locator("[data-testid=block]").count() == 0
+    writer = {"spendgate.project": "blog", "spendgate.agent": "writer"}
     more = [
-        _span_at(
-            seeded_now,
-            model="claude-sonnet-4-5",
-            provider="anthropic",
-            **{"spendgate.project": "blog", "spendgate.agent": "writer"},
-        )
-        for seeded_now in [_now()] * 2
+        _span_at(_now() - timedelta(seconds=i), model="claude-sonnet-4-5", provider="anthropic", **writer)
+        for i in range(2)
     ]
     export(seeded, more)
     page.wait_for_selector("[data-testid=block][data-budget=blog-live]")  # no reload
@@ -350,5 +346,7 @@ def test_a_read_key_views_and_is_refused_changes(console: Console, seeded: Runni
     card.locator("button:has-text('Pause')").click()
     page.wait_for_selector("[data-testid=notice]:has-text('admin role')")
     assert get(seeded, "/api/v1/costs/budgets/read-only")["active"] is True
+    page.set_viewport_size(PHONE)  # the budgets and the agents' table fit a phone too
+    assert not console.overflows()
     assert [e for e in console.errors if "403" not in e] == []  # the refusal itself is a 403
     httpx.delete(seeded.http_url + "/api/v1/costs/budgets/read-only", headers=bearer("admin"))
