@@ -228,6 +228,7 @@ def test_budgets_from_the_page_reach_the_agents(console: Console, seeded: Runnin
         lambda: get(seeded, f"/api/v1/costs/budgets/{budget['id']}")["limit"] == "250", what="the edit"
     )
     card.locator("[data-testid=state]:has-text('ok')").wait_for()
+    assert get(seeded, f"/api/v1/costs/budgets/{budget['id']}")["thresholds"] == [70, 100]  # kept
     card.locator("[data-testid=delete]").click()
     card.locator("[data-testid=delete]:has-text('Confirm')").click()
     page.wait_for_selector(f"[data-budget='{budget['id']}']", state="detached")

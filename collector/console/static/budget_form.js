@@ -60,20 +60,25 @@ function budgetFields(budget, types) {
       value: budget ? budget.limit : "" }),
     el("label", {}, "Period", el("select", { name: "period" },
       ["day", "week", "month"].map((p) => el("option", { value: p, selected: p === (budget ? budget.period : "month") }, p)))),
-    input("Alert threshold (% of the limit)", { name: "alert", type: "number", min: 1, max: 100, value: warn }),
+    input("Alert threshold (% of the limit: notify when spend reaches it)", { name: "alert", type: "number", min: 1, max: 100, value: warn }),
     el("label", { class: "check" }, el("input", { type: "checkbox", name: "hard", checked: budget ? budget.hard : true }),
       "Hard limit: block agents when it is reached"),
   ];
 }
 
-function budgetBody(data) {
-  return {
+// The fields the form sets; an edit keeps the budget's alert thresholds (50/80/95/100 by default)
+// unless the first one was changed.
+function budgetBody(data, budget = null) {
+  const body = {
     name: String(data.get("name") || ""),
     limit: String(data.get("limit")),
     period: String(data.get("period")),
-    thresholds: thresholdsOf(data.get("alert")),
     hard: data.get("hard") === "on",
   };
+  if (!budget || Number(data.get("alert")) !== Math.min(...budget.thresholds)) {
+    body.thresholds = thresholdsOf(data.get("alert"));
+  }
+  return body;
 }
 
 export async function createBudget(done) {
@@ -90,7 +95,7 @@ export async function createBudget(done) {
 export async function editBudget(budget, done) {
   const types = await scopeTypes();
   openModal(`Edit budget ${budget.name || budget.id}`, budgetFields(budget, types), "Save", async (data) => {
-    await api(`/api/v1/costs/budgets/${encodeURIComponent(budget.id)}`, { method: "PUT", body: budgetBody(data) });
+    await api(`/api/v1/costs/budgets/${encodeURIComponent(budget.id)}`, { method: "PUT", body: budgetBody(data, budget) });
     done();
   });
 }

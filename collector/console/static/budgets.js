@@ -18,7 +18,7 @@ function amount(budget, value) {
 function budgetCard(b, scopes, refresh) {
   const fullest = scopes[0];
   const state = stateOf(b, scopes);
-  const marks = [{ at: Math.min(...b.thresholds), kind: "warning", title: "alert threshold" }];
+  const marks = [{ at: Math.min(...b.thresholds), kind: "alert", title: "first alert" }];
   if (b.hard) marks.push({ at: 100, kind: "hard", title: "hard limit" });
   const act = (label, action, className) => el("button", { type: "button", class: className,
     onclick: () => attempt(async () => { await action(); refresh(); }) }, label);
@@ -39,7 +39,7 @@ function budgetCard(b, scopes, refresh) {
     budgetBar(fullest ? fullest.utilization : 0, state, marks),
     el("div", {}, fullest ? amount(b, fullest.spend) : el("span", { class: "muted" }, "not evaluated yet"),
       " of ", amount(b, b.limit), fullest ? ` (${percent(fullest.utilization)})` : "",
-      el("span", { class: "muted" }, ` · warning at ${Math.min(...b.thresholds)}% (`,
+      el("span", { class: "muted" }, ` · first alert at ${Math.min(...b.thresholds)}% (`,
         amount(b, String(Number(b.limit) * Math.min(...b.thresholds) / 100)), ")",
         b.hard ? ` · hard limit at 100%${Number(b.grace_percent) ? ` + ${b.grace_percent}% grace` : ""}` : " · soft limit"),
       scopes.length > 1 ? el("span", { class: "muted" }, ` · ${scopes.length} scopes`) : ""),
