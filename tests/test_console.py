@@ -121,10 +121,10 @@ def test_key_prompt_and_overview_numbers(console: Console, seeded: RunningCollec
     )
     assert {day: value for day, value in bars if value != "0"} == {d["day"]: d["total_cost"] for d in daily}
     assert bars[-1][0] == daily[-1]["day"]  # up to today, days without spend as 0
-    for dimension in ("agent", "model", "provider"):
+    for dimension in ("agent", "model", "provider", "project"):  # project: one of the scopes the routes list
         rows = get(seeded, f"/api/v1/usage/by-{dimension}", period="month")[dimension + "s"]
         shown = page.eval_on_selector_all(
-            f"[data-testid=by-{dimension}] li",
+            f"[data-testid=by-{dimension}] li[data-name]",
             "els => els.map(e => [e.dataset.name, e.querySelector('.cost').dataset.value])",
         )
         assert shown == [[r[dimension], r["total_cost"]] for r in rows], dimension

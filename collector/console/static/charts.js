@@ -38,13 +38,18 @@ export function dailyChart(days) {
   return chart;
 }
 
-// items: [{name, total_cost, share_percent}], largest first.
-export function shareList(items, testid) {
+// items: [{name, total_cost, share_percent}], largest first; the first ``top`` of them, then "+N more".
+export function shareList(items, testid, top = Infinity) {
   if (!items.length) return el("p", { class: "empty", "data-testid": testid }, "No spend in this period.");
+  const rest = items.slice(top);
+  const more = rest.length
+    ? el("li", { class: "muted", "data-testid": "more" }, `+${rest.length} more: `,
+      moneyEl(String(rest.reduce((sum, item) => sum + Number(item.total_cost), 0))))
+    : "";
   return el(
     "ul",
     { class: "shares", "data-testid": testid },
-    items.map((item) => {
+    items.slice(0, top).map((item) => {
       const share = Math.max(0, Math.min(100, Number(item.share_percent || 0)));
       return el(
         "li",
@@ -57,6 +62,7 @@ export function shareList(items, testid) {
           svg("rect", { class: "share", x: 0, y: 0, width: share, height: 8, rx: 3 })),
       );
     }),
+    more,
   );
 }
 

@@ -3,7 +3,8 @@ import { api, count, el, moneyEl, percent, routes } from "./api.js";
 import { budgetBar, dailyChart, shareList } from "./charts.js";
 
 const state = { period: "month", start: "", end: "" };
-const SCOPES = ["ticket", "phase", "task", "team", "user", "agent_type"]; // shown when the collector has them
+const SHOWN = ["provider", "model", "agent"]; // always; then every other /usage/by-* the collector has
+const TOP = 8; // rows of a breakdown; the rest are summed up in a "+N more" line
 
 function nextDay(day) {
   const d = new Date(day + "T00:00:00Z");
@@ -53,9 +54,11 @@ function headlineBudget(scopes) {
   return cost.find((s) => s.scope_type === "global") || cost.sort((a, b) => b.utilization - a.utilization)[0];
 }
 
-function usageItems(body, dimension) {
-  const list = body[dimension + "s"] || Object.values(body).find(Array.isArray) || [];
-  return list.map((item) => ({ ...item, name: item[dimension] }));
+// A /usage/by-<route> answer's items, with their name (the route agent-type names the field agent_type).
+function usageItems(body, route) {
+  const field = route.replaceAll("-", "_");
+  const list = body[field + "s"] || Object.values(body).find(Array.isArray) || [];
+  return list.map((item) => ({ ...item, name: item[field] }));
 }
 
 function toolbar(refresh) {
@@ -77,7 +80,8 @@ export async function render(panel) {
   const refresh = () => render(panel);
   const params = periodParams();
   const doc = await routes();
-  const scopes = SCOPES.filter((d) => doc.paths[`/api/v1/usage/by-${d}`]);
+  const scopes = Object.keys(doc.paths).map((path) => path.match(/^\/api\/v1\/usage\/by-([\w-]+)$/)?.[1])
+    .filter((d) => d && !SHOWN.includes(d));
   const usage = (d) => api(`/api/v1/usage/by-${d}`, { params: params.usage });
   const [summary, today, status, daily, providers, models, agents, ...byScope] = await Promise.all([
     api("/api/v1/costs/summary", { params: params.summary }),
@@ -109,10 +113,12 @@ export async function render(panel) {
     toolbar(refresh), cards,
     section("Daily cost", days.length ? dailyChart(days) : el("p", { class: "empty" }, "No spend in this period.")),
     el("div", { class: "grid2" },
-      section("Cost by provider", shareList(usageItems(providers, "provider"), "by-provider")),
-      section("Cost by model", shareList(usageItems(models, "model"), "by-model")),
-      section("Cost by agent", shareList(usageItems(agents, "agent"), "by-agent")),
-      ...scopes.map((d, i) => section(`Cost by ${d.replace("_", " ")}`, shareList(usageItems(byScope[i], d), `by-${d}`))),
+      section("Cost by provider", shareList(usageItems(providers, "provider"), "by-provider", TOP)),
+      section("Cost by model", shareList(usageItems(models, "model"), "by-model", TOP)),
+      section("Cost by agent", shareList(usageItems(agents, "agent"), "by-agent", TOP)),
+      // Other scopes only where some spend names them (a team nobody sets is one "(none)" row).
+      ...scopes.map((d, i) => [d, usageItems(byScope[i], d)]).filter(([, items]) => items.some((x) => x.name))
+        .map(([d, items]) => section(`Cost by ${d.replaceAll("-", " ")}`, shareList(items, `by-${d}`, TOP))),
     ),
   );
 }
