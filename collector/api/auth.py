@@ -102,7 +102,13 @@ def http_role(method: str, path: str) -> Role | None:
     changes = method in ("POST", "PUT", "DELETE", "PATCH")
     # Limits are budgets under the seed's names; the alert config decides who is told what.
     if changes and path.startswith(
-        ("/api/v1/costs/budgets", "/api/v1/scopes/", "/api/v1/limits", "/api/v1/alerts", "/api/v1/costs/insights")
+        (
+            "/api/v1/costs/budgets",
+            "/api/v1/scopes/",
+            "/api/v1/limits",
+            "/api/v1/alerts",
+            "/api/v1/costs/insights",
+        )
     ):
         return "admin"
     return "read"
