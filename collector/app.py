@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
 from spendgate.collector.api.costs import build_router as costs_router
 from spendgate.collector.api.dismissals import build_router as dismissals_router
+from spendgate.collector.api.docs import add_offline_docs
 from spendgate.collector.api.events import build_router as events_router
 from spendgate.collector.api.limits import build_router as limits_router
 from spendgate.collector.api.metrics import build_router as metrics_router
@@ -24,6 +25,7 @@ from spendgate.collector.api.routes import build_router as budgets_router
 from spendgate.collector.api.seed_admin import build_router as seed_admin_router
 from spendgate.collector.api.seed_dashboard import build_router as seed_dashboard_router
 from spendgate.collector.api.slots import build_router as slots_router
+from spendgate.collector.api.strict import reject_unknown_query
 from spendgate.collector.budgets import flag_service, slot_service
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.config import Config
@@ -138,7 +140,15 @@ class Collector:
     def http_app(self) -> FastAPI:
         assert self.pipeline is not None and self.writer is not None
         protocols = self.config.receivers.otlp.protocols
-        app = FastAPI(title="spendgate collector", version=__version__)
+        # Every route, whoever adds it, rejects query parameters it does not declare (api/strict.py).
+        app = FastAPI(
+            title="spendgate collector",
+            version=__version__,
+            docs_url=None,  # served from local assets instead of a CDN (api/docs.py)
+            redoc_url=None,
+            dependencies=[Depends(reject_unknown_query)],
+        )
+        add_offline_docs(app)
         if self.auth.enabled:
             app.add_middleware(AuthMiddleware, authenticator=self.auth)
         app.add_middleware(RequestLimits)  # added last, so it runs first
@@ -170,6 +180,7 @@ class Collector:
 
         @app.get("/healthz")
         def healthz() -> dict[str, Any]:
+            """Liveness and the pipeline's, writer's and budgets' counters (open without a key)."""
             return {
                 "status": "ok",
                 "pipeline": pipeline.stats,

@@ -16,13 +16,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal, cast
 
+from spendgate.money import money_text
 from spendgate.proto import flags_pb2 as pb
 
 State = Literal["ok", "warn", "critical", "block"]
 Key = tuple[str, str]  # (budget id, scope id)
 JsonValue = str | int | None
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Field metadata: how a Decimal field is written in the wire forms (``str`` when not given).
+# Field metadata: how a Decimal field is written in JSON (the money format when not given).
 _TEXT = "text"
 # The metric of a scope paused by hand (collector/budgets/pauses.py): it blocks every call, free ones too.
 PAUSE_METRIC = "pause"
@@ -61,7 +62,7 @@ class Flag:
         )
 
     def to_json(self) -> dict[str, JsonValue]:
-        """Every field by its name: amounts as decimal text, the period end in ISO 8601."""
+        """Every field by its name: amounts in the money format, the period end in ISO 8601."""
         return {f.name: _json_value(f, getattr(self, f.name)) for f in fields(self)}
 
     def to_message(self) -> pb.Flag:
@@ -102,7 +103,7 @@ class Flag:
 
 def _json_value(f: Field[object], value: object) -> JsonValue:
     if isinstance(value, Decimal):
-        text: Callable[[Decimal], str] = f.metadata.get(_TEXT, str)
+        text: Callable[[Decimal], str] = f.metadata.get(_TEXT, money_text)
         return text(value)
     if isinstance(value, datetime):
         return value.isoformat()

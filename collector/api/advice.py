@@ -26,6 +26,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from spendgate.collector.storage import Storage
 
+from spendgate.money import money_text
 from spendgate.pricing import UNPRICED, Pricer, plan
 
 # A cheaper model of the same provider (by stored provider name), for "expensive model for small runs".
@@ -127,12 +128,12 @@ def forecast(storage: Storage, request: ForecastRequest, pricer: Pricer) -> dict
     places = Decimal("0.000001")
     return {
         "pending_task_count": pending,
-        "estimated_cost_low": str(low.quantize(places)),
-        "estimated_cost_mid": str(mid.quantize(places)),
-        "estimated_cost_high": str(high.quantize(places)),
-        "estimated_cost": str(high.quantize(places)),  # seed 003: the estimate with the buffer applied
+        "estimated_cost_low": money_text(low.quantize(places)),
+        "estimated_cost_mid": money_text(mid.quantize(places)),
+        "estimated_cost_high": money_text(high.quantize(places)),
+        "estimated_cost": money_text(high.quantize(places)),  # seed 003: the estimate with the buffer applied
         "buffer_multiplier": str(request.safety_buffer_multiplier),  # seed 003's name for it
-        "cost_per_task": str(per_task.quantize(places)),
+        "cost_per_task": money_text(per_task.quantize(places)),
         "assumptions": {
             "avg_tokens_per_task": tokens,
             "input_share": str(share),
@@ -176,7 +177,7 @@ class Insight:
             "provider": self.provider,
             "model": self.model,
             "message": self.message,
-            "estimated_monthly_saving": str(self.estimated_monthly_saving),
+            "estimated_monthly_saving": money_text(self.estimated_monthly_saving),
             "details": self.details,
         }
 

@@ -24,7 +24,8 @@ from spendgate.collector.config import ApiKey
 Role = str
 KEY_NAME = "spendgate.api_key_name"  # the ASGI scope's entry for the name of the request's key
 CLI_AGENT = "spendgate-cli/"  # how the CLI's User-Agent starts
-_OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect", "/redoc")
+_OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect")
+_OPEN_PREFIX = "/docs/assets/"  # Swagger UI's files (api/docs.py)
 # The web console's page and files hold no data (its scripts call the API with the user's key).
 CONSOLE_PAGE, CONSOLE_STATIC = "/costs", "/costs/static/"
 
@@ -89,7 +90,7 @@ def _console(path: str) -> bool:
 
 def http_role(method: str, path: str) -> Role | None:
     """The role an HTTP request needs; None for open paths."""
-    if path in _OPEN_PATHS or (method in ("GET", "HEAD") and _console(path)):
+    if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX) or (method in ("GET", "HEAD") and _console(path)):
         return None
     if path == "/v1/traces":
         return "ingest"

@@ -1,8 +1,8 @@
 """The costs HTTP API: records, summaries, usage by day and dimension, trends.
 
 Every query is a .sql file in ``queries/api/`` with bound parameters; money is
-returned as decimal strings. Periods are calendar periods in UTC (or
-``tz``), or an explicit ``start``/``end`` (see :mod:`params`). The dimensions
+returned as decimal strings in the one format of :mod:`spendgate.money`. Periods
+are calendar periods in UTC (or ``tz``), or an explicit ``start``/``end`` (see :mod:`params`). The dimensions
 that filter and group spend come from :mod:`spendgate.dimensions`.
 """
 
@@ -31,6 +31,7 @@ from spendgate.collector.budgets.model import epoch_micros
 from spendgate.collector.storage import Storage
 
 from spendgate.dimensions import SPANS_USAGE, USAGE_ROUTES, ScopeType
+from spendgate.money import money_text
 from spendgate.pricing import Pricer
 
 # The totals of a scope without calls, in the order the summary lists them.
@@ -53,8 +54,7 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key, value in row.items():
         if isinstance(value, Decimal):
-            # Plain digits without trailing zeros: normalize() alone would print 100 as "1E+2".
-            out[key] = format(value.normalize(), "f") if value else "0"
+            out[key] = money_text(value)
         elif isinstance(value, datetime):
             out[key] = (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
         elif isinstance(value, date):
@@ -108,7 +108,7 @@ def _history(rows: dict[date, dict[str, Any]], today: date, days: int) -> list[d
         history.append(
             {
                 "day": day.isoformat(),
-                "total_cost": str(row["total_cost"]) if row else "0",
+                "total_cost": money_text(row["total_cost"]) if row else "0",
                 "calls": row["calls"] if row else 0,
             }
         )
@@ -221,7 +221,7 @@ class _CostsApi:
             return {
                 "start": low.isoformat(),
                 "end": high.isoformat(),
-                "total_cost": str(total),
+                "total_cost": money_text(total),
                 dimension + "s": [jsonable(e) for e in items],
             }
 
@@ -244,9 +244,9 @@ class _CostsApi:
         ]
         return {
             "daily": _history(rows, today, days),
-            "month_to_date": str(month_to_date),
-            "average_per_day": str(per_day.quantize(Decimal("0.000001"))),
-            "projected_month": str((per_day * days_in_month).quantize(Decimal("0.000001"))),
+            "month_to_date": money_text(month_to_date),
+            "average_per_day": money_text(per_day.quantize(Decimal("0.000001"))),
+            "projected_month": money_text((per_day * days_in_month).quantize(Decimal("0.000001"))),
             "days_elapsed": elapsed,
             "days_in_month": days_in_month,
             "confidence": jsonable(projection_confidence(month_days)),

@@ -75,6 +75,7 @@ def build_router(service: EventService) -> APIRouter:
         last_event_id: str | None = Query(default=None),
         last_event_id_header: str | None = Header(default=None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
+        """Server-Sent Events: one CloudEvent a message; ``Last-Event-ID`` replays what was missed."""
         chosen = _types(types)
         after = _position(last_event_id_header if last_event_id_header is not None else last_event_id)
 

@@ -29,7 +29,11 @@ _Text = Annotated[str, Field(max_length=2000)]
 
 
 class NewRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """More room asked for in a budget: how much (its metric) and why."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"amount": "5", "reason": "finish the release run"}]}
+    )
 
     amount: Decimal = Field(gt=0, max_digits=38, decimal_places=18)  # the budget's metric: USD or tokens
     reason: Annotated[str, Field(min_length=1, max_length=2000)]
@@ -38,14 +42,18 @@ class NewRequest(BaseModel):
 
 
 class Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Grant the request (or ``amount`` instead of what was asked)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "ok for today"}]})
 
     amount: Decimal | None = Field(default=None, gt=0, max_digits=38, decimal_places=18)
     note: _Text = ""
 
 
 class Denial(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Refuse the request, saying why."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"note": "over the quarter"}]})
 
     note: _Text
 
@@ -78,6 +86,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
 
     @router.post("/api/v1/costs/budgets/{budget_id}/override-requests", status_code=201)
     def create(budget_id: str, body: NewRequest, request: Request) -> dict[str, Any]:
+        """Ask for more room in a (blocked) budget; an admin approves or denies it."""
         budget = budget_of(budget_id)
         try:
             item = overrides.create(
@@ -93,6 +102,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
         status: Status | None = None,
         budget_id: Annotated[str | None, Query(max_length=200)] = None,
     ) -> dict[str, Any]:
+        """Override requests, newest first (by status or budget)."""
         selected = [
             item
             for item in overrides.all()
@@ -104,6 +114,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
 
     @router.get("/api/v1/costs/override-requests/{request_id}")
     def read(request_id: str) -> dict[str, Any]:
+        """One override request with its history."""
         return answer(found(request_id))
 
     def decide(request_id: str, request: Request, approve: Approval | None, note: str) -> dict[str, Any]:
@@ -119,11 +130,13 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
 
     @router.post("/api/v1/costs/override-requests/{request_id}/approve")
     def approve(request_id: str, request: Request, body: Approval | None = None) -> dict[str, Any]:
+        """Approve a pending request: the budget gets the room for its current period at once."""
         approval = body or Approval()
         return decide(request_id, request, approval, approval.note)
 
     @router.post("/api/v1/costs/override-requests/{request_id}/deny")
     def deny(request_id: str, body: Denial, request: Request) -> dict[str, Any]:
+        """Deny a pending request."""
         return decide(request_id, request, None, body.note)
 
     return router

@@ -23,7 +23,9 @@ from spendgate.dimensions import GLOBAL
 
 
 class PauseBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Why the scope is paused (optional; shown to agents in the block's reason)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "runaway loop"}]})
 
     reason: str = Field(default="", max_length=500)
 
@@ -84,24 +86,29 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
 
     @router.get("/api/v1/scopes/paused")
     def paused(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        """The scopes paused by hand now, with who paused them, when and why."""
         return {"paused": pauses.listed(scope_type, scope_id)}
 
     @router.post("/api/v1/scopes/global/pause")
     def pause_global(request: Request, body: PauseBody | None = None) -> dict[str, Any]:
+        """Pause every agent: each call is blocked until unpaused, whatever the spend."""
         return pauses.pause(request, GLOBAL, "", body)
 
     @router.post("/api/v1/scopes/global/unpause")
     def unpause_global(request: Request) -> dict[str, Any]:
+        """End a global pause (idempotent)."""
         return pauses.unpause(request, GLOBAL, "")
 
     @router.post("/api/v1/scopes/{scope_type}/{scope_id}/pause")
     def pause_scope(
         request: Request, scope_type: ScopeType, scope_id: str, body: PauseBody | None = None
     ) -> dict[str, Any]:
+        """Pause one scope (an agent, a project, ...): its calls are blocked until unpaused."""
         return pauses.pause(request, scope_type, scope_id, body)
 
     @router.post("/api/v1/scopes/{scope_type}/{scope_id}/unpause")
     def unpause_scope(request: Request, scope_type: ScopeType, scope_id: str) -> dict[str, Any]:
+        """End a scope's pause (idempotent)."""
         return pauses.unpause(request, scope_type, scope_id)
 
     return router

@@ -10,10 +10,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from spendgate.collector.api import alert_config
 from spendgate.collector.api.auth import changed_by
+from spendgate.collector.api.bodies import (
+    BUDGET_CHANGES_EXAMPLE,
+    NEW_BUDGET_EXAMPLES,
+    BudgetChanges,
+    NewBudget,
+)
 from spendgate.collector.api.budget_view import BudgetView
 from spendgate.collector.api.costs import jsonable
 from spendgate.collector.api.pauses import paused_scopes
@@ -29,7 +35,11 @@ from spendgate.collector.events.kinds import budget_changed
 
 
 class Override(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Lift a block for a while, or change the limit: at least one of the three."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"unblock_for_minutes": 60}, {"limit": "25"}]}
+    )
 
     unblock_until: datetime | None = None  # no block before this time
     unblock_for_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 90)
@@ -116,14 +126,18 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
 
     @router.get("/api/v1/costs/budgets", summary="List budgets")
     def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        """Every budget (of a scope type, or one scope), each with its current flags."""
         selected = [b for b in store.all() if _matches(b, scope_type, scope_id)]
         view = BudgetView.read(runtime)  # one read of the status snapshot for all of them
         return {"budgets": [view.json(b) for b in selected], "unreadable": store.broken}
 
     @router.post("/api/v1/costs/budgets", status_code=201, summary="Create a budget")
-    def create_budget(body: dict[str, Any], request: Request) -> dict[str, Any]:
+    def create_budget(
+        body: Annotated[NewBudget, Body(examples=NEW_BUDGET_EXAMPLES)], request: Request
+    ) -> dict[str, Any]:
+        """Create a budget; it is evaluated at once. 409 if the id is taken."""
         try:
-            budget = Budget.model_validate(body)
+            budget = Budget.model_validate(body.given())
         except ValidationError as exc:
             raise _validation_error(exc) from None
         return budgets.create(budget, request)
@@ -164,6 +178,7 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
 def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.get("/api/v1/costs/budgets/{budget_id}")
     def read_budget(budget_id: str) -> dict[str, Any]:
+        """One budget with its current flags."""
         return budgets.json(budgets.get(budget_id))
 
     @router.get("/api/v1/costs/budgets/{budget_id}/history")
@@ -176,13 +191,20 @@ def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
         return {"budget_id": budget_id, "versions": history_json(versions)}
 
     @router.put("/api/v1/costs/budgets/{budget_id}")
-    def update_budget(budget_id: str, body: dict[str, Any], request: Request) -> dict[str, Any]:
-        if "id" in body and body["id"] != budget_id:
+    def update_budget(
+        budget_id: str,
+        body: Annotated[BudgetChanges, Body(examples=[BUDGET_CHANGES_EXAMPLE])],
+        request: Request,
+    ) -> dict[str, Any]:
+        """Change some fields of a budget (a partial update: the others keep their values)."""
+        changes = body.given()
+        if "id" in changes and changes["id"] != budget_id:
             raise HTTPException(400, "the id in the body differs from the id in the path")
-        return budgets.change(budget_id, body, request)
+        return budgets.change(budget_id, changes, request)
 
     @router.delete("/api/v1/costs/budgets/{budget_id}", status_code=204)
     def delete_budget(budget_id: str, request: Request) -> Response:
+        """Delete a budget (its history is kept)."""
         budget = budgets.get(budget_id)
         budgets.store.delete(budget_id, by=changed_by(request.scope))
         budgets.runtime.changed()
@@ -196,11 +218,13 @@ def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
     @router.post("/api/v1/costs/budgets/{budget_id}/disable")
     @router.post("/api/v1/costs/budgets/{budget_id}/pause")
     def disable(budget_id: str, request: Request) -> dict[str, Any]:
+        """Disable a budget: it never blocks until enabled again."""
         return budgets.change(budget_id, {"active": False}, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/enable")
     @router.post("/api/v1/costs/budgets/{budget_id}/resume")
     def enable(budget_id: str, request: Request) -> dict[str, Any]:
+        """Enable a disabled budget again."""
         return budgets.change(budget_id, {"active": True}, request)
 
     @router.post("/api/v1/costs/budgets/{budget_id}/reset")
@@ -210,6 +234,7 @@ def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
 
     @router.post("/api/v1/costs/budgets/{budget_id}/override")
     def override(budget_id: str, body: Override, request: Request) -> dict[str, Any]:
+        """Unblock a budget until a time or for some minutes, or change its limit."""
         changes: dict[str, Any] = {}
         until = body.unblock_until
         if body.unblock_for_minutes is not None:
@@ -226,6 +251,7 @@ def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
 def _add_flag_and_alert_routes(router: APIRouter, runtime: BudgetRuntime) -> None:
     @router.get("/v1/flags")
     def flags(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        """The budget flags agents enforce (the board's snapshot), and the agent-side limits."""
         snapshot = runtime.board.snapshot()
         selected = [f for f in snapshot.flags if _matches(f, scope_type, scope_id)]
         evaluator = runtime.evaluator
@@ -242,6 +268,7 @@ def _add_flag_and_alert_routes(router: APIRouter, runtime: BudgetRuntime) -> Non
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         since_hours: Annotated[int, Query(ge=1, le=24 * 400)] = 24 * 7,
     ) -> dict[str, Any]:
+        """Alerts raised in the last ``since_hours`` hours, newest first."""
         since = datetime.now(UTC) - timedelta(hours=since_hours)
         return {"alerts": [alert_config.alert_json(a) for a in read_alerts(runtime.storage, since, limit)]}
 

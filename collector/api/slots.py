@@ -13,6 +13,7 @@ def build_router(slots: SlotManager | None) -> APIRouter:
 
     @router.get("/api/v1/runs/slots")
     def run_slots() -> dict[str, Any]:
+        """The concurrency slots of runs: who holds them and who waits."""
         if slots is None:
             raise HTTPException(
                 404, "this collector does not evaluate budgets: the evaluating collector holds the slots"

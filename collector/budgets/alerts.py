@@ -26,6 +26,8 @@ from spendgate.collector.config import Alerts as AlertSettings
 from spendgate.collector.config import Threshold
 from spendgate.collector.tables import Columns, RecordReader, Records, Table
 
+from spendgate.money import money_text
+
 log = logging.getLogger(__name__)
 
 LEVELS = ("info", "warning", "critical", "exceeded")
@@ -67,8 +69,8 @@ class Alert:
             "kind": self.kind,
             "level": self.level,
             "threshold": self.threshold,
-            "spend": str(self.spend),
-            "limit": str(self.limit),
+            "spend": money_text(self.spend),
+            "limit": money_text(self.limit),
             "utilization": str(self.utilization.quantize(Decimal("0.01"))),
             "message": self.message,
         }

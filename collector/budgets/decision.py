@@ -38,6 +38,7 @@ from spendgate.collector.budgets.status import ScopeStatus
 
 from spendgate.dimensions import GLOBAL, SCOPE_TYPES
 from spendgate.flag import Flag, percent_text
+from spendgate.money import money_text
 from spendgate.pricing.overrides import wire_amount
 
 Source = Literal["live", "snapshot"]
@@ -126,9 +127,7 @@ class BudgetDecision:
         }
 
 
-def _text(value: Decimal) -> str:
-    # As jsonable() in api/costs.py writes money: plain digits, no trailing zeros.
-    return format(value.normalize(), "f") if value else "0"
+_text = money_text
 
 
 def _amount(budget: Budget, value: Decimal) -> str:

@@ -42,6 +42,7 @@ from spendgate.collector.budgets import seed_names
 
 from spendgate.dimensions import ScopeType
 from spendgate.flag import Flag, State
+from spendgate.money import SCALE, Money
 
 DEFAULT_THRESHOLDS = (50, 80, 95, 100)
 WARN_PERCENT = 80  # a threshold from here on warns (95 and 100 are critical), unless a budget says
@@ -62,7 +63,12 @@ class Budget(BaseModel):
     scope_id: str = ""
     metric: Metric = "cost"
     # The seeds' names are aliases (seeds 001 and 003: limit_usd, limit_amount, is_hard_limit, ...).
-    limit: Decimal = Field(gt=0, validation_alias=AliasChoices("limit", "limit_usd", "limit_amount"))
+    limit: Money = Field(
+        gt=0,
+        max_digits=38,
+        decimal_places=SCALE,
+        validation_alias=AliasChoices("limit", "limit_usd", "limit_amount"),
+    )
     name: str = Field(default="", max_length=200)
     period: Period = "month"
     timezone: str = "UTC"

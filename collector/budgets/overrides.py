@@ -24,12 +24,9 @@ from typing import Literal
 from spendgate.collector.budgets.model import Budget, period_window, utc
 from spendgate.collector.tables import Records, Table
 
+from spendgate.money import money_text
+
 Status = Literal["pending", "approved", "denied"]
-
-
-def plain(amount: Decimal) -> str:
-    """An amount without the column's trailing zeros or an exponent: 0.0045, 10."""
-    return format(amount.normalize(), "f")
 
 
 @dataclass(frozen=True)
@@ -57,11 +54,11 @@ class OverrideRequest:
             "version": self.version,
             "budget_id": self.budget_id,
             "scope_id": self.scope_id,
-            "amount": plain(self.amount),
+            "amount": money_text(self.amount),
             "reason": self.reason,
             "requested_by": self.requested_by,
             "status": self.status,
-            "granted": plain(self.granted) if self.status == "approved" else None,
+            "granted": money_text(self.granted) if self.status == "approved" else None,
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "decided_by": self.decided_by or None,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,

@@ -16,6 +16,7 @@ from typing import get_args
 from spendgate.collector.budgets.model import Metric, Period
 from spendgate.collector.cli.budget_history import show_history
 from spendgate.collector.cli.client import Client, CommandError, Json
+from spendgate.collector.cli.money import quantity
 from spendgate.collector.cli.table import text_table as _table
 from spendgate.collector.config import Config
 
@@ -45,10 +46,9 @@ def _print_budgets(budgets: list[Json]) -> None:
         if period == "rolling":
             hours, seconds = b.get("rolling_hours"), b.get("rolling_seconds")
             period = f"{hours}h rolling" if hours else f"{seconds}s rolling"
-        unit = {"cost": "$", "tokens": "tok "}.get(b["metric"], b["metric"] + " ")
         kind = "hard" if b["hard"] else "soft"
         status = "active" if b["active"] else "disabled"
-        limit = f"{unit}{b['limit']}"
+        limit = quantity(b["limit"], b["metric"])
         rows.append([b["id"], b["scope_type"], b["scope_id"] or "-", period, limit, kind, status, state])
     print(_table(rows, ["ID", "SCOPE", "SCOPE ID", "PERIOD", "LIMIT", "KIND", "STATUS", "STATE"]))
 
@@ -70,8 +70,8 @@ def _print_status(body: Json) -> None:
             s["scope_id"] or "-",
             s["budget_id"],
             s["period"],
-            s["spend"],
-            s["limit_amount"],
+            quantity(s["spend"], s["metric"]),
+            quantity(s["limit_amount"], s["metric"]),
             f"{s['utilization']}%",
             s["period_end"][:19],
         ]
@@ -131,7 +131,8 @@ def _override(args: argparse.Namespace, client: Client) -> None:
         override["limit"] = args.limit
     budget = client.post(f"/api/v1/costs/budgets/{_budget_id(args)}/override", override)
     until = budget["unblocked_until"] or "-"
-    print(f"budget {budget['id']}: limit {budget['limit']}, unblocked until {until}")
+    limit = quantity(budget["limit"], budget["metric"])
+    print(f"budget {budget['id']}: limit {limit}, unblocked until {until}")
 
 
 def _act(args: argparse.Namespace, client: Client) -> None:
@@ -187,8 +188,8 @@ def cmd_flags(args: argparse.Namespace) -> int:
             f["scope_type"],
             f["scope_id"] or "-",
             f["budget_id"],
-            f["spend"][:12],
-            f["limit"],
+            quantity(f["spend"], f["metric"]),
+            quantity(f["limit"], f["metric"]),
             f"{f['utilization']}%",
             f["reason"],
         ]

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from spendgate.collector.cli.client import CommandError
+from spendgate.collector.cli.money import usd
 from spendgate.collector.config import PricingProcessor
 from spendgate.collector.ingest.conventions import LEAF_OPERATIONS
 
@@ -115,7 +116,7 @@ def cmd_price(args: argparse.Namespace, config: PricingProcessor) -> int:
     lines = _describe(resolution, pricer.overrides, provider, args.model, args.operation)
     lines.append(f"  pricing_status: {resolution.status}")
     usage_text = f"{args.input:,} input ({args.cache_read:,} cached) and {output:,} output tokens"
-    lines.append(f"  {usage_text}: ${Decimal(total):f}")
+    lines.append(f"  {usage_text}: {usd(total)}")
     print("\n".join(lines))
     return 0
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from spendgate.collector.event_config import EVENT_TYPES
 from spendgate.collector.tables import Table
+
+from spendgate.money import money_text
 
 STRUCTURED = "application/cloudevents+json"
 BATCH = "application/cloudevents-batch+json"
@@ -24,9 +25,7 @@ SPEC_VERSION = "1.0"
 Value = str | int | bool | None
 
 
-def money(value: Decimal) -> str:
-    """A decimal string without trailing zeros or exponent: 12.5, 100, 0.0045."""
-    return format(value.normalize(), "f")
+money = money_text  # event data writes amounts as the API does
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from spendgate.collector.ingest import calls, otlp
 from spendgate.collector.ingest.normalize import TimeBounds, UsageRecord, normalize_request
 from spendgate.collector.ingest.pricer import PricedUsage, Pricer
 
-from spendgate import dimensions
+from spendgate import dimensions, money
 
-COST_SCALE = 18  # Decimal(38, 18) in llm_spans
+COST_SCALE = money.SCALE  # Decimal(38, 18) in llm_spans; the API writes amounts to the same places
 _QUANTUM = Decimal(1).scaleb(-COST_SCALE)
 _COST = pa.decimal128(38, COST_SCALE)
 _TIME_US = pa.timestamp("us", tz="UTC")
