@@ -16,6 +16,7 @@ import grpc
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
+from spendgate.collector.cli.money import usd
 
 from spendgate.proto import flags_pb2 as pb
 from spendgate.proto import flags_pb2_grpc
@@ -91,7 +92,7 @@ def test_budget_crud_through_the_api(budgets: RunningCollector) -> None:
         },
     )
     assert created.status_code == 201, created.text
-    assert created.json()["limit"] == "2.50" and created.json()["grace_percent"] == "10"
+    assert created.json()["limit"] == "2.5" and created.json()["grace_percent"] == "10"
     assert (
         client.post(
             "/api/v1/costs/budgets", json={"id": "t1", "scope_type": "global", "limit": 1}
@@ -754,7 +755,7 @@ def test_cli_manages_budgets_and_shows_flags_and_alerts(budgets: RunningCollecto
     listed = _cli(budgets, "budgets", "list")
     assert listed.returncode == 0
     row = next(line.split() for line in listed.stdout.splitlines() if line.startswith("cli "))
-    assert row == ["cli", "agent", "bot", "day", f"${ONE_CALL * 2}", "hard", "active", "block"]
+    assert row == ["cli", "agent", "bot", "day", usd(ONE_CALL * 2, exact=True), "hard", "active", "block"]
     runtime = budgets.collector.budgets
     assert runtime is not None and runtime.evaluator is not None
     runtime.evaluator.run_once()  # this collector evaluates only when told; status snapshots come from it

@@ -21,6 +21,7 @@ from spendgate.collector.api.auth import digest
 from spendgate.collector.budgets.model import Budget, flag_of, state_of
 from spendgate.collector.budgets.overrides import OverrideRequest, period_end, with_overrides
 
+from spendgate.money import money_text
 from spendgate.proto import flags_pb2 as pb
 from spendgate.proto import flags_pb2_grpc
 
@@ -123,9 +124,8 @@ def test_approve_lifts_the_block_until_the_extra_is_spent_and_deny_keeps_it(
     )
     assert flag(running, "ov", "ovp") is None or not blocked(running, "ov", "ovp")
     assert not watched_block(running, "ov")  # pushed: a new Watch stream has no block flag
-    assert client.get("/api/v1/costs/budgets/ov").json()["limit"] == str(
-        ONE_CALL * 10
-    )  # later periods unchanged
+    limit = client.get("/api/v1/costs/budgets/ov").json()["limit"]
+    assert limit == money_text(ONE_CALL * 10)  # later periods unchanged
 
     send(running, 2, "ovp")  # 12 calls: under limit + grace + 3
     assert not blocked(running, "ov", "ovp")

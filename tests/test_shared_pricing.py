@@ -468,7 +468,7 @@ def test_price_command_uses_the_configured_overrides(tmp_path: Path) -> None:
     assert "custom price from the config: $2/input MTok, $8/output MTok" in custom.stdout
     assert "pricing_status: override" in custom.stdout and custom.stdout.strip().endswith(": $0.00304")
     local = _price("llama3.1:8b", "--provider", "ollama", cwd=tmp_path)  # ./otel-config.yaml by default
-    assert "local provider" in local.stdout and local.stdout.strip().endswith(": $0")
+    assert "local provider" in local.stdout and local.stdout.strip().endswith(": $0.00")  # cli/money.py
     discounted = _price("claude-sonnet-4-5", "--input", "1000", "--output", "100", cwd=tmp_path)
     assert "25 % discount for anthropic" in discounted.stdout
     assert discounted.stdout.strip().endswith(": $0.003375")  # ($3 x 1000 + $15 x 100) / 1M, less 25 %

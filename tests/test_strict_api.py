@@ -75,6 +75,21 @@ def test_cli_money_examples() -> None:
         "$100.00",
     ]
     assert quantity("12000", "tokens") == "12,000 tokens" and quantity("2.5", "cost") == "$2.50"
+    # Exact, for prices and limits: every digit, at least cents.
+    assert [usd(v, exact=True) for v in ("0.00304", "2.5", "1234.5678", "1E+2")] == [
+        "$0.00304",
+        "$2.50",
+        "$1,234.5678",
+        "$100.00",
+    ]
+    assert quantity("12000.000", "tokens", exact=True) == "12,000 tokens"
+
+
+@given(_AMOUNTS)
+def test_cli_exact_usd_keeps_every_digit(amount: Decimal) -> None:
+    text = usd(amount, exact=True)
+    assert re.match(r"^-?\$\d{1,3}(,\d{3})*\.\d{2,}$", text), text
+    assert Decimal(text.replace("$", "").replace(",", "")) == amount
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def _print_budgets(budgets: list[Json]) -> None:
             period = f"{hours}h rolling" if hours else f"{seconds}s rolling"
         kind = "hard" if b["hard"] else "soft"
         status = "active" if b["active"] else "disabled"
-        limit = quantity(b["limit"], b["metric"])
+        limit = quantity(b["limit"], b["metric"], exact=True)
         rows.append([b["id"], b["scope_type"], b["scope_id"] or "-", period, limit, kind, status, state])
     print(_table(rows, ["ID", "SCOPE", "SCOPE ID", "PERIOD", "LIMIT", "KIND", "STATUS", "STATE"]))
 
@@ -71,7 +71,7 @@ def _print_status(body: Json) -> None:
             s["budget_id"],
             s["period"],
             quantity(s["spend"], s["metric"]),
-            quantity(s["limit_amount"], s["metric"]),
+            quantity(s["limit_amount"], s["metric"], exact=True),
             f"{s['utilization']}%",
             s["period_end"][:19],
         ]
@@ -131,7 +131,7 @@ def _override(args: argparse.Namespace, client: Client) -> None:
         override["limit"] = args.limit
     budget = client.post(f"/api/v1/costs/budgets/{_budget_id(args)}/override", override)
     until = budget["unblocked_until"] or "-"
-    limit = quantity(budget["limit"], budget["metric"])
+    limit = quantity(budget["limit"], budget["metric"], exact=True)
     print(f"budget {budget['id']}: limit {limit}, unblocked until {until}")
 
 
@@ -189,7 +189,7 @@ def cmd_flags(args: argparse.Namespace) -> int:
             f["scope_id"] or "-",
             f["budget_id"],
             quantity(f["spend"], f["metric"]),
-            quantity(f["limit"], f["metric"]),
+            quantity(f["limit"], f["metric"], exact=True),
             f"{f['utilization']}%",
             f["reason"],
         ]

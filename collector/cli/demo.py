@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from spendgate.collector.cli.budgets import show_alerts
 from spendgate.collector.cli.client import Client
+from spendgate.collector.cli.money import usd
 from spendgate.collector.cli.report import show_report
 
 if TYPE_CHECKING:
@@ -189,7 +190,8 @@ def run(args: argparse.Namespace) -> int:
     thread = collector.serve_in_thread()
     api = Client(f"http://127.0.0.1:{collector.http_port}")
     _say(f"collector ready: OTLP/gRPC 127.0.0.1:{collector.grpc_port}, API {api.url}")
-    _say(f"budget: project {DEMO_PROJECT} may spend ${DEMO_LIMIT} today (warn at 80 %, block at 100 %)")
+    limit = usd(DEMO_LIMIT, exact=True)
+    _say(f"budget: project {DEMO_PROJECT} may spend {limit} today (warn at 80 %, block at 100 %)")
     outcomes, provider_requests = _run_agents(collector, workdir)
     made = sum(o.calls for o in outcomes)
     blocked = sum(1 for o in outcomes if o.blocked)

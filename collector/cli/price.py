@@ -116,7 +116,7 @@ def cmd_price(args: argparse.Namespace, config: PricingProcessor) -> int:
     lines = _describe(resolution, pricer.overrides, provider, args.model, args.operation)
     lines.append(f"  pricing_status: {resolution.status}")
     usage_text = f"{args.input:,} input ({args.cache_read:,} cached) and {output:,} output tokens"
-    lines.append(f"  {usage_text}: {usd(total)}")
+    lines.append(f"  {usage_text}: {usd(total, exact=True)}")
     print("\n".join(lines))
     return 0
 
