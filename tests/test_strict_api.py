@@ -30,6 +30,7 @@ MONEY_KEY = re.compile(
     r"(^|_)(cost|spend|spent|limit|remaining|amount|granted|saving|overage|held|usd|month_to_date"
     r"|savings|per_day|projected_month)($|_)"
 )
+NUMERIC = re.compile(r"^-?\.?\d")  # digits, whatever their format
 CLI_USD = re.compile(r"^-?\$(\d{1,3}(,\d{3})*\.\d\d|0\.0*[1-9]\d?)$")
 _AMOUNTS = st.decimals(
     min_value=Decimal(-(10**20)), max_value=Decimal(10**20), allow_nan=False, allow_infinity=False
@@ -93,10 +94,9 @@ def test_cli_exact_usd_keeps_every_digit(amount: Decimal) -> None:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningCollector, dict[str, str]]]:
+def seeded(chdb_dsn: str) -> Iterator[tuple[RunningCollector, dict[str, str]]]:
     """One collector with spend, a blocked budget, its alerts, flags and an override request."""
-    dsn = "chdb://" + str(tmp_path_factory.mktemp("strict") / "data")
-    with collector_running(dsn) as running:
+    with collector_running(chdb_dsn) as running:
         now = clear_of_midnight()
         spans = [
             _span_at(now - timedelta(seconds=i), **{"spendgate.project": "shop", "spendgate.agent": "coder"})
@@ -209,8 +209,8 @@ def _amounts(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
     elif isinstance(value, list):
         for item in value:
             yield from _amounts(item, key)
-    elif isinstance(value, str) and MONEY_KEY.search(key):
-        yield key, value
+    elif isinstance(value, str) and MONEY_KEY.search(key) and NUMERIC.match(value):
+        yield key, value  # not a name such as /limits/status's "limit": "max_cost_per_day"
 
 
 def test_every_get_route_writes_money_one_way(seeded: tuple[RunningCollector, dict[str, str]]) -> None:
