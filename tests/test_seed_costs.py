@@ -217,7 +217,7 @@ def test_budgets_take_the_seed_bodies_and_list_the_seed_fields(seeded: RunningCo
         "0.00",
     )
     assert created["alert_threshold_percent"] == 80 and created["is_hard_limit"] is False
-    assert created["is_active"] is True and created["hard"] is False and created["limit"] == "50.0"
+    assert created["is_active"] is True and created["hard"] is False and created["limit"] == "50"
     # seed 003's body: limit_amount, alert_threshold as a fraction, period_end
     body = {
         "scope_type": "ticket",
