@@ -48,8 +48,17 @@ class Storage:
 
     def rows(self, relative_path: str, parameters: dict[str, Any]) -> list[dict[str, Any]]:
         """Run a .sql file of queries/ with bound parameters; one dict per row, by column name."""
+        return self.named_rows(relative_path, parameters)[1]
+
+    def named_rows(
+        self, relative_path: str, parameters: dict[str, Any]
+    ) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        """:meth:`rows` with the query's column names, which an empty answer has too (a CSV header)."""
         result = self.client.query(self.sql(relative_path), parameters=parameters)
-        return [dict(zip(result.column_names, row, strict=True)) for row in result.result_rows]
+        names = tuple(result.column_names)
+        if not names:  # chDB's answer to an empty result names no columns; its Arrow schema does
+            names = tuple(self.query_arrow(relative_path, parameters).schema.names)
+        return names, [dict(zip(names, row, strict=True)) for row in result.result_rows]
 
     def records(
         self, columns: Columns[R], relative_path: str, parameters: Mapping[str, object] | None = None

@@ -9,14 +9,17 @@ that filter and group spend come from :mod:`spendgate.dimensions`.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import StreamingResponse
 from spendgate.collector.api import advice, seed_shapes, usage
 from spendgate.collector.api.confidence import projection_confidence
+from spendgate.collector.api.csv_export import CSV_ANSWER, FormatParam, csv_response, rows_as_csv, with_csv
 from spendgate.collector.api.params import (
     Filters,
     Period,
@@ -48,6 +51,7 @@ _NO_TOTALS: dict[str, Any] = {
 }
 _BREAKDOWN = ("calls", "total_cost", "input_tokens", "output_tokens")  # per provider or model
 _USAGE = ("calls", "input_tokens", "output_tokens", "total_cost")  # per dimension value
+EXPORT_PAGE_ROWS = 1000  # records a CSV export reads per query
 
 
 def jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +68,13 @@ def jsonable(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _record(row: dict[str, Any]) -> dict[str, Any]:
+    """A records.sql row as the API names its columns, with the seeds' names too."""
+    row["trace_id"], row["span_id"] = row.pop("trace_hex"), row.pop("span_hex")
+    row.update(seed_shapes.record_fields(row))
+    return row
+
+
 def _breakdown(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
     """The summary's rows of one breakdown (``provider`` or ``model``), those with calls or spend
     (a local model's fixed monthly cost is spend without calls)."""
@@ -72,6 +83,11 @@ def _breakdown(rows: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
         for r in rows
         if r["breakdown"] == kind and (r["calls"] or r["total_cost"])
     ]
+
+
+def _usage_columns(dimension: str) -> list[str]:
+    """The columns of a usage-by answer without rows (those with rows name their own)."""
+    return [dimension, *_USAGE, "share_percent"]
 
 
 def _shares(dimension: str, rows: list[dict[str, Any]]) -> tuple[Decimal, list[dict[str, Any]]]:
@@ -134,8 +150,30 @@ class _CostsApi:
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
     ) -> dict[str, Any]:
-        """Priced LLM calls, newest first; pass ``next_cursor`` back as ``cursor`` for the next page."""
+        """Priced LLM calls, newest first; pass ``next_cursor`` back as ``cursor`` for the next page.
+        With ``format=csv``, every record from ``cursor`` on (``limit`` is the JSON page size)."""
         low, high = time_range("all", start, end, "UTC")
+        _, records, next_cursor = self.record_page(filters, low, high, limit, cursor)
+        return {"records": records, "next_cursor": next_cursor}
+
+    def records_csv(
+        self,
+        filters: Filters,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> StreamingResponse:
+        """:meth:`records` from ``cursor`` on as CSV, page after page (``limit`` pages JSON only)."""
+        low, high = time_range("all", start, end, "UTC")
+        header, records, next_cursor = self.record_page(filters, low, high, EXPORT_PAGE_ROWS, cursor)
+        rest = self._records_after(filters, low, high, next_cursor)
+        return csv_response(itertools.chain(records, rest), "records", header)
+
+    def record_page(
+        self, filters: Filters, low: datetime, high: datetime, limit: int, cursor: str | None
+    ) -> tuple[list[str], list[dict[str, Any]], str | None]:
+        """The column names, the JSON records of one page and the cursor of the next (None: last)."""
         cursor_us, cursor_trace, cursor_span = parse_cursor(cursor)
         parameters = {"start_us": epoch_micros(low), "end_us": epoch_micros(high), **filters.values()}
         page = {
@@ -144,12 +182,19 @@ class _CostsApi:
             "cursor_trace": cursor_trace,
             "cursor_span": cursor_span,
         }
-        rows = self.storage.rows("api/records.sql", parameters | page)
-        for row in rows:
-            row["trace_id"], row["span_id"] = row.pop("trace_hex"), row.pop("span_hex")
-            row.update(seed_shapes.record_fields(row))
+        names, stored = self.storage.named_rows("api/records.sql", parameters | page)
+        rows = [_record(row) for row in stored]
         next_cursor = cursor_after(rows[-1]) if len(rows) == limit else None
-        return {"records": [jsonable(r) for r in rows], "next_cursor": next_cursor}
+        header = list(_record(dict.fromkeys(names, "")))  # the columns, for an answer without rows
+        return header, [jsonable(r) for r in rows], next_cursor
+
+    def _records_after(
+        self, filters: Filters, low: datetime, high: datetime, cursor: str | None
+    ) -> Iterator[dict[str, Any]]:
+        """The records from ``cursor`` on, page after page, read while the CSV answer is sent."""
+        while cursor is not None:
+            _, records, cursor = self.record_page(filters, low, high, EXPORT_PAGE_ROWS, cursor)
+            yield from records
 
     def summary(
         self,
@@ -184,8 +229,14 @@ class _CostsApi:
         self, dimension: str, low: date, high: date, filters: Filters | None = None
     ) -> list[dict[str, Any]]:
         """Spend per day and value of ``dimension`` ('' for all together) from the daily rollup."""
+        return self._named_usage(dimension, low, high, filters)[1]
+
+    def _named_usage(
+        self, dimension: str, low: date, high: date, filters: Filters | None = None
+    ) -> tuple[tuple[str, ...], list[dict[str, Any]]]:
+        """:meth:`_usage` with its column names."""
         narrowed = (filters or UsageFilters()).values()
-        return self.storage.rows(
+        return self.storage.named_rows(
             "api/usage_by.sql", {"dimension": dimension, "start": low, "end": high, **narrowed}
         )
 
@@ -196,15 +247,16 @@ class _CostsApi:
         end: date | None = None,
         period: Period = "month",
         tz: str = "UTC",
-    ) -> dict[str, Any]:
-        """Spend per day (UTC days of the daily rollup)."""
+        format: FormatParam = "json",
+    ) -> dict[str, Any] | StreamingResponse:
+        """Spend per day (UTC days of the daily rollup); ``format=csv``: the days as CSV."""
         low, high = day_range(period, tz, start, end)
-        rows = self._usage("", low, high, filters)
-        return {
-            "start": low.isoformat(),
-            "end": high.isoformat(),
-            "days": [jsonable(usage.seed_day({k: v for k, v in r.items() if k != "key"})) for r in rows],
-        }
+        names, rows = self._named_usage("", low, high, filters)
+        days = [jsonable(usage.seed_day({k: v for k, v in r.items() if k != "key"})) for r in rows]
+        if format == "csv":
+            header = usage.seed_day({name: 0 for name in names if name != "key"})  # an empty answer's
+            return csv_response(days, "usage-daily", list(header))
+        return {"start": low.isoformat(), "end": high.isoformat(), "days": days}
 
     def usage_by(self, dimension: str) -> Callable[..., dict[str, Any]]:
         """The endpoint of spend by one dimension: from the daily rollup, or from the raw rows for
@@ -270,12 +322,28 @@ class _CostsApi:
 def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
     api = _CostsApi(storage, pricer)
     router = APIRouter(prefix="/api/v1")
-    router.add_api_route("/costs/records", api.records, methods=["GET"], summary="List cost records")
+    router.add_api_route(
+        "/costs/records",
+        with_csv(api.records, api.records_csv),
+        methods=["GET"],
+        summary="List cost records",
+        response_model=None,
+        responses=CSV_ANSWER,
+    )
     router.add_api_route("/costs/summary", api.summary, methods=["GET"], summary="Cost summary of a scope")
-    router.add_api_route("/usage/daily", api.daily, methods=["GET"])
+    router.add_api_route(
+        "/usage/daily", api.daily, methods=["GET"], response_model=None, responses=CSV_ANSWER
+    )
     for dimension in (*USAGE_ROUTES, *SPANS_USAGE):
+        endpoint = api.usage_by(dimension)
+        as_csv = rows_as_csv(endpoint, dimension + "s", f"usage-by-{dimension}", _usage_columns(dimension))
         router.add_api_route(
-            usage.path_of(dimension), api.usage_by(dimension), methods=["GET"], name=f"usage_by_{dimension}"
+            usage.path_of(dimension),
+            with_csv(endpoint, as_csv),
+            methods=["GET"],
+            name=f"usage_by_{dimension}",
+            response_model=None,  # JSON or CSV
+            responses=CSV_ANSWER,
         )
     usage.add_routes(router, storage, api.records, api.summary, jsonable)
     router.add_api_route("/costs/trends", api.trends, methods=["GET"])
