@@ -13,6 +13,7 @@ from typing import Any
 import uvicorn
 from fastapi import Depends, FastAPI
 from spendgate.collector.api.auth import Authenticator, AuthMiddleware, GrpcAuthInterceptor
+from spendgate.collector.api.chargeback import build_router as chargeback_router
 from spendgate.collector.api.costs import build_router as costs_router
 from spendgate.collector.api.dismissals import build_router as dismissals_router
 from spendgate.collector.api.docs import add_offline_docs
@@ -166,6 +167,7 @@ class Collector:
         app.include_router(seed_dashboard_router(self.storage, self.pipeline.pricer.shared, self.budgets))
         if self.telemetry is not None and self.telemetry.settings.prometheus:
             app.include_router(metrics_router(self.telemetry))
+        app.include_router(chargeback_router(self.storage, self.config.reports.chargeback.shared))
         if self.budgets is not None:
             app.include_router(seed_admin_router(self.budgets))
             app.include_router(budgets_router(self.budgets))

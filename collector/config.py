@@ -25,6 +25,7 @@ from spendgate.collector.budget_config import (
 )
 from spendgate.collector.config_fields import Money, Seconds, Strict
 from spendgate.collector.event_config import EventsExtension, EventWebhook
+from spendgate.collector.report_config import Chargeback, Reports
 from spendgate.collector.telemetry_config import MetricsTelemetry
 
 from spendgate.pricing import overrides as shared
@@ -37,6 +38,7 @@ __all__ = [
     "BatchProcessor",
     "BudgetsExtension",
     "ClickHouseExporter",
+    "Chargeback",
     "Config",
     "ConfigError",
     "Email",
@@ -58,6 +60,7 @@ __all__ = [
     "PricingProcessor",
     "Processors",
     "Receivers",
+    "Reports",
     "Retention",
     "Seconds",
     "Threshold",
@@ -254,6 +257,7 @@ class Config(Strict):
     exporters: Exporters = Exporters()
     extensions: Extensions = Field(default_factory=Extensions)
     service: Service = Service()
+    reports: Reports = Reports()  # not an OpenTelemetry section: how spendgate's reports are made
 
 
 def substitute_env(text: str, environ: dict[str, str] | None = None) -> str:
