@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from pydantic import ValidationError
-from spendgate.collector.cli import budgets, overrides, pauses, price, report
+from spendgate.collector.cli import budgets, chargeback, export, overrides, pauses, price, report
 from spendgate.collector.cli.client import CommandError, api_options, report_error
 from spendgate.collector.config import Config, ConfigError, GrpcProtocol, HttpProtocol, load_config
 from spendgate.collector.storage import StorageError
@@ -192,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     pauses.add_commands(commands, api)
     overrides.add_command(commands, api)
     report.add_commands(commands, api)
+    export.add_command(commands, api)
+    chargeback.add_command(commands, api)
     price.add_command(commands, _cmd_price)
     return parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -83,12 +84,38 @@ class Client:
 
     def request(self, method: str, path: str, body: Json | None = None) -> Json:
         """The decoded answer (empty for an answer without a body); ApiError for a refusal."""
+        response = self._send(method, path, body)
+        answer: Json = response.json() if response.content else {}
+        return answer
+
+    def lines(self, path: str, query: dict[str, str] | None = None) -> Iterator[str]:
+        """A GET answer's text line by line (newlines kept) as it arrives: long exports."""
+        response = self._send("GET", path + (f"?{urlencode(query)}" if query else ""), stream=True)
+        with response:
+            # Lines split on \n only: a CSV field may hold a \r of its own.
+            pending = ""
+            response.encoding = response.encoding or "utf-8"
+            for text in response.iter_content(chunk_size=64 * 1024, decode_unicode=True):
+                pending += text if isinstance(text, str) else text.decode()
+                *complete, pending = pending.split("\n")
+                yield from (line + "\n" for line in complete)
+            if pending:
+                yield pending
+
+    def _send(
+        self, method: str, path: str, body: Json | None = None, stream: bool = False
+    ) -> requests.Response:
         headers = {"User-Agent": USER_AGENT}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         try:
             response = requests.request(
-                method, self.url.rstrip("/") + path, json=body, headers=headers, timeout=self.timeout
+                method,
+                self.url.rstrip("/") + path,
+                json=body,
+                headers=headers,
+                timeout=self.timeout,
+                stream=stream,
             )
         except requests.ConnectionError:
             raise ApiError(
@@ -100,5 +127,4 @@ class Client:
             except ValueError:
                 detail = response.text
             raise ApiError(f"{method} {path}: {response.status_code} {detail}")
-        answer: Json = response.json() if response.content else {}
-        return answer
+        return response
