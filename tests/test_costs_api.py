@@ -323,7 +323,10 @@ def test_openapi_lists_every_endpoint(running: RunningCollector) -> None:
         "tz",
         "start",
         "end",
+        "format",
     ]
+    assert "/api/v1/costs/chargeback" in paths
+    assert "text/csv" in paths["/api/v1/costs/records"]["get"]["responses"]["200"]["content"]
 
 
 def test_money_is_written_as_plain_decimal_strings() -> None:
