@@ -53,4 +53,4 @@ def test_demo_warns_blocks_every_agent_and_reports(tmp_path: Path) -> None:
     assert reached == seen  # blocked calls never reached the provider
     assert "100% of the project checkout-revamp day budget demo-project used" in out  # the alert list
     assert "Usage & Costs" in out and "Cost by agent" in out and "claude-sonnet-4-5" in out
-    assert "(none)" not in out  # each call counted once: the SDK's own spans are not counted again
+    assert "(no agent)" not in out  # each call counted once: the SDK's own spans are not counted again

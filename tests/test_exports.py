@@ -226,6 +226,7 @@ def test_cli_report_json_bar_scopes_more_and_width(
         assert "Cost by ticket" in text and "Cost by phase" in text and "more ($" in text
         ticket, phase = text.split("Cost by ticket")[1], text.split("Cost by phase")[1]
         assert "T-1" in ticket.split("Cost by phase")[0] and "draft" in phase.split("Cost by model")[0]
+        assert "(no ticket)" in ticket and "(no agent)" in text  # spend without one is named so
         budget = next(line for line in text.splitlines() if line.startswith("Budget used:"))
         assert "of $500.00" in budget and "░" in budget  # the default global monthly budget's bar
     monkeypatch.delenv("COLUMNS")

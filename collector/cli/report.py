@@ -59,11 +59,12 @@ def _ranking(title: str, items: list[Json], key: str, layout: Layout) -> list[st
     if not items:
         return [*lines, "  (no spend)", ""]
     total = sum((Decimal(i["total_cost"]) for i in items), Decimal(0)) or Decimal(1)
-    width = min(max(len(str(i[key]) or "(none)") for i in items), layout.label)
+    unnamed = f"(no {key.replace('_', ' ')})"  # spend without a value of the key
+    width = min(max(len(str(i[key]) or unnamed) for i in items), layout.label)
     for item in items[:_RANKED]:
         cost = Decimal(item["total_cost"])
         share = cost / total
-        name = (str(item[key]) or "(none)")[:width]
+        name = (str(item[key]) or unnamed)[:width]
         lines.append(f"  {name:<{width}}  {bar(share, layout.bar)}  {money(cost):>10}  ({share * 100:.0f}%)")
     if len(items) > _RANKED:
         rest = sum((Decimal(i["total_cost"]) for i in items[_RANKED:]), Decimal(0))
