@@ -8,7 +8,7 @@ import sys
 from typing import get_args
 
 from spendgate.collector.cli.client import Client, Json
-from spendgate.collector.cli.report import money
+from spendgate.collector.cli.money import usd
 from spendgate.collector.cli.table import text_table
 from spendgate.collector.report_config import SharedRule
 
@@ -19,18 +19,18 @@ def _table(report: Json) -> str:
         [
             line[by] or "(unallocated)",
             f"{line['calls']:,}",
-            money(line["direct_cost"]),
-            money(line["ticket_cost"]),
-            money(line["allocated_cost"]),
-            money(line["total_cost"]),
+            usd(line["direct_cost"]),
+            usd(line["ticket_cost"]),
+            usd(line["allocated_cost"]),
+            usd(line["total_cost"]),
             f"{line['share_percent']}%",
         ]
         for line in report["lines"]
     ]
-    rows.append(["total", "", "", "", "", money(report["total_cost"]), ""])
+    rows.append(["total", "", "", "", "", usd(report["total_cost"]), ""])
     headers = [by, "calls", "own", "by ticket", "allocated", "total", "share"]
     title = (
-        f"Chargeback {report['month']} by {by}: shared spend {money(report['shared_cost'])}, "
+        f"Chargeback {report['month']} by {by}: shared spend {usd(report['shared_cost'])}, "
         f"rule {report['rule']}"
     )
     return f"{title}\n\n{text_table(rows, headers)}"

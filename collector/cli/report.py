@@ -14,18 +14,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from spendgate.collector.cli.client import ApiError, Client, Json
+from spendgate.collector.cli.money import usd
 
 _FULL, _EMPTY = "█", "░"
 _GLOBAL_MONTHLY = ("global", "month", "cost", True)  # scope type, period, metric, active
 _RANKED = 8  # rows a ranking shows before "+N more"
 _SCOPES = ("ticket", "phase")  # cost by scope, as in seed 001
 _PIPED_COLUMNS = 80
-
-
-def money(value: Decimal | str) -> str:
-    """The commands' one money format (until a shared CLI formatter replaces it)."""
-    amount = Decimal(value)
-    return f"${amount:,.2f}" if amount >= Decimal("0.01") or amount == 0 else f"${amount:.4f}"
 
 
 def _tokens(count: int) -> str:
@@ -65,10 +60,10 @@ def _ranking(title: str, items: list[Json], key: str, layout: Layout) -> list[st
         cost = Decimal(item["total_cost"])
         share = cost / total
         name = (str(item[key]) or unnamed)[:width]
-        lines.append(f"  {name:<{width}}  {bar(share, layout.bar)}  {money(cost):>10}  ({share * 100:.0f}%)")
+        lines.append(f"  {name:<{width}}  {bar(share, layout.bar)}  {usd(cost):>10}  ({share * 100:.0f}%)")
     if len(items) > _RANKED:
         rest = sum((Decimal(i["total_cost"]) for i in items[_RANKED:]), Decimal(0))
-        lines.append(f"  +{len(items) - _RANKED} more ({money(rest)})")
+        lines.append(f"  +{len(items) - _RANKED} more ({usd(rest)})")
     return [*lines, ""]
 
 
@@ -79,7 +74,7 @@ def _daily(days: list[Json], layout: Layout) -> list[str]:
     peak = max(Decimal(d["total_cost"]) for d in days) or Decimal(1)
     for d in days:
         cost = Decimal(d["total_cost"])
-        lines.append(f"  {d['day']}  {bar(cost / peak, layout.bar)}  {money(cost):>10}")
+        lines.append(f"  {d['day']}  {bar(cost / peak, layout.bar)}  {usd(cost):>10}")
     return [*lines, ""]
 
 
@@ -89,13 +84,13 @@ def budget_used(budgets: list[Json], month_cost: Decimal) -> tuple[str, Decimal 
     for budget in budgets:
         if (budget["scope_type"], budget["period"], budget["metric"], budget["active"]) == _GLOBAL_MONTHLY:
             used = month_cost / Decimal(budget["limit"])
-            return f"{used * 100:.0f}% of {money(budget['limit'])}", used
+            return f"{used * 100:.0f}% of {usd(budget['limit'])}", used
     flags = [(Decimal(f["utilization"]), f, b) for b in budgets for f in b["flags"] if b["metric"] == "cost"]
     if not flags:
         return "no global monthly budget", None
     used, flag, budget = max(flags, key=lambda item: item[0])
     where = "global" if flag["scope_type"] == "global" else f"{flag['scope_type']} {flag['scope_id']}"
-    return f"{used:.0f}% of {money(budget['limit'])} ({where}, {budget['period']})", used / 100
+    return f"{used:.0f}% of {usd(budget['limit'])} ({where}, {budget['period']})", used / 100
 
 
 def _by_scope(client: Client, scope: str, period: str) -> Json:
@@ -126,10 +121,10 @@ def _cards(data: Json, layout: Layout) -> list[str]:
     totals = data["summary"]["totals"]
     used, share = budget_used(data["budgets"], Decimal(data["month"]["totals"]["total_cost"]))
     cards = [
-        ("Total cost", money(totals["total_cost"])),
+        ("Total cost", usd(totals["total_cost"])),
         ("Tokens", _tokens(int(totals["input_tokens"]) + int(totals["output_tokens"]))),
         ("Agent runs", f"{int(totals['runs']):,}"),
-        ("Today", money(data["today"]["totals"]["total_cost"])),
+        ("Today", usd(data["today"]["totals"]["total_cost"])),
     ]
     budget = f"Budget used: {used}" + (f"  {bar(share, min(layout.bar, 30))}" if share is not None else "")
     return [
