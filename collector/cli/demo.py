@@ -57,7 +57,7 @@ extensions:
     evaluate_every: 1s
     defaults:
       - {{id: demo-project, scope_type: project, scope_id: {DEMO_PROJECT}, limit: {DEMO_LIMIT}, period: day,
-          grace_percent: 0}}
+          grace_percent: 0, warn_percent: 50}}
 service: {{telemetry: {{logs: {{level: error}}}}}}
 """
 
@@ -98,7 +98,9 @@ def _agent(name: str, kind: str, sdk: str, model: str, fake: FakeProvider, outco
             outcome.calls += 1
             if outcome.calls % 3 == 0:
                 _say(f"[{name}] {outcome.calls} calls to {model}")
-            time.sleep(0.3)  # an agent thinks between calls
+            # An agent thinks between calls; slow enough that the warning (from half the budget) is
+            # seen by an evaluation (every second) well before the block.
+            time.sleep(0.5)
 
 
 def _warned(flag: Flag) -> None:
