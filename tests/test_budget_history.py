@@ -53,7 +53,7 @@ def test_every_change_records_who_made_it_and_the_history_shows_what_changed(
 ) -> None:
     api = _api(guarded)
     body = {"id": "team", "scope_type": "project", "scope_id": "web", "limit": "20", "period": "month"}
-    assert api.post(BUDGETS, json=body).status_code == 201
+    assert api.post(BUDGETS, json=body).status_code == 200
     assert api.put(f"{BUDGETS}/team", json={"limit": "25", "grace_percent": 5}).status_code == 200
     assert _cli(guarded, "budgets", "disable", "team").returncode == 0
     assert api.post(f"{BUDGETS}/team/override", json={"limit": "30"}).status_code == 200
@@ -94,7 +94,7 @@ def test_config_budgets_are_by_config_and_unknown_ids_are_404(guarded: RunningCo
 def test_the_cli_prints_the_history_as_a_table_and_as_json(guarded: RunningCollector) -> None:
     api = _api(guarded)
     body = {"id": "cli-shown", "scope_type": "agent", "scope_id": "bot", "limit": "2", "period": "day"}
-    assert api.post(BUDGETS, json=body).status_code == 201
+    assert api.post(BUDGETS, json=body).status_code == 200
     assert api.put(f"{BUDGETS}/cli-shown", json={"limit": "3"}).status_code == 200
     shown = _cli(guarded, "budgets", "history", "cli-shown", key=READ)
     assert shown.returncode == 0, shown.stderr
@@ -110,7 +110,7 @@ def test_the_cli_prints_the_history_as_a_table_and_as_json(guarded: RunningColle
 
 def test_without_keys_changes_are_by_api_or_by_cli(running: RunningCollector) -> None:
     body = {"id": "open", "scope_type": "global", "limit": "5", "period": "day"}
-    assert httpx.post(running.http_url + BUDGETS, json=body).status_code == 201
+    assert httpx.post(running.http_url + BUDGETS, json=body).status_code == 200
     assert _cli(running, "budgets", "enable", "--id", "open", key=None).returncode == 0
     answer = httpx.get(f"{running.http_url}{BUDGETS}/open/history").json()
     assert [v["changed_by"] for v in answer["versions"]] == ["api", "cli"]

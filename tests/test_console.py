@@ -28,9 +28,7 @@ WIDE, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def seeded(keyed: RunningCollector) -> RunningCollector:
     seed(keyed)
-    wait_until(
-        lambda: len(get(keyed, "/api/v1/costs/records", limit=100)["records"]) == 29, what="29 records"
-    )
+    wait_until(lambda: len(get(keyed, "/api/v1/costs/records", limit=100)) == 29, what="29 records")
     return keyed
 
 
@@ -49,7 +47,9 @@ class Console:
 
     def __init__(self, browser: Any, running: RunningCollector) -> None:
         self.context = browser.new_context(viewport=WIDE)
-        self.context.set_default_timeout(10_000)
+        # A wait ends as soon as the page is ready; the ceiling only matters on a loaded 2-core
+        # machine, where a live update (a 2 s poll, then an evaluation) once took over 10 s.
+        self.context.set_default_timeout(30_000)
         self.page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
@@ -159,7 +159,7 @@ def test_key_prompt_and_overview_numbers(console: Console, seeded: RunningCollec
 def test_records_filter_and_load_more(console: Console, seeded: RunningCollector) -> None:
     page = console.open(tab="records")
     page.wait_for_selector("[data-testid=record]")
-    api = get(seeded, "/api/v1/costs/records", limit=20)["records"]
+    api = get(seeded, "/api/v1/costs/records", limit=20)
     cards = page.locator("[data-testid=record]")
     assert cards.count() == 20
     assert [c.get_attribute("data-span") for c in cards.all()] == [r["span_id"] for r in api]
@@ -172,7 +172,7 @@ def test_records_filter_and_load_more(console: Console, seeded: RunningCollector
     page.fill("#records input[name=agent]", "tester")
     page.click("#records button[type=submit]")
     page.wait_for_function("document.querySelectorAll('[data-testid=record]').length === 3")
-    tester = get(seeded, "/api/v1/costs/records", agent="tester")["records"]
+    tester = get(seeded, "/api/v1/costs/records", agent="tester")
     assert console.values("[data-testid=record] .cost") == [r["total_cost"] for r in tester]
     page.set_viewport_size(PHONE)
     assert not console.overflows()
@@ -194,7 +194,7 @@ def test_budgets_from_the_page_reach_the_agents(console: Console, seeded: Runnin
     page.fill("#modal input[name=alert]", "70")
     page.click("#modal button[type=submit]")
     page.wait_for_selector("#modal", state="hidden")
-    budget = next(b for b in get(seeded, "/api/v1/costs/budgets")["budgets"] if b["name"] == "shop daily")
+    budget = next(b for b in get(seeded, "/api/v1/costs/budgets") if b["name"] == "shop daily")
     assert (budget["scope_id"], budget["limit"], budget["period"], budget["hard"]) == (
         "shop",
         "0.01",
@@ -232,7 +232,7 @@ def test_budgets_from_the_page_reach_the_agents(console: Console, seeded: Runnin
     card.locator("[data-testid=delete]").click()
     card.locator("[data-testid=delete]:has-text('Confirm')").click()
     page.wait_for_selector(f"[data-budget='{budget['id']}']", state="detached")
-    assert budget["id"] not in [b["id"] for b in get(seeded, "/api/v1/costs/budgets")["budgets"]]
+    assert budget["id"] not in [b["id"] for b in get(seeded, "/api/v1/costs/budgets")]
     # The per-agent table pauses an agent: its agents are told at once.
     row = page.locator("[data-testid=agents] tr[data-agent=tester]")
     row.locator("button:has-text('Pause')").click()
@@ -260,7 +260,7 @@ def test_a_block_shows_up_live(console: Console, seeded: RunningCollector) -> No
         "grace_percent": 0,
     }
     created = httpx.post(seeded.http_url + "/api/v1/costs/budgets", json=body, headers=bearer("admin"))
-    assert created.status_code == 201, created.text
+    assert created.status_code == 200, created.text
     assert page.locator("[data-testid=block]").count() == 0
     writer = {"spendgate.project": "blog", "spendgate.agent": "writer"}
     more = [
@@ -340,7 +340,7 @@ def test_a_read_key_views_and_is_refused_changes(console: Console, seeded: Runni
         headers=bearer("admin"),
         json={"id": "read-only", "scope_type": "agent", "scope_id": "writer", "limit": "100"},
     )
-    assert created.status_code == 201, created.text
+    assert created.status_code == 200, created.text
     page = console.open(role="read", tab="budgets")
     card = page.locator("[data-budget=read-only]")
     card.wait_for()

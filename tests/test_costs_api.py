@@ -55,21 +55,25 @@ def _get(running: RunningCollector, path: str, **params: Any) -> Any:
 
 def test_records_filter_and_paginate_with_a_cursor(running: RunningCollector) -> None:
     _seed(running)
-    first = _get(running, "/api/v1/costs/records", project="shop", limit=3)
-    assert len(first["records"]) == 3 and first["next_cursor"]
-    seen = [r["span_id"] for r in first["records"]]
-    cursor = first["next_cursor"]
-    while cursor:
-        page = _get(running, "/api/v1/costs/records", project="shop", limit=3, cursor=cursor)
-        seen += [r["span_id"] for r in page["records"]]
-        cursor = page["next_cursor"]
-    assert len(seen) == len(set(seen)) == 8  # every shop call once, none twice
-    times = [r["start_time"] for r in _get(running, "/api/v1/costs/records", limit=1000)["records"]]
+    first = httpx.get(running.http_url + "/api/v1/costs/records", params={"project": "shop", "limit": 3})
+    assert first.status_code == 200 and len(first.json()) == 3  # a bare array, as the seeds show
+    cursor = first.headers["X-Next-Cursor"]
+    assert first.links["next"]["url"] == f"/api/v1/costs/records?project=shop&limit=3&cursor={cursor}"
+    seen = [r["span_id"] for r in first.json()]
+    pages, next_url = 1, first.links["next"]["url"]
+    while next_url:  # the Link header's next page, as a client following it would
+        page = httpx.get(running.http_url + next_url)
+        assert page.status_code == 200 and len(page.json()) <= 3
+        seen += [r["span_id"] for r in page.json()]
+        pages, next_url = pages + 1, page.links.get("next", {}).get("url")
+        assert ("X-Next-Cursor" in page.headers) == bool(next_url)
+    assert len(seen) == len(set(seen)) == 8 and pages == 3  # every shop call once, none twice
+    times = [r["start_time"] for r in _get(running, "/api/v1/costs/records", limit=1000)]
     assert times == sorted(times, reverse=True) and len(times) == 9
-    tester = _get(running, "/api/v1/costs/records", agent="tester")["records"]
+    tester = _get(running, "/api/v1/costs/records", agent="tester")
     assert [(r["priced_model"], Decimal(r["total_cost"])) for r in tester] == [("gpt-4o-mini", MINI)] * 3
-    assert len(_get(running, "/api/v1/costs/records", task="T1")["records"]) == 2
-    assert len(_get(running, "/api/v1/costs/records", model="gpt-4o")["records"]) == 5
+    assert len(_get(running, "/api/v1/costs/records", task="T1")) == 2
+    assert len(_get(running, "/api/v1/costs/records", model="gpt-4o")) == 5
     bad = httpx.get(running.http_url + "/api/v1/costs/records", params={"cursor": "nonsense"})
     assert bad.status_code == 400 and "cursor" in bad.json()["detail"]
     for micros in ("-1", str(2**63), "99999999999999999999", "1e5"):

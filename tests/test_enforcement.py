@@ -91,7 +91,7 @@ def test_budget_crud_through_the_api(budgets: RunningCollector) -> None:
             "timezone": "Europe/Paris",
         },
     )
-    assert created.status_code == 201, created.text
+    assert created.status_code == 200, created.text
     assert created.json()["limit"] == "2.5" and created.json()["grace_percent"] == "10"
     assert (
         client.post(
@@ -106,7 +106,7 @@ def test_budget_crud_through_the_api(budgets: RunningCollector) -> None:
     assert client.put("/api/v1/costs/budgets/t1", json={"limit": "4"}).json()["limit"] == "4"
     assert client.post("/api/v1/costs/budgets/t1/pause").json()["active"] is False
     assert client.post("/api/v1/costs/budgets/t1/resume").json()["active"] is True
-    listed = client.get("/api/v1/costs/budgets", params={"scope_type": "ticket"}).json()["budgets"]
+    listed = client.get("/api/v1/costs/budgets", params={"scope_type": "ticket"}).json()
     assert [(b["id"], b["limit"], b["timezone"]) for b in listed] == [("t1", "4", "Europe/Paris")]
     assert client.delete("/api/v1/costs/budgets/t1").status_code == 204
     assert client.get("/api/v1/costs/budgets/t1").status_code == 404
@@ -122,7 +122,7 @@ def test_config_defaults_are_stored_once_and_api_changes_survive_a_restart(chdb_
     seeded = {b.id for b in Config().extensions.budgets.defaults}
     collector, thread, database = start_collector(chdb_dsn)
     running = RunningCollector(collector, chdb_dsn, database)
-    body = api(running).get("/api/v1/costs/budgets").json()["budgets"]
+    body = api(running).get("/api/v1/costs/budgets").json()
     found = {b["id"]: b for b in body}
     assert set(found) == seeded
     assert found["global-monthly"]["limit"] == "500" and found["global-monthly"]["period"] == "month"
@@ -167,7 +167,7 @@ def test_fast_path_flags_a_crossing_before_any_evaluation(budgets: RunningCollec
                 "grace_percent": 0,
             },
         ).status_code
-        == 201
+        == 200
     )
     runs = _settled_evaluations(budgets)
     send(budgets, 7, **{"spendgate.project": "alpha"})
@@ -876,7 +876,7 @@ def test_budget_status_ends_when_the_last_budget_goes(budgets: RunningCollector)
         client.post(
             "/api/v1/costs/budgets", json={"id": "only", "scope_type": "global", "limit": 1}
         ).status_code
-        == 201
+        == 200
     )
     runtime.evaluator.run_once()
     scopes = client.get("/api/v1/costs/budgets/status").json()["scopes"]

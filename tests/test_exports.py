@@ -114,9 +114,9 @@ def test_records_csv_streams_every_page_and_equals_the_json(
     monkeypatch.undo()
     json_rows, cursor = [], ""
     while cursor is not None:
-        answer = _get(seeded, "/api/v1/costs/records", limit=1000, cursor=cursor).json()
-        json_rows += answer["records"]
-        cursor = answer["next_cursor"]
+        answer = _get(seeded, "/api/v1/costs/records", limit=1000, cursor=cursor)
+        json_rows += answer.json()
+        cursor = answer.headers.get("X-Next-Cursor")
     assert rows == [_as_csv(record) for record in json_rows]
     shop = _csv(_get(seeded, "/api/v1/costs/records", format="csv", project="shop"))[1]
     assert [Decimal(row["total_cost"]) for row in shop] == [GPT4O] * 3

@@ -115,7 +115,7 @@ def _ok(response: httpx.Response, status: int = 200) -> Any:
 
 def test_records_take_the_seed_filters_and_carry_the_seed_fields(seeded: RunningCollector) -> None:
     # seed 003: curl http://localhost:8000/api/v1/costs/records?task_id=task-123
-    records = _ok(_call(seeded, "GET", "/api/v1/costs/records?task_id=task-123"))["records"]
+    records = _ok(_call(seeded, "GET", "/api/v1/costs/records?task_id=task-123"))  # a bare array
     assert len(records) == 3
     for record in records:
         _typed(record, RECORD_FIELDS)
@@ -128,19 +128,20 @@ def test_records_take_the_seed_filters_and_carry_the_seed_fields(seeded: Running
         assert record["cost_usd"] == record["total_cost"] and Decimal(record["cost_usd"]) > 0
     assert len({r["id"] for r in records}) == 3
     # seed 001's query params: task_id, agent_id, limit
-    by_agent = _ok(
-        _call(seeded, "GET", "/api/v1/costs/records", params={"agent_id": "agent-456", "limit": 2})
+    first = _call(seeded, "GET", "/api/v1/costs/records", params={"agent_id": "agent-456", "limit": 2})
+    by_agent = _ok(first)
+    assert len(by_agent) == 2 and first.links["next"]["url"].endswith(
+        "cursor=" + first.headers["X-Next-Cursor"]
     )
-    assert len(by_agent["records"]) == 2 and by_agent["next_cursor"]
-    assert {r["agent_id"] for r in by_agent["records"]} == {"agent-456"}
+    assert {r["agent_id"] for r in by_agent} == {"agent-456"}
     everything = _ok(_call(seeded, "GET", "/api/v1/costs/records", params={"agent_id": "agent-456"}))
-    assert len(everything["records"]) == 4
+    assert len(everything) == 4
     # A seed filter is a filter: nobody's records are none (it used to be everyone's).
-    assert _ok(_call(seeded, "GET", "/api/v1/costs/records?agent_id=nobody"))["records"] == []
-    assert _ok(_call(seeded, "GET", "/api/v1/costs/records?task_id=nothing"))["records"] == []
+    assert _ok(_call(seeded, "GET", "/api/v1/costs/records?agent_id=nobody")) == []
+    assert _ok(_call(seeded, "GET", "/api/v1/costs/records?task_id=nothing")) == []
     # The native name and the seed name are one filter: the same value is fine, two are a 422.
     same = _call(seeded, "GET", "/api/v1/costs/records", params={"task": "task-123", "task_id": "task-123"})
-    assert len(_ok(same)["records"]) == 3
+    assert len(_ok(same)) == 3
     both = _call(seeded, "GET", "/api/v1/costs/records", params={"task": "task-123", "task_id": "task-124"})
     assert both.status_code == 422 and "task_id" in both.text
     assert _call(seeded, "GET", "/api/v1/costs/records?limit=1001").status_code == 422  # seed: max 1000
@@ -192,7 +193,7 @@ def test_summary_has_the_seed_totals_and_breakdowns(seeded: RunningCollector) ->
 
 
 def _budgets(running: RunningCollector, **params: str) -> dict[str, dict[str, Any]]:
-    listed = _ok(_call(running, "GET", "/api/v1/costs/budgets", params=params))["budgets"]
+    listed = _ok(_call(running, "GET", "/api/v1/costs/budgets", params=params))  # a bare array
     return {b["id"]: b for b in listed}
 
 
@@ -209,7 +210,7 @@ def test_budgets_take_the_seed_bodies_and_list_the_seed_fields(seeded: RunningCo
         "alert_threshold_percent": 80,
         "is_hard_limit": False,
     }
-    created = _ok(_call(seeded, "POST", "/api/v1/costs/budgets", json=body), 201)
+    created = _ok(_call(seeded, "POST", "/api/v1/costs/budgets", json=body), 200)
     _typed(created, BUDGET_FIELDS)
     assert (created["limit_usd"], created["current_spend_usd"], created["utilization_percent"]) == (
         "50",
@@ -226,16 +227,16 @@ def test_budgets_take_the_seed_bodies_and_list_the_seed_fields(seeded: RunningCo
         "alert_threshold": 0.8,
         "period_end": "2025-12-31T23:59:59Z",
     }
-    fixed = _ok(_call(seeded, "POST", "/api/v1/costs/budgets", json=body), 201)
+    fixed = _ok(_call(seeded, "POST", "/api/v1/costs/budgets", json=body), 200)
     assert fixed["alert_threshold_percent"] == 80 and fixed["warn_percent"] == 80
     assert fixed["period"] == "fixed" and fixed["ends_at"].startswith("2025-12-31T23:59:59")
     # seed 003: curl -X POST .../costs/budgets -d '{"scope_type":"global","limit_amount":1000.0}'
     raw = b'{"scope_type":"global","limit_amount":1000.0}'
     headers = {"Content-Type": "application/json"}
-    glob = _ok(_call(seeded, "POST", "/api/v1/costs/budgets", content=raw, headers=headers), 201)
+    glob = _ok(_call(seeded, "POST", "/api/v1/costs/budgets", content=raw, headers=headers), 200)
     total = Decimal(_ok(_call(seeded, "GET", "/api/v1/costs/summary?scope_type=global"))["total_cost_usd"])
     per_call = {"id": "per-call", "scope_type": "global", "limit": "1", "period": "request"}
-    _ok(_call(seeded, "POST", "/api/v1/costs/budgets", json=per_call), 201)
+    _ok(_call(seeded, "POST", "/api/v1/costs/budgets", json=per_call), 200)
 
     # seed 001's list: every budget, ok ones included, with what it has spent (from the evaluation).
     def evaluated() -> bool:
@@ -366,3 +367,26 @@ def test_openapi_names_the_seed_routes_with_examples(seeded: RunningCollector) -
     assert paths["/api/v1/costs/budgets"]["post"]["summary"] == "Create a budget"
     examples = spec["components"]["schemas"]["ForecastRequest"]["examples"]
     assert examples[0]["model"] == "gpt-4-turbo" and "pending_task_count" not in examples[0]
+
+
+def test_a_stored_budget_this_version_cannot_read_is_named_not_listed(seeded: RunningCollector) -> None:
+    """The list stays a bare array; a spec a newer version wrote is skipped and named in a header."""
+    spec = '{"id": "from/the future", "scope_type": "galaxy", "limit": "1"}'
+    seeded.client.command(
+        f"INSERT INTO {seeded.database}.budgets (id, version, deleted, spec, changed_by, changed_at)"
+        " VALUES ('from/the future', 1, 0, %(spec)s, 'test', now64(6))",
+        parameters={"spec": spec},
+    )
+    answer = _call(seeded, "GET", "/api/v1/costs/budgets")
+    listed = _ok(answer)
+    assert isinstance(listed, list) and "from/the future" not in {b["id"] for b in listed}
+    assert answer.headers["X-Unreadable-Budgets"] == "from/the%20future"
+    assert (
+        _ok(_call(seeded, "GET", "/api/v1/costs/budgets/check?scope_type=global"))["scope_type"] == "global"
+    )
+    seeded.client.command(
+        f"INSERT INTO {seeded.database}.budgets (id, version, deleted, spec, changed_by, changed_at)"
+        " VALUES ('from/the future', 2, 1, %(spec)s, 'test', now64(6))",
+        parameters={"spec": spec},
+    )
+    assert "X-Unreadable-Budgets" not in _call(seeded, "GET", "/api/v1/costs/budgets").headers

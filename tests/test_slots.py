@@ -226,7 +226,7 @@ def api(running: RunningCollector) -> httpx.Client:
 
 def add_budget(running: RunningCollector, budget: Budget) -> None:
     response = api(running).post("/api/v1/costs/budgets", json=budget.model_dump(mode="json"))
-    assert response.status_code == 201, response.text
+    assert response.status_code == 200, response.text
 
 
 def slots_view(running: RunningCollector) -> dict[str, Any]:

@@ -106,7 +106,7 @@ def seeded(chdb_dsn: str) -> Iterator[tuple[RunningCollector, dict[str, str]]]:
         assert GrpcExporter(endpoint=running.grpc_endpoint, insecure=True).export(spans).name == "SUCCESS"  # type: ignore[arg-type]
         client = httpx.Client(base_url=running.http_url, timeout=10)
         budget = {"id": "shop-day", "scope_type": "project", "scope_id": "shop", "limit": "0.0100"}
-        assert client.post("/api/v1/costs/budgets", json={**budget, "period": "day"}).status_code == 201
+        assert client.post("/api/v1/costs/budgets", json={**budget, "period": "day"}).status_code == 200
         runtime = running.collector.budgets
         assert runtime is not None and runtime.evaluator is not None
         evaluator = runtime.evaluator
@@ -183,7 +183,7 @@ def test_unknown_body_fields_are_422_and_put_stays_a_partial_update(
         "/api/v1/costs/budgets",
         json={"id": "partial", "scope_type": "team", "scope_id": "qa", "limit": "7", "thresholds": [90]},
     )
-    assert created.status_code == 201, created.text
+    assert created.status_code == 200, created.text
     changed = client.put("/api/v1/costs/budgets/partial", json={"limit": "8.50"}).json()
     assert (changed["limit"], changed["thresholds"], changed["scope_id"]) == ("8.5", [90], "qa")
     cleared = client.put("/api/v1/costs/budgets/partial", json={"unblocked_until": None})

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from spendgate.collector.api import advice, seed_shapes, usage
 from spendgate.collector.api.confidence import projection_confidence
@@ -27,6 +27,7 @@ from spendgate.collector.api.params import (
     UsageFilters,
     cursor_after,
     day_range,
+    link_next,
     parse_cursor,
     time_range,
 )
@@ -144,24 +145,39 @@ class _CostsApi:
 
     def records(
         self,
+        request: Request,
+        response: Response,
         filters: Annotated[Filters, Depends(RecordFilters)],
         start: datetime | None = None,
         end: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
-        """Priced LLM calls, newest first; pass ``next_cursor`` back as ``cursor`` for the next page.
+    ) -> list[dict[str, Any]]:
+        """Priced LLM calls, newest first, as a JSON array. When more follow, the ``Link`` header
+        (rel="next") names the next page and ``X-Next-Cursor`` its cursor, to pass back as ``cursor``.
         With ``format=csv``, every record from ``cursor`` on (``limit`` is the JSON page size)."""
+        records, next_cursor = self.page(filters, start, end, limit, cursor)
+        link_next(request, response, next_cursor)
+        return records
+
+    def page(
+        self,
+        filters: Filters,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The JSON records of one page from ``cursor`` on, and the next page's cursor (None: last)."""
         low, high = time_range("all", start, end, "UTC")
         _, records, next_cursor = self.record_page(filters, low, high, limit, cursor)
-        return {"records": records, "next_cursor": next_cursor}
+        return records, next_cursor
 
     def records_csv(
         self,
         filters: Filters,
         start: datetime | None = None,
         end: datetime | None = None,
-        limit: int = 100,
         cursor: str | None = None,
     ) -> StreamingResponse:
         """:meth:`records` from ``cursor`` on as CSV, page after page (``limit`` pages JSON only)."""
@@ -345,7 +361,7 @@ def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
             response_model=None,  # JSON or CSV
             responses=CSV_ANSWER,
         )
-    usage.add_routes(router, storage, api.records, api.summary, jsonable)
+    usage.add_routes(router, storage, api.page, api.summary, jsonable)
     router.add_api_route("/costs/trends", api.trends, methods=["GET"])
     router.add_api_route("/costs/forecast", api.forecast, methods=["POST"], summary="Forecast pending tasks")
     router.add_api_route("/costs/insights", api.insights, methods=["GET"])

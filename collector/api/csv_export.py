@@ -81,11 +81,9 @@ def csv_response(rows: Iterable[dict[str, Any]], name: str, header: Sequence[str
     )
 
 
-def with_csv(
-    endpoint: Callable[..., dict[str, Any]], as_csv: Callable[..., StreamingResponse]
-) -> Callable[..., dict[str, Any] | StreamingResponse]:
+def with_csv(endpoint: Callable[..., Any], as_csv: Callable[..., StreamingResponse]) -> Callable[..., Any]:
     """The JSON route ``endpoint`` with a ``format`` query parameter: ``csv`` answers ``as_csv``
-    called with the same arguments. Python callers keep calling ``endpoint`` for the JSON."""
+    called with those of the same arguments it takes. Python callers keep calling ``endpoint``."""
     hints = typing.get_type_hints(endpoint, include_extras=True)  # FastAPI reads them resolved
     signature = inspect.signature(endpoint)
     parameters = [
@@ -95,8 +93,13 @@ def with_csv(
         "format", inspect.Parameter.KEYWORD_ONLY, default="json", annotation=FormatParam
     )
 
-    def route(*args: Any, format: Format = "json", **kwargs: Any) -> dict[str, Any] | StreamingResponse:
-        return as_csv(*args, **kwargs) if format == "csv" else endpoint(*args, **kwargs)
+    csv_takes = inspect.signature(as_csv).parameters  # the CSV needs no paging headers, say
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in csv_takes.values())
+
+    def route(**kwargs: Any) -> Any:
+        if kwargs.pop("format", "json") == "csv":
+            return as_csv(**{k: v for k, v in kwargs.items() if takes_all or k in csv_takes})
+        return endpoint(**kwargs)
 
     route.__signature__ = signature.replace(parameters=[*parameters, chosen], return_annotation=Any)  # type: ignore[attr-defined]
     route.__name__, route.__doc__ = endpoint.__name__, endpoint.__doc__

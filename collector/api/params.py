@@ -1,4 +1,9 @@
-"""The costs API's query parameters: periods, dimension filters and page cursors."""
+"""The costs API's query parameters: periods, dimension filters and page cursors.
+
+A page of records is a bare JSON array (the seeds' shape); the cursor of the next page travels in
+the answer's headers: ``Link: <...&cursor=...>; rel="next"`` (RFC 8288, as GitHub's API pages) and
+``X-Next-Cursor``. The last page has neither.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import HTTPException, Query
+from fastapi import HTTPException, Query, Request, Response
 from pydantic import BaseModel, create_model
 from spendgate.collector.budgets.model import calendar_bounds, epoch_micros, utc
 
@@ -101,3 +106,15 @@ def cursor_after(row: dict[str, Any]) -> str:
     """The cursor of the page that follows ``row``."""
     key = f"{epoch_micros(row['start_time'])}:{row['trace_id']}:{row['span_id']}"
     return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+NEXT_CURSOR = "X-Next-Cursor"  # the next page's cursor, beside the Link header that names its URL
+
+
+def link_next(request: Request, response: Response, cursor: str | None) -> None:
+    """Announce the next page, if there is one, in ``response``'s headers."""
+    if cursor is None:
+        return
+    url = request.url.include_query_params(cursor=cursor)
+    response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    response.headers[NEXT_CURSOR] = cursor

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -45,6 +46,8 @@ class Override(BaseModel):
     unblock_for_minutes: int | None = Field(default=None, gt=0, le=60 * 24 * 90)
     limit: Decimal | None = Field(default=None, gt=0)  # raise (or lower) the limit
 
+
+UNREADABLE = "X-Unreadable-Budgets"  # ids (percent-encoded) of stored budgets that fail to validate
 
 # The seed's check fields when no budget applies (a budget's figures replace them).
 _NO_BUDGET: dict[str, Any] = dict.fromkeys(
@@ -125,17 +128,23 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
     checker = runtime.checker
 
     @router.get("/api/v1/costs/budgets", summary="List budgets")
-    def list_budgets(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:
-        """Every budget (of a scope type, or one scope), each with its current flags."""
+    def list_budgets(
+        response: Response, scope_type: ScopeType | None = None, scope_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every budget (of a scope type, or one scope), each with its current flags, as a JSON
+        array. Stored budgets this version cannot read are named in ``X-Unreadable-Budgets``."""
         selected = [b for b in store.all() if _matches(b, scope_type, scope_id)]
+        if store.broken:
+            response.headers[UNREADABLE] = ", ".join(quote(budget_id) for budget_id in store.broken)
         view = BudgetView.read(runtime)  # one read of the status snapshot for all of them
-        return {"budgets": [view.json(b) for b in selected], "unreadable": store.broken}
+        return [view.json(b) for b in selected]
 
-    @router.post("/api/v1/costs/budgets", status_code=201, summary="Create a budget")
+    @router.post("/api/v1/costs/budgets", summary="Create a budget")
     def create_budget(
         body: Annotated[NewBudget, Body(examples=NEW_BUDGET_EXAMPLES)], request: Request
     ) -> dict[str, Any]:
-        """Create a budget; it is evaluated at once. 409 if the id is taken."""
+        """Create a budget; it is evaluated at once. 200 (seed 001's status) with the budget; 409 if
+        the id is taken."""
         try:
             budget = Budget.model_validate(body.given())
         except ValidationError as exc:

@@ -15,8 +15,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
-from spendgate.collector.api.params import Filters, Period, RecordFilters
+from fastapi import APIRouter, Depends, Query, Request, Response
+from spendgate.collector.api.params import Filters, Period, RecordFilters, link_next
 from spendgate.collector.budgets.status import read_status
 from spendgate.collector.storage import Storage
 
@@ -79,7 +79,7 @@ def _budget_of(storage: Storage, scope_type: str, scope_id: str, period: str) ->
 def add_routes(
     router: APIRouter,
     storage: Storage,
-    records: Callable[..., dict[str, Any]],
+    page: Callable[..., tuple[list[dict[str, Any]], str | None]],
     summary: Callable[..., dict[str, Any]],
     jsonable: Callable[[dict[str, Any]], dict[str, Any]],
 ) -> None:
@@ -87,17 +87,21 @@ def add_routes(
 
     @router.get("/usage", summary="Per-request usage records (seed 000's usage_tracking)")
     def usage(
+        request: Request,
+        response: Response,
         filters: Annotated[Filters, Depends(RecordFilters)],
         start: datetime | None = None,
         end: datetime | None = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         cursor: str | None = None,
-    ) -> dict[str, Any]:
-        """The records of ``/costs/records`` with seed 000's field names beside the native ones."""
-        page = records(filters=filters, start=start, end=end, limit=limit, cursor=cursor)
-        for record in page["records"]:
+    ) -> list[dict[str, Any]]:
+        """The records of ``/costs/records`` with seed 000's field names beside the native ones,
+        paged the same way (the ``Link`` and ``X-Next-Cursor`` headers)."""
+        records, next_cursor = page(filters, start, end, limit, cursor)
+        for record in records:
             record.update({seed: record[native] for seed, native in _SEED_RECORD.items()})
-        return page
+        link_next(request, response, next_cursor)
+        return records
 
     @router.get("/usage/summary", summary="Total cost, tokens and runs of a period, against its budget")
     def usage_summary(

@@ -9,6 +9,7 @@ deleted.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from datetime import UTC, datetime
 from pydantic import ValidationError
 from spendgate.collector.budgets.model import Budget
 from spendgate.collector.tables import Columns, Records, Table
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,8 @@ class BudgetStore:
                 budgets.append(Budget.model_validate_json(stored.spec))
             except ValidationError as exc:  # written by a newer version, or by hand
                 broken[stored.id] = str(exc).splitlines()[0]
+        for budget_id in broken.keys() - self.broken.keys():  # once, not on every read
+            log.warning("budget %r is stored but unreadable, it is skipped: %s", budget_id, broken[budget_id])
         self.broken = broken
         self._cache = (time.monotonic(), budgets)
         return budgets

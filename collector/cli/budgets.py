@@ -91,11 +91,11 @@ def _status(args: argparse.Namespace, client: Client) -> None:
 
 
 def _list(args: argparse.Namespace, client: Client) -> None:
-    body = client.get("/api/v1/costs/budgets")
+    budgets = client.get("/api/v1/costs/budgets")
     if args.json:
-        print(json.dumps(body["budgets"], indent=2))
+        print(json.dumps(budgets, indent=2))
     else:
-        _print_budgets(body["budgets"])
+        _print_budgets(budgets)
 
 
 def _fields(args: argparse.Namespace) -> Json:

@@ -24,8 +24,8 @@ DEFAULT_URL = "http://127.0.0.1:4318"
 TIMEOUT_S = 30.0
 USER_AGENT = f"{CLI_AGENT}{__version__}"  # budget changes made with the CLI are recorded as such
 
-# A decoded JSON object; its values are whatever the API sent.
-Json = dict[str, Any]
+# A decoded JSON answer (an object, or an array for the listing routes); whatever the API sent.
+Json = Any
 
 
 class CommandError(Exception):
@@ -87,6 +87,14 @@ class Client:
         response = self._send(method, path, body)
         answer: Json = response.json() if response.content else {}
         return answer
+
+    def pages(self, path: str, query: dict[str, str] | None = None) -> Iterator[list[Json]]:
+        """The pages of a paged GET answer (a JSON array each), following ``Link: <...>; rel="next"``."""
+        url: str | None = path + (f"?{urlencode(query)}" if query else "")
+        while url is not None:
+            response = self._send("GET", url)
+            yield response.json()
+            url = response.links.get("next", {}).get("url")
 
     def lines(self, path: str, query: dict[str, str] | None = None) -> Iterator[str]:
         """A GET answer's text line by line (newlines kept) as it arrives: long exports."""

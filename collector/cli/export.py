@@ -77,15 +77,16 @@ def _csv(client: Client, path: str, query: dict[str, str], out: TextIO, progress
 def _json(
     client: Client, path: str, rows: str, query: dict[str, str], out: TextIO, progress: _Progress
 ) -> None:
-    """A JSON array of the rows; records page after page through ``next_cursor``."""
+    """A JSON array of the rows; records page after page (the answers' ``Link`` headers)."""
     out.write("[")
-    cursor: str | None = ""
-    while cursor is not None:
-        page = client.get(path, query | ({"limit": "1000", "cursor": cursor} if rows == "records" else {}))
-        for row in page[rows]:
+    if rows == "records":
+        pages = client.pages(path, query | {"limit": "1000"})
+    else:
+        pages = iter([client.get(path, query)[rows]])
+    for page in pages:
+        for row in page:
             out.write(("\n" if not progress.rows else ",\n") + json.dumps(row))
             progress.add()
-        cursor = page.get("next_cursor") or None
     out.write("\n]\n")
 
 

@@ -113,7 +113,7 @@ def collect(client: Client, period: str) -> Json:
         "daily": client.get("/api/v1/usage/daily", {"period": period if period != "all" else "month"}),
         "by_agent": client.get("/api/v1/usage/by-agent", {"period": period}),
         **{f"by_{scope}": _by_scope(client, scope, period) for scope in _SCOPES},
-        "budgets": client.get("/api/v1/costs/budgets")["budgets"],
+        "budgets": client.get("/api/v1/costs/budgets"),
     }
 
 

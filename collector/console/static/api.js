@@ -42,6 +42,17 @@ function detailOf(status, body) {
 
 // GET by default; {method, body, params}. Resolves to the parsed JSON (null for 204).
 export async function api(path, options = {}) {
+  return (await request(path, options)).body;
+}
+
+// One page of a paged listing (a JSON array): its rows, and the cursor of the next page from the
+// X-Next-Cursor header (null on the last page).
+export async function apiPage(path, options = {}) {
+  const { body, response } = await request(path, options);
+  return { rows: body || [], nextCursor: response.headers.get("X-Next-Cursor") };
+}
+
+async function request(path, options) {
   const headers = { Accept: "application/json" };
   const key = storedKey();
   if (key) headers.Authorization = "Bearer " + key;
@@ -51,11 +62,11 @@ export async function api(path, options = {}) {
     headers,
     body: options.body === undefined ? undefined : JSON.stringify(options.body),
   });
-  if (response.status === 204) return null;
+  if (response.status === 204) return { body: null, response };
   const body = await response.json().catch(() => null);
-  if (response.ok) return body;
+  if (response.ok) return { body, response };
   if (response.status === 401 && !options.retried && (await askForKey())) {
-    return api(path, { ...options, retried: true });
+    return request(path, { ...options, retried: true });
   }
   if (response.status === 403) {
     throw new ApiError(403, `Refused: ${detailOf(403, body)}. Changes need a key with the admin role.`);

@@ -29,8 +29,8 @@ function input(label, attributes) {
 async function seenIds(scopeType) {
   if (scopeType === "global") return [];
   const column = scopeType === "model" ? "priced_model" : scopeType;
-  const page = await api("/api/v1/costs/records", { params: { limit: 1000 } });
-  return [...new Set(page.records.map((r) => r[column]).filter(Boolean))].sort();
+  const records = await api("/api/v1/costs/records", { params: { limit: 1000 } });
+  return [...new Set(records.map((r) => r[column]).filter(Boolean))].sort();
 }
 
 function thresholdsOf(percentText) {

@@ -102,7 +102,7 @@ export async function render(panel) {
       el("button", { type: "button", class: "primary", "data-testid": "create-budget",
         onclick: () => createBudget(refresh) }, "Create Budget")),
     el("div", { "data-testid": "budgets" },
-      list.budgets.length ? list.budgets.map((b) => budgetCard(b, scopesOf(b), refresh))
+      list.length ? list.map((b) => budgetCard(b, scopesOf(b), refresh))
         : el("p", { class: "empty" }, "No budgets yet.")),
     el("h2", {}, "Agents"), agentTable(agents.agents || [], status, refresh),
     el("h2", {}, "Alerts"), alertList(alerts.alerts || []),

@@ -1,5 +1,5 @@
 // Records: priced calls, newest first, filtered; "Load more" follows the API's cursor.
-import { ago, api, count, el, moneyEl } from "./api.js";
+import { ago, apiPage, count, el, moneyEl } from "./api.js";
 
 const FILTERS = ["agent", "task", "provider", "model", "project"];
 const PAGE = 20;
@@ -50,10 +50,10 @@ export async function render(panel) {
   const more = el("button", { type: "button", "data-testid": "load-more", hidden: true }, "Load more");
   let cursor = null;
   async function load() {
-    const page = await api("/api/v1/costs/records", { params: params(cursor) });
-    list.append(...page.records.map(recordCard));
+    const page = await apiPage("/api/v1/costs/records", { params: params(cursor) });
+    list.append(...page.rows.map(recordCard));
     if (!list.children.length) list.append(el("p", { class: "empty" }, "No records match."));
-    cursor = page.next_cursor;
+    cursor = page.nextCursor;
     more.hidden = !cursor;
   }
   more.addEventListener("click", () => load());
