@@ -97,14 +97,14 @@ def test_records_csv_streams_every_page_and_equals_the_json(
     seeded: RunningCollector, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pages = []
-    page = costs._CostsApi.record_page
+    page = costs.CostsApi.record_page
 
-    def counted(self: costs._CostsApi, *args: Any) -> Any:
+    def counted(self: costs.CostsApi, *args: Any) -> Any:
         pages.append(args[-1])
         return page(self, *args)
 
     monkeypatch.setattr(costs, "EXPORT_PAGE_ROWS", 150)
-    monkeypatch.setattr(costs._CostsApi, "record_page", counted)
+    monkeypatch.setattr(costs.CostsApi, "record_page", counted)
     with httpx.stream("GET", seeded.http_url + "/api/v1/costs/records", params={"format": "csv"}) as response:
         assert response.status_code == 200 and "content-length" not in response.headers  # chunked
         text = "".join(response.iter_text())

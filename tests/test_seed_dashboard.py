@@ -244,6 +244,10 @@ def test_summary_models_operations_and_trends(running: RunningCollector) -> None
     assert by_operation["chat"]["operation_count"] == 9 and by_operation["embeddings"]["operation_count"] == 1
     assert sum(_money(o["cost_usd"]) for o in by_operation.values()) == _money(operations["total_cost"])
     assert _money(operations["total_cost"]) == Decimal(month["totals"]["total_cost"])
+    native_operations = _native(running, "/api/v1/usage/by-operation")  # one implementation behind both
+    assert [
+        (o["operation"], _money(o["cost_usd"]), o["operation_count"]) for o in operations["operations"]
+    ] == [(o["operation"], Decimal(o["total_cost"]), o["calls"]) for o in native_operations["operations"]]
 
     trends = _get(running, "/api/cost/trends", days=31)  # curl ".../api/cost/trends?days=30", a month's worth
     native_trends = _native(running, "/api/v1/costs/trends", days=31)

@@ -136,8 +136,9 @@ def _days(first: date, last: date) -> list[date]:
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
-class _CostsApi:
-    """The endpoints, on the storage they read and the pricer that prices forecasts."""
+class CostsApi:
+    """The endpoints, on the storage they read and the pricer that prices forecasts; the seed
+    routes (``seed_dashboard.py``) call these methods too, so each answer has one implementation."""
 
     def __init__(self, storage: Storage, pricer: Pricer) -> None:
         self.storage = storage
@@ -336,7 +337,7 @@ class _CostsApi:
 
 
 def build_router(storage: Storage, pricer: Pricer) -> APIRouter:
-    api = _CostsApi(storage, pricer)
+    api = CostsApi(storage, pricer)
     router = APIRouter(prefix="/api/v1")
     router.add_api_route(
         "/costs/records",

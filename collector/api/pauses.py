@@ -30,7 +30,9 @@ class PauseBody(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
-class _Pauses:
+class PauseActions:
+    """Pause, unpause and list scopes: the native routes below and the seed's (``seed_admin.py``)."""
+
     def __init__(self, runtime: BudgetRuntime) -> None:
         self.runtime = runtime
 
@@ -77,12 +79,12 @@ def paused_scopes(
     runtime: BudgetRuntime, scope_type: str | None, scope_id: str | None
 ) -> list[dict[str, Any]]:
     """The paused scopes as the status route shows them."""
-    return _Pauses(runtime).listed(scope_type, scope_id)
+    return PauseActions(runtime).listed(scope_type, scope_id)
 
 
 def build_router(runtime: BudgetRuntime) -> APIRouter:
     router = APIRouter()
-    pauses = _Pauses(runtime)
+    pauses = PauseActions(runtime)
 
     @router.get("/api/v1/scopes/paused")
     def paused(scope_type: ScopeType | None = None, scope_id: str | None = None) -> dict[str, Any]:

@@ -66,8 +66,9 @@ def _validation_error(exc: ValidationError) -> HTTPException:
     return HTTPException(422, f"invalid budget: {problems}")
 
 
-class _Budgets:
-    """The budget store behind the routes: look-ups that 404, changes that re-evaluate at once."""
+class BudgetActions:
+    """The budget store behind the routes: look-ups that 404, changes that re-evaluate at once.
+    The seed's admin routes (``seed_admin.py``) create, change and reset budgets through it too."""
 
     def __init__(self, runtime: BudgetRuntime) -> None:
         self.runtime = runtime
@@ -115,7 +116,7 @@ class _Budgets:
 def build_router(runtime: BudgetRuntime) -> APIRouter:
     # Registration order matters: the fixed paths (check, status) before /budgets/{budget_id}.
     router = APIRouter()
-    budgets = _Budgets(runtime)
+    budgets = BudgetActions(runtime)
     _add_collection_routes(router, budgets)
     _add_budget_routes(router, budgets)
     _add_action_routes(router, budgets)
@@ -123,7 +124,7 @@ def build_router(runtime: BudgetRuntime) -> APIRouter:
     return router
 
 
-def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
+def _add_collection_routes(router: APIRouter, budgets: BudgetActions) -> None:
     runtime, store = budgets.runtime, budgets.store
     checker = runtime.checker
 
@@ -184,7 +185,7 @@ def _add_collection_routes(router: APIRouter, budgets: _Budgets) -> None:
         }
 
 
-def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
+def _add_budget_routes(router: APIRouter, budgets: BudgetActions) -> None:
     @router.get("/api/v1/costs/budgets/{budget_id}")
     def read_budget(budget_id: str) -> dict[str, Any]:
         """One budget with its current flags."""
@@ -221,7 +222,7 @@ def _add_budget_routes(router: APIRouter, budgets: _Budgets) -> None:
         return Response(status_code=204)
 
 
-def _add_action_routes(router: APIRouter, budgets: _Budgets) -> None:
+def _add_action_routes(router: APIRouter, budgets: BudgetActions) -> None:
     # A disabled budget never blocks; /pause and /resume are the older names (a pause is now a
     # scope's, api/pauses.py).
     @router.post("/api/v1/costs/budgets/{budget_id}/disable")

@@ -18,11 +18,9 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
-from spendgate.collector.api.costs import jsonable
-from spendgate.collector.api.pauses import PauseBody
-from spendgate.collector.api.pauses import _Pauses as ScopePauses
-from spendgate.collector.api.routes import _Budgets as Budgets
-from spendgate.collector.api.seed_envelope import SeedResponse, number, ok
+from spendgate.collector.api.pauses import PauseActions, PauseBody
+from spendgate.collector.api.routes import BudgetActions
+from spendgate.collector.api.seed_envelope import SeedResponse, number, ok, seed_router
 from spendgate.collector.budgets.model import WILDCARD, Budget
 from spendgate.collector.budgets.runtime import BudgetRuntime
 
@@ -64,12 +62,11 @@ def _check_agent(agent_id: str) -> None:
 
 
 def _answer(agent_id: str, budget: dict[str, Any]) -> SeedResponse:
-    limit = jsonable({"limit": Decimal(budget["limit"])})["limit"]
     return ok(
         {
             "agent_id": agent_id,
             "budget_id": budget["id"],
-            "max_monthly_cost_usd": number(limit),
+            "max_monthly_cost_usd": number(budget["limit_usd"]),  # a monthly cost budget's limit
             "reset_at": budget["reset_at"],
             "budget": budget,  # the native budget, as GET /api/v1/costs/budgets/{id} shows it
         }
@@ -78,8 +75,8 @@ def _answer(agent_id: str, budget: dict[str, Any]) -> SeedResponse:
 
 class _SeedAdmin:
     def __init__(self, runtime: BudgetRuntime) -> None:
-        self.budgets = Budgets(runtime)
-        self.pauses = ScopePauses(runtime)
+        self.budgets = BudgetActions(runtime)
+        self.pauses = PauseActions(runtime)
 
     def set_budget(self, agent_id: str, body: AgentBudgetBody, request: Request) -> SeedResponse:
         """Set the agent's monthly cost limit, creating its budget if it has none."""
@@ -116,13 +113,10 @@ class _SeedAdmin:
 
 def build_router(runtime: BudgetRuntime) -> APIRouter:
     admin = _SeedAdmin(runtime)
-    router = APIRouter(prefix="/api/admin/agents", tags=["seed 004"], default_response_class=SeedResponse)
     routes = (
         ("/{agent_id}/budget", admin.set_budget, "Set an agent's monthly budget"),
         ("/{agent_id}/budget/reset", admin.reset_budget, "Reset an agent's monthly spend"),
         ("/{agent_id}/pause", admin.pause, "Pause an agent"),
         ("/{agent_id}/unpause", admin.unpause, "Unpause an agent"),
     )
-    for path, endpoint, summary in routes:
-        router.add_api_route(path, endpoint, methods=["POST"], summary=summary)
-    return router
+    return seed_router("/api/admin/agents", "POST", routes)

@@ -9,18 +9,15 @@ They need the read role (``auth.http_role``).
 
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal
+from datetime import date, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query
-from spendgate.collector.api.costs import _CostsApi as CostsApi
-from spendgate.collector.api.costs import jsonable
-from spendgate.collector.api.params import Period, time_range
+from spendgate.collector.api.costs import CostsApi
+from spendgate.collector.api.params import Period
 from spendgate.collector.api.seed_agents import agent_rows
-from spendgate.collector.api.seed_envelope import SeedResponse, number, ok, seed_row
-from spendgate.collector.budgets.model import epoch_micros
+from spendgate.collector.api.seed_envelope import SeedResponse, number, ok, seed_router, seed_row
 from spendgate.collector.budgets.runtime import BudgetRuntime
 from spendgate.collector.storage import Storage
 
@@ -49,7 +46,6 @@ def _local_start(summary: dict[str, Any], tz: str) -> datetime:
 class _SeedCosts:
     def __init__(self, storage: Storage, pricer: Pricer, runtime: BudgetRuntime | None) -> None:
         self.native = CostsApi(storage, pricer)
-        self.storage = storage
         self.runtime = runtime
 
     def dashboard(self, tz: str = "UTC", limit: Top = 5) -> SeedResponse:
@@ -111,34 +107,25 @@ class _SeedCosts:
 
     def models(self, period: Period = "month", tz: str = "UTC") -> SeedResponse:
         """Cost per model, largest first, with each one's share: ``/api/v1/usage/by-model``."""
-        native = self.native.usage_by("model")(period=period, tz=tz)
+        return self._usage_by("model", period, tz)
+
+    def operations(
+        self, period: Period = "month", tz: str = "UTC", start: date | None = None, end: date | None = None
+    ) -> SeedResponse:
+        """Cost per operation (chat, embeddings, ...), largest first, with each one's share, over a
+        period or the days from ``start`` to ``end`` (UTC, both included): ``/api/v1/usage/by-operation``."""
+        return self._usage_by("operation", period, tz, start, end)
+
+    def _usage_by(
+        self, dimension: str, period: Period, tz: str, start: date | None = None, end: date | None = None
+    ) -> SeedResponse:
+        native = self.native.usage_by(dimension)(period=period, tz=tz, start=start, end=end)
         return ok(
             {
                 "period_start": native["start"],
                 "period_end": native["end"],
                 "total_cost": number(native["total_cost"]),
-                "models": _items(native["models"]),
-            }
-        )
-
-    def operations(
-        self,
-        period: Period = "month",
-        tz: str = "UTC",
-        start: datetime | None = None,
-        end: datetime | None = None,
-    ) -> SeedResponse:
-        """Cost per operation (chat, embeddings, ...), largest first, over a period or start/end."""
-        low, high = time_range(period, start, end, tz)
-        bounds = {"start_us": epoch_micros(low), "end_us": epoch_micros(high)}
-        rows = self.storage.rows("api/by_operation.sql", bounds)
-        total = sum((r["total_cost"] for r in rows), Decimal(0))
-        return ok(
-            {
-                "period_start": low.isoformat(),
-                "period_end": high.isoformat(),
-                **seed_row(jsonable({"total_cost": total}), {}, _MONEY),
-                "operations": _items([jsonable(r) for r in rows]),
+                dimension + "s": _items(native[dimension + "s"]),
             }
         )
 
@@ -166,7 +153,6 @@ class _SeedCosts:
 
 def build_router(storage: Storage, pricer: Pricer, runtime: BudgetRuntime | None) -> APIRouter:
     api = _SeedCosts(storage, pricer, runtime)
-    router = APIRouter(prefix="/api/cost", tags=["seed 004"], default_response_class=SeedResponse)
     routes = (
         ("/dashboard", api.dashboard, "Overview: this month, today, the top agents and models"),
         ("/summary", api.summary, "Cost totals of a scope, with breakdowns by provider and model"),
@@ -175,6 +161,4 @@ def build_router(storage: Storage, pricer: Pricer, runtime: BudgetRuntime | None
         ("/operations", api.operations, "Cost by operation type"),
         ("/trends", api.trends, "Daily trends and the month's projection, with its confidence"),
     )
-    for path, endpoint, summary in routes:
-        router.add_api_route(path, endpoint, methods=["GET"], summary=summary)
-    return router
+    return seed_router("/api/cost", "GET", routes)

@@ -8,12 +8,16 @@ float. The seed names no error envelope: errors stay the API's ``{"detail": ...}
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import Any
 
 import simplejson
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+
+# A seed route: its path, the endpoint (answering with :func:`ok`) and its OpenAPI summary.
+SeedRoute = tuple[str, Callable[..., "SeedResponse"], str]
 
 
 class SeedResponse(JSONResponse):
@@ -24,7 +28,16 @@ class SeedResponse(JSONResponse):
 
 
 def ok(data: dict[str, Any], status_code: int = 200) -> SeedResponse:
+    """A native answer (renamed to the seed's fields) in the seed's envelope."""
     return SeedResponse({"success": True, "data": data}, status_code=status_code)
+
+
+def seed_router(prefix: str, method: str, routes: Iterable[SeedRoute]) -> APIRouter:
+    """The router of seed 004's routes under ``prefix``, each answering in the envelope."""
+    router = APIRouter(prefix=prefix, tags=["seed 004"], default_response_class=SeedResponse)
+    for path, endpoint, summary in routes:
+        router.add_api_route(path, endpoint, methods=[method], summary=summary)
+    return router
 
 
 def number(text: str | None) -> Decimal | None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from spendgate.collector.cli.budgets import _table
 from spendgate.collector.cli.client import Client, CommandError, Json
+from spendgate.collector.cli.table import text_table
 
 from spendgate.dimensions import GLOBAL, SCOPE_TYPES
 
@@ -62,7 +62,7 @@ def cmd_paused(args: argparse.Namespace) -> int:
         [p["scope_type"], p["scope_id"] or "-", p["changed_at"][:19], p["changed_by"], p["reason"]]
         for p in paused
     ]
-    print(_table(rows, ["SCOPE", "SCOPE ID", "SINCE", "BY", "REASON"]))
+    print(text_table(rows, ["SCOPE", "SCOPE ID", "SINCE", "BY", "REASON"]))
     return 0
 
 
