@@ -151,7 +151,7 @@ class Collector:
         )
         add_offline_docs(app)
         if self.auth.enabled:
-            app.add_middleware(AuthMiddleware, authenticator=self.auth)
+            app.add_middleware(AuthMiddleware, authenticator=self.auth, meter=self.telemetry)
         app.add_middleware(RequestLimits)  # added last, so it runs first
         if protocols.http is not None:
             app.include_router(
@@ -213,7 +213,7 @@ class Collector:
                 protocols.grpc.endpoint,
                 protocols.grpc.max_recv_msg_size_mib * _MIB,
                 batch.ack_timeout,
-                [GrpcAuthInterceptor(self.auth)] if self.auth.enabled else None,
+                [GrpcAuthInterceptor(self.auth, self.telemetry)] if self.auth.enabled else None,
             )
             if self.budgets is not None:
                 pricing = self.config.processors.pricing.overrides()

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from opentelemetry.exporter.prometheus import PrometheusMetricReader
 from opentelemetry.metrics import CallbackOptions, Observation
@@ -24,7 +24,8 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import Resource
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, start_http_server
+from spendgate.collector.api.auth import AuthRefusal
 from spendgate.collector.budgets.model import Evaluation
 from spendgate.collector.ingest.pipeline import ConsumeResult, Refusal, Transport
 from spendgate.collector.telemetry_config import MetricsTelemetry, OtlpMetricExporter
@@ -89,11 +90,13 @@ def _otlp_exporter(settings: OtlpMetricExporter) -> MetricExporter:
 
 
 class Telemetry:
-    """The instruments; components are handed this (as their meter protocols) by collector/app.py."""
+    """The instruments; components are handed this (as their meter protocols) by collector/app.py,
+    or by ``spendgate evaluator`` (collector/cli/budgets.py) under ``service`` spendgate-evaluator."""
 
-    def __init__(self, settings: MetricsTelemetry) -> None:
+    def __init__(self, settings: MetricsTelemetry, service: str = "spendgate-collector") -> None:
         self.settings = settings
         self.registry = CollectorRegistry(auto_describe=False)
+        self._listener: Any = None  # spendgate evaluator's own /metrics server (serve_prometheus)
         readers: list[MetricReader] = []
         if settings.prometheus:
             readers.append(PrometheusMetricReader(registry=self.registry, scope_info_enabled=False))
@@ -102,7 +105,7 @@ class Telemetry:
             readers.append(
                 PeriodicExportingMetricReader(exporter, export_interval_millis=periodic.interval * 1e3)
             )
-        resource = Resource.create({"service.name": "spendgate-collector", "service.version": __version__})
+        resource = Resource.create({"service.name": service, "service.version": __version__})
         self._provider = MeterProvider(metric_readers=readers, resource=resource)
         self._meter = self._provider.get_meter("spendgate.collector", __version__)
         self._scopes: tuple[_Scope, ...] = ()
@@ -126,6 +129,11 @@ class Telemetry:
         self._requests_rejected = meter.create_counter(
             "spendgate.requests.rejected", "{request}", "Export requests refused whole, by reason"
         )
+        self._api_refused = meter.create_counter(
+            "spendgate.api.requests.refused",
+            "{request}",
+            "Requests other than exports (API, flag stream) refused for their API key, by reason",
+        )
         self._insert_duration = meter.create_histogram(
             "spendgate.insert.duration",
             "s",
@@ -148,6 +156,13 @@ class Telemetry:
     def refused(self, transport: Transport, reason: Refusal) -> None:
         """One export request refused whole (bad_request, too_large, unsupported, busy, unavailable)."""
         self._requests_rejected.add(1, {"transport": transport, "reason": reason})
+
+    def auth_refused(self, transport: Transport, reason: AuthRefusal, export: bool) -> None:
+        """One request refused for its key (the auth middleware's and interceptor's AuthMeter)."""
+        if export:
+            self._requests_rejected.add(1, {"transport": transport, "reason": reason})
+        else:
+            self._api_refused.add(1, {"transport": transport, "reason": reason})
 
     def insert_took(self, seconds: float, ok: bool) -> None:
         """One insert attempt (the writer's InsertMeter)."""
@@ -273,5 +288,24 @@ class Telemetry:
         """The Prometheus text exposition of every instrument."""
         return generate_latest(self.registry)
 
+    def serve_prometheus(self) -> str | None:
+        """Serve :meth:`scrape` on a listener of its own at the pull exporter's host and port (for
+        ``spendgate evaluator``, which has no HTTP port); its URL, or None without a pull reader."""
+        exporter = self.settings.listener
+        if exporter is None:
+            return None
+        try:
+            self._listener, _ = start_http_server(exporter.port, exporter.host, self.registry)
+        except OSError as exc:
+            where = f"{exporter.host}:{exporter.port}"
+            raise OSError(
+                f"cannot serve metrics on {where} (the prometheus exporter's host, port): {exc}"
+            ) from None
+        host, port = self._listener.server_address[:2]
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}/metrics"
+
     def shutdown(self) -> None:
+        if self._listener is not None:
+            self._listener.shutdown()
+            self._listener.server_close()
         self._provider.shutdown(timeout_millis=5_000)

@@ -1,8 +1,10 @@
 """``service.telemetry.metrics``: the collector's own metrics, configured like the OpenTelemetry Collector's.
 
 Readers as in the OpenTelemetry Collector's ``service.telemetry.metrics.readers``: a ``pull`` reader
-with the ``prometheus`` exporter serves ``GET /metrics`` on the OTLP/HTTP port (there is no second
-port to open), a ``periodic`` reader pushes over OTLP. ``level`` bounds what is measured.
+with the ``prometheus`` exporter serves ``GET /metrics`` on the collector's OTLP/HTTP port (there is no
+second port to open) and, for ``spendgate evaluator``, which has no HTTP port, on its own listener at
+the exporter's ``host`` and ``port``; a ``periodic`` reader pushes over OTLP. ``level`` bounds what is
+measured.
 """
 
 from __future__ import annotations
@@ -14,7 +16,11 @@ from spendgate.collector.config_fields import Seconds, Strict
 
 
 class PrometheusExporter(Strict):
-    """Served at ``/metrics`` on the HTTP receiver's endpoint, behind the same API keys (read role)."""
+    """The collector serves ``/metrics`` on the HTTP receiver's endpoint, behind the API keys (read role),
+    and ignores ``host`` and ``port``; ``spendgate evaluator`` listens there (``port: 0``: any free port)."""
+
+    host: str = Field(default="localhost", min_length=1)
+    port: int = Field(default=8888, ge=0, le=65535)
 
 
 class PullExporter(Strict):
@@ -63,7 +69,13 @@ class MetricsTelemetry(Strict):
     @property
     def prometheus(self) -> bool:
         """Whether ``/metrics`` is served."""
-        return self.level != "none" and any(reader.pull is not None for reader in self.readers)
+        return self.listener is not None
+
+    @property
+    def listener(self) -> PrometheusExporter | None:
+        """The first pull reader's exporter (where ``spendgate evaluator`` listens), when metrics are on."""
+        pulls = [r.pull.exporter.prometheus for r in self.readers if r.pull is not None]
+        return pulls[0] if pulls and self.level != "none" else None
 
     @property
     def periodic(self) -> list[PeriodicReader]:

@@ -15,16 +15,19 @@ import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter as HttpExporter
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import ExportMetricsServiceRequest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from prometheus_client.parser import text_string_to_metric_families
 from spendgate.collector.api.auth import digest
 from spendgate.collector.budgets.model import Budget, Evaluation
 from spendgate.collector.config import ConfigError, parse_config
+from spendgate.collector.ingest.otlp import SERVICE_NAME
 from spendgate.collector.telemetry import Telemetry
 
 from spendgate.proto import flags_pb2 as pb
 from spendgate.proto import flags_pb2_grpc
 
 from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, wait_until
+from .metric_sinks import GrpcMetricsSink
 
 KEYS = {"ingest": "sg_metrics_ingest", "read": "sg_metrics_read"}
 LIMIT = Decimal(10)
@@ -56,7 +59,7 @@ class _OtlpMetrics:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
 
-def _config(otlp_url: str) -> str:
+def _config(otlp_url: str, grpc_endpoint: str) -> str:
     keys = "".join(
         f"      - {{name: {role}, sha256: {digest(key)}, roles: [{role}]}}\n" for role, key in KEYS.items()
     )
@@ -78,6 +81,9 @@ service:
         - periodic:
             interval: 200ms
             exporter: {{otlp: {{protocol: http/protobuf, endpoint: "{otlp_url}"}}}}
+        - periodic:
+            interval: 200ms
+            exporter: {{otlp: {{protocol: grpc, endpoint: "{grpc_endpoint}", headers: {{x-sink: metrics}}}}}}
 """
 
 
@@ -95,10 +101,17 @@ def otlp_sink() -> Iterator[_OtlpMetrics]:
 
 
 @pytest.fixture(scope="module")
-def seeded(chdb_dsn: str, otlp_sink: _OtlpMetrics) -> Iterator[RunningCollector]:
+def grpc_sink() -> Iterator[GrpcMetricsSink]:
+    sink = GrpcMetricsSink()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def seeded(chdb_dsn: str, otlp_sink: _OtlpMetrics, grpc_sink: GrpcMetricsSink) -> Iterator[RunningCollector]:
     """3 LLM spans and one HTTP span over gRPC; 2 LLM spans and one with a negative token count over
     HTTP; one undecodable HTTP body."""
-    with collector_running(chdb_dsn, _config(otlp_sink.url)) as running:
+    with collector_running(chdb_dsn, _config(otlp_sink.url, grpc_sink.endpoint)) as running:
         auth = {"authorization": f"Bearer {KEYS['ingest']}"}
         other = make_spans([{"name": "GET /", "attributes": {"http.request.method": "GET"}}])
         grpc = GrpcExporter(endpoint=running.grpc_endpoint, insecure=True, headers=auth, timeout=10)
@@ -210,6 +223,81 @@ def test_the_same_instruments_are_pushed_over_otlp(seeded: RunningCollector, otl
     wanted = {"spendgate.spans.received", "spendgate.spans.stored", "spendgate.budget.spend_usd"}
     wait_until(lambda: wanted <= otlp_sink.names, 15, f"an OTLP export with {wanted}")
     assert "spendgate.insert.duration" in otlp_sink.names
+
+
+def test_the_same_instruments_are_pushed_over_otlp_grpc(
+    seeded: RunningCollector, grpc_sink: GrpcMetricsSink
+) -> None:
+    wanted = {"spendgate.spans.received", "spendgate.spans.stored", "spendgate.budget.spend_usd"}
+    wait_until(lambda: wanted <= grpc_sink.names, 15, f"an OTLP/gRPC export with {wanted}")
+    assert {"spendgate.insert.duration", "spendgate.evaluator.runs"} <= grpc_sink.names
+    assert grpc_sink.services == {"spendgate-collector"}
+    assert ("x-sink", "metrics") in grpc_sink.headers  # the exporter's configured headers
+
+
+def _refusals(running: RunningCollector) -> dict[tuple[str, str, str], float]:
+    """Refused requests by (instrument, transport, reason)."""
+    samples = _scrape(running)
+    return {
+        (name, dict(key)["transport"], dict(key)["reason"]): value
+        for name in ("spendgate_requests_rejected_total", "spendgate_api_requests_refused_total")
+        for key, value in samples.get(name, {}).items()
+    }
+
+
+def _grown(before: dict[Any, float], after: dict[Any, float]) -> dict[Any, float]:
+    return {key: value - before.get(key, 0) for key, value in after.items() if value != before.get(key, 0)}
+
+
+def test_requests_refused_for_their_key_are_counted_by_reason(seeded: RunningCollector) -> None:
+    before = _refusals(seeded)
+    for key in (None, KEYS["read"]):  # the real exporters: no key (401), a key without ingest (403)
+        headers = {"authorization": f"Bearer {key}"} if key else {}
+        over_grpc = GrpcExporter(endpoint=seeded.grpc_endpoint, insecure=True, headers=headers, timeout=5)
+        assert over_grpc.export(_llm(1)).name == "FAILURE"
+        over_http = HttpExporter(endpoint=seeded.http_url + "/v1/traces", headers=headers, timeout=5)
+        assert over_http.export(_llm(1)).name == "FAILURE"
+    assert httpx.get(seeded.http_url + "/api/v1/costs/summary").status_code == 401
+    with grpc.insecure_channel(seeded.grpc_endpoint) as channel:
+        watch = flags_pb2_grpc.BudgetFlagsStub(channel).Watch(pb.WatchRequest())
+        with pytest.raises(grpc.RpcError) as refused:
+            next(watch)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    rejected, api = "spendgate_requests_rejected_total", "spendgate_api_requests_refused_total"
+    assert _grown(before, _refusals(seeded)) == {
+        (rejected, "grpc", "unauthenticated"): 1,
+        (rejected, "grpc", "forbidden"): 1,
+        (rejected, "http", "unauthenticated"): 1,
+        (rejected, "http", "forbidden"): 1,
+        (api, "http", "unauthenticated"): 1,
+        (api, "grpc", "unauthenticated"): 1,
+    }
+
+
+def test_grpc_requests_over_the_size_limit_are_refused_and_counted(seeded: RunningCollector) -> None:
+    limit = 16 * 1024 * 1024  # receivers.otlp.protocols.grpc.max_recv_msg_size_mib's default
+    before = _refusals(seeded)
+    metadata = [("authorization", f"Bearer {KEYS['ingest']}")]
+    with grpc.insecure_channel(
+        seeded.grpc_endpoint, [("grpc.max_send_message_length", 3 * limit)]
+    ) as channel:
+        export = channel.unary_unary(f"/{SERVICE_NAME}/Export")  # raw bytes both ways
+        with pytest.raises(grpc.RpcError) as refused:
+            export(b"\x00" * (limit + 1), metadata=metadata, timeout=30)
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert f"exceeds the limit of {limit} bytes" in str(refused.value.details())
+        assert _grown(before, _refusals(seeded)) == {
+            ("spendgate_requests_rejected_total", "grpc", "too_large"): 1
+        }
+        # Beyond twice the limit grpcio refuses the message itself, before the collector sees it.
+        with pytest.raises(grpc.RpcError) as transport:
+            export(b"\x00" * (2 * limit + 1), metadata=metadata, timeout=30)
+        assert transport.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        empty = ExportTraceServiceResponse.FromString(export(b"", metadata=metadata, timeout=30))
+    assert empty.partial_success.rejected_spans == 0  # a request within the limit goes through
+    assert _grown(before, _refusals(seeded)) == {
+        ("spendgate_requests_rejected_total", "grpc", "too_large"): 1
+    }
 
 
 def test_openapi_documents_the_metrics_route(seeded: RunningCollector) -> None:

@@ -16,18 +16,29 @@ import hashlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import grpc
 from spendgate.collector.config import ApiKey
+from spendgate.collector.ingest.otlp import SERVICE_NAME as TRACE_SERVICE
 
 Role = str
+# Why a request was refused for its key: none or an unknown one (401), one without the role (403).
+AuthRefusal = Literal["unauthenticated", "forbidden"]
+_EXPORT_PATH = "/v1/traces"
+_GRPC_EXPORT = f"/{TRACE_SERVICE}/Export"
 KEY_NAME = "spendgate.api_key_name"  # the ASGI scope's entry for the name of the request's key
 CLI_AGENT = "spendgate-cli/"  # how the CLI's User-Agent starts
 _OPEN_PATHS = ("/healthz", "/docs", "/openapi.json", "/docs/oauth2-redirect")
 _OPEN_PREFIX = "/docs/assets/"  # Swagger UI's files (api/docs.py)
 # The web console's page and files hold no data (its scripts call the API with the user's key).
 CONSOLE_PAGE, CONSOLE_STATIC = "/costs", "/costs/static/"
+
+
+class AuthMeter(Protocol):
+    """Told of every refusal (collector/telemetry.py); ``export``: an OTLP export, else the API or flags."""
+
+    def auth_refused(self, transport: Literal["grpc", "http"], reason: AuthRefusal, export: bool) -> None: ...
 
 
 def digest(key: str) -> str:
@@ -92,7 +103,7 @@ def http_role(method: str, path: str) -> Role | None:
     """The role an HTTP request needs; None for open paths."""
     if path in _OPEN_PATHS or path.startswith(_OPEN_PREFIX) or (method in ("GET", "HEAD") and _console(path)):
         return None
-    if path == "/v1/traces":
+    if path == _EXPORT_PATH:
         return "ingest"
     if _override_request(method, path):
         return "read"
@@ -118,9 +129,10 @@ def http_role(method: str, path: str) -> Role | None:
 class AuthMiddleware:
     """ASGI middleware: 401 without a known key, 403 without the role the path needs."""
 
-    def __init__(self, app: Any, authenticator: Authenticator) -> None:
+    def __init__(self, app: Any, authenticator: Authenticator, meter: AuthMeter | None = None) -> None:
         self.app = app
         self.auth = authenticator
+        self.meter = meter
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http" or not self.auth.enabled:
@@ -145,6 +157,9 @@ class AuthMiddleware:
             status, message = 401, "an API key is required (Authorization: Bearer <key>)"
         else:
             status, message = 403, f"this key lacks the {needed} role"
+        if self.meter is not None:
+            reason: AuthRefusal = "unauthenticated" if status == 401 else "forbidden"
+            self.meter.auth_refused("http", reason, scope["path"] == _EXPORT_PATH)
         body = json.dumps({"detail": message}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
@@ -156,8 +171,9 @@ class AuthMiddleware:
 class GrpcAuthInterceptor(grpc.aio.ServerInterceptor):
     """Every gRPC method (OTLP export, budget flags) needs an ingest key."""
 
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, meter: AuthMeter | None = None) -> None:
         self.auth = authenticator
+        self.meter = meter
 
     async def intercept_service(
         self,
@@ -171,6 +187,9 @@ class GrpcAuthInterceptor(grpc.aio.ServerInterceptor):
         roles = self.auth.roles(metadata.get("authorization"))
         if roles is not None and "ingest" in roles:
             return handler
+        if self.meter is not None:
+            reason: AuthRefusal = "unauthenticated" if roles is None else "forbidden"
+            self.meter.auth_refused("grpc", reason, details.method == _GRPC_EXPORT)
         if roles is None:
             return _refusal(handler, grpc.StatusCode.UNAUTHENTICATED, "an API key is required")
         return _refusal(handler, grpc.StatusCode.PERMISSION_DENIED, "this key lacks the ingest role")

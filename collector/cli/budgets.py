@@ -11,7 +11,7 @@ import argparse
 import json
 import threading
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from spendgate.collector.budgets.model import Metric, Period
 from spendgate.collector.cli.budget_history import show_history
@@ -19,6 +19,9 @@ from spendgate.collector.cli.client import Client, CommandError, Json
 from spendgate.collector.cli.money import quantity
 from spendgate.collector.cli.table import text_table as _table
 from spendgate.collector.config import Config
+
+if TYPE_CHECKING:
+    from spendgate.collector.budgets.evaluator import RunMeter
 
 _BUDGET_FIELDS = (
     "id",
@@ -217,6 +220,33 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluator(config: Config, base_dir: Path | None) -> int:
+    """Evaluate budgets until SIGINT or SIGTERM, measured as the collector is (service.telemetry.metrics):
+    Prometheus on a listener of its own (the pull exporter's host and port), OTLP push as configured."""
+    import sys
+
+    from spendgate.collector.telemetry import Telemetry
+
+    metrics = config.service.telemetry.metrics
+    telemetry = Telemetry(metrics, "spendgate-evaluator") if metrics.level != "none" else None
+    url = None
+    if telemetry is not None:
+        try:
+            url = telemetry.serve_prometheus()
+        except OSError as exc:
+            print(f"spendgate evaluator: {exc}", file=sys.stderr)
+            telemetry.shutdown()
+            return 2
+    try:
+        _evaluate_until_stopped(config, base_dir, telemetry, url)
+    finally:
+        if telemetry is not None:
+            telemetry.shutdown()
+    return 0
+
+
+def _evaluate_until_stopped(
+    config: Config, base_dir: Path | None, meter: RunMeter | None, url: str | None
+) -> None:
     import signal
 
     from spendgate.collector.budgets.runtime import BudgetRuntime
@@ -226,16 +256,19 @@ def cmd_evaluator(config: Config, base_dir: Path | None) -> int:
     migrate(storage)
     settings = config.extensions.budgets.model_copy(update={"evaluator": "embedded"})
     runtime = BudgetRuntime(storage, settings, fast_path=False)
+    runtime.meter = meter
     runtime.open()
     runtime.start()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    print(f"spendgate evaluator ready: every {settings.evaluate_every:g}s on {storage.dsn}", flush=True)
+    metrics = f" metrics={url}" if url else ""
+    print(
+        f"spendgate evaluator ready: every {settings.evaluate_every:g}s on {storage.dsn}{metrics}", flush=True
+    )
     stop.wait()
     runtime.close()
     storage.close()
-    return 0
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:

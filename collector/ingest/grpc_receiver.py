@@ -3,6 +3,10 @@
 Bodies are taken as bytes so the decoder can fall back to the lenient schema.
 Storage trouble maps to UNAVAILABLE (down, or slower than the ack timeout) and
 RESOURCE_EXHAUSTED (queue full), both of which OTLP exporters retry.
+
+The size limit (``max_recv_msg_size_mib``) is checked here, so an over-size request is refused
+(RESOURCE_EXHAUSTED, as grpcio would) and counted; grpcio itself only refuses messages beyond
+twice the limit (:func:`transport_cap`), which never reach a handler.
 """
 
 from __future__ import annotations
@@ -24,16 +28,29 @@ def _retry_after(context: Any, seconds: int) -> None:
     context.set_trailing_metadata((("retry-after", str(seconds)),))
 
 
+_GRPC_MAX = 2**31 - 1  # grpcio's message size options are C ints
+
+
+def transport_cap(max_message_bytes: int) -> int:
+    """grpcio's own receive limit: a safety margin above the one the handler checks and counts."""
+    return min(2 * max_message_bytes, _GRPC_MAX)
+
+
 class TraceServiceHandler:
-    def __init__(self, pipeline: TracesPipeline, ack_timeout: float) -> None:
+    def __init__(self, pipeline: TracesPipeline, ack_timeout: float, max_message_bytes: int) -> None:
         self.pipeline = pipeline
         self.ack_timeout = ack_timeout
+        self.max_message_bytes = max_message_bytes
 
     def _refused(self, reason: Refusal) -> None:
         if (meter := self.pipeline.meter) is not None:
             meter.refused("grpc", reason)
 
     async def export(self, body: bytes, context: Any) -> Any:
+        if len(body) > self.max_message_bytes:
+            self._refused("too_large")
+            message = f"message of {len(body)} bytes exceeds the limit of {self.max_message_bytes} bytes"
+            await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, message)
         try:
             result = await self.pipeline.consume(body, "protobuf")
         except otlp.BadRequest as exc:
@@ -65,7 +82,7 @@ def build_server(
     ack_timeout: float,
     interceptors: list[Any] | None = None,
 ) -> Any:
-    handler = TraceServiceHandler(pipeline, ack_timeout)
+    handler = TraceServiceHandler(pipeline, ack_timeout, max_message_bytes)
     method = grpc.unary_unary_rpc_method_handler(
         handler.export,
         request_deserializer=None,  # raw bytes
@@ -74,7 +91,7 @@ def build_server(
     server = grpc.aio.server(
         interceptors=interceptors or None,
         options=[
-            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_receive_message_length", transport_cap(max_message_bytes)),
             ("grpc.max_send_message_length", 4 * 1024 * 1024),
         ],
     )

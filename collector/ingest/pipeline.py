@@ -33,7 +33,8 @@ class ConsumeResult:
 
 
 Transport = Literal["grpc", "http"]
-# Why a receiver refused a whole export request (400, 413, 415, 429, 503 before and after processing).
+# Why a receiver refused a whole export request (400, 413, 415, 429, 503 before and after processing);
+# the auth middleware and interceptor add unauthenticated and forbidden (401, 403; api/auth.py).
 Refusal = Literal["bad_request", "too_large", "unsupported", "busy", "unavailable", "not_stored"]
 
 
