@@ -207,20 +207,71 @@ def migrate(storage: Storage, repair: bool = False) -> list[str]:
     applied = {
         row.version: row.checksum for row in storage.records(_MIGRATIONS, "collector/applied_migrations.sql")
     }
-    done = []
+    pending = []
     for migration, statements in rest:
-        checksum = checksums[migration.version]
         if migration.version in applied and not repair:
-            if applied[migration.version] != checksum:
+            if applied[migration.version] != checksums[migration.version]:
                 log.warning("migration %s changed after it was applied; not re-applying", migration.name)
             continue
-        log.info("applying migration %s", migration.name)
-        _apply(storage, migration.name, statements, planned)
-        storage.insert(_MIGRATIONS, [AppliedMigration(migration.version, migration.name, checksum)])
-        done.append(migration.name)
-    check_schema(storage, [statement for _, statements in planned for statement in statements])
-    apply_retention(storage)
-    return done
+        pending.append((migration, statements))
+    if pending:
+        # On a cluster a view may exist on some hosts only: every drop runs there.
+        runs = effective_statements(pending, None if options.clustered else set(_tables(storage)))
+        for (migration, _), statements in zip(pending, runs, strict=True):
+            log.info("applying migration %s", migration.name)
+            _apply(storage, migration.name, statements, planned)
+        # One record insert for the whole run. A crash before it leaves them all unrecorded:
+        # the next start applies them again, which every migration allows (IF [NOT] EXISTS
+        # throughout; --repair-schema relies on the same).
+        storage.insert(
+            _MIGRATIONS,
+            [AppliedMigration(m.version, m.name, checksums[m.version]) for m, _ in pending],
+        )
+    apply_retention(storage, check_schema(storage, [s for _, group in planned for s in group]))
+    return [migration.name for migration, _ in pending]
+
+
+_VIEW = re.compile(
+    r"^\s*(CREATE MATERIALIZED VIEW IF NOT EXISTS|DROP VIEW IF EXISTS) (\S+?\.`?\w+`?)(?:[\s(;]|$)"
+)
+
+
+def effective_statements(pending: list[Planned], existing: set[str] | None) -> list[list[str]]:
+    """The statements of ``pending`` (applied in order, in one run) that change something.
+
+    A view the run drops again later is not created before that (it holds no data: its rows
+    are in its target table), and dropping a view that does not exist is skipped; ``existing``
+    names the database's tables and views before the run (None: unknown, every drop runs).
+    On a new database this saves the superseded versions of the rollup views."""
+    dropped_later: dict[str, int] = {}  # view -> the last migration of the run that drops it
+    for index, (_, statements) in enumerate(pending):
+        for statement in statements:
+            match = _VIEW.match(statement)
+            if match and match.group(1).startswith("DROP"):
+                dropped_later[_short(match.group(2))] = index
+    present = set(existing or ())
+    runs = []
+    for index, (_, statements) in enumerate(pending):
+        run = []
+        for statement in statements:
+            match = _VIEW.match(statement)
+            if match is None:
+                run.append(statement)
+                continue
+            view = _short(match.group(2))
+            if match.group(1).startswith("DROP"):
+                if existing is None or view in present:
+                    run.append(statement)
+                    present.discard(view)
+            elif dropped_later.get(view, -1) <= index:
+                run.append(statement)
+                present.add(view)
+        runs.append(run)
+    return runs
+
+
+def _short(qualified: str) -> str:
+    return qualified.rsplit(".", 1)[1].strip("`")
 
 
 def _apply(storage: Storage, name: str, statements: list[str], planned: list[Planned]) -> None:
@@ -243,11 +294,12 @@ def _tables(storage: Storage) -> dict[str, str]:
     return {row["name"]: row["engine_full"] for row in rows}
 
 
-def check_schema(storage: Storage, statements: list[str]) -> None:
+def check_schema(storage: Storage, statements: list[str]) -> dict[str, str]:
     """Raise StorageError naming what is missing when a table or view the migrations create is gone
-    (dropped by hand, say), and how to recover."""
+    (dropped by hand, say), and how to recover; returns the tables (:func:`_tables`)."""
     expected = {match.group(1) for statement in statements for match in _CREATED.finditer(statement)}
-    missing = sorted(expected - set(_tables(storage)))
+    tables = _tables(storage)
+    missing = sorted(expected - set(tables))
     if missing:
         names = ", ".join(missing)
         raise StorageError(
@@ -255,20 +307,22 @@ def check_schema(storage: Storage, statements: list[str]) -> None:
             "What was in them is gone (restore it from a backup if you have one); "
             "`spendgate collector --repair-schema` re-creates what is missing and starts"
         )
+    return tables
 
 
 _TTL_DAYS = re.compile(r"TTL .*?toIntervalDay\((\d+)\)")
 
 
-def apply_retention(storage: Storage) -> None:
-    """Bring each table's TTL to the configured retention where they differ."""
+def apply_retention(storage: Storage, tables: dict[str, str] | None = None) -> None:
+    """Bring each table's TTL to the configured retention where they differ (``tables``: a
+    fresh :func:`_tables`, read here when not given)."""
     options = storage.options
     wanted = {
         "llm_spans": options.detailed_days,
         "spend_by_scope_hourly": options.hourly_days,
         "spend_daily": options.daily_days,
     }
-    tables = _tables(storage)
+    tables = _tables(storage) if tables is None else tables
     statements = queries.split_statements(storage.sql("collector/retention.sql"))
     for (table, days), statement in zip(wanted.items(), statements, strict=True):
         match = _TTL_DAYS.search(tables.get(table + ("_local" if options.clustered else ""), ""))
