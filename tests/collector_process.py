@@ -1,4 +1,5 @@
-"""Run the collector as a separate process, the way it is deployed, and query its storage after it stops."""
+"""Run the collector as a separate process, the way it is deployed, and query its storage after it stops;
+run an instrumented agent as a process of its own against a fake provider."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 
 def start_collector_process(config: Path, log: Path, *options: str) -> subprocess.Popen[bytes]:
@@ -33,3 +38,20 @@ def collector_sql(config: Path, query: str) -> list[list[object]]:
         timeout=120,
     ).stdout
     return [json.loads(line) for line in out.splitlines()]
+
+
+@pytest.fixture(scope="module", name="fake")
+def fake_provider() -> Iterator[Any]:
+    """A fake LLM provider for the module's agents (import this fixture into the test module)."""
+    from spendgate.instrumentation.fake_provider import FakeProvider
+
+    with FakeProvider() as server:
+        yield server
+
+
+def agent_command(script: str, tmp_path: Path, provider_url: str, grpc_endpoint: str) -> list[str]:
+    """The command that runs ``script`` (an agent's source) as a process: its argv is the provider's
+    base URL, the collector's OTLP/gRPC endpoint and a spool directory under ``tmp_path``."""
+    path = tmp_path / "agent.py"
+    path.write_text(script)
+    return [sys.executable, str(path), provider_url, f"http://{grpc_endpoint}", str(tmp_path / "spool")]

@@ -22,6 +22,7 @@ from spendgate.flag import PAUSE_METRIC, Flag
 from spendgate.proto import flags_pb2 as pb
 from spendgate.proto import flags_pb2_grpc
 
+from .collector_process import agent_command, fake_provider  # noqa: F401 (the fixture `fake`)
 from .conftest import RunningCollector, collector_running, start_collector, wait_until
 
 # A model priced at zero: a budget lets its calls through, a pause must not.
@@ -41,14 +42,6 @@ def running(chdb_dsn: str) -> Iterator[RunningCollector]:
     """One collector for the module's tests; each test leaves no scope paused."""
     with collector_running(chdb_dsn, CONFIG) as collector:
         yield collector
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[Any]:
-    from spendgate.instrumentation.fake_provider import FakeProvider
-
-    with FakeProvider() as server:
-        yield server
 
 
 def api(running: RunningCollector) -> httpx.Client:
@@ -93,11 +86,8 @@ configure.flush()
 def test_a_paused_agent_process_stops_at_once_even_for_free_calls_and_runs_after_unpause(
     running: RunningCollector, fake: Any, tmp_path: Path
 ) -> None:
-    script = tmp_path / "agent.py"
-    script.write_text(AGENT)
-    endpoint = f"http://{running.grpc_endpoint}"
     agent = subprocess.Popen(
-        [sys.executable, str(script), fake.url("openai"), endpoint, str(tmp_path / "spool")],
+        agent_command(AGENT, tmp_path, fake.url("openai"), running.grpc_endpoint),
         stdout=subprocess.PIPE,
         text=True,
     )

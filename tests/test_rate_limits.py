@@ -5,7 +5,6 @@ by its own count and let through again, per-run call limits, and external mode's
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +14,7 @@ import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter as GrpcExporter
 
+from .collector_process import agent_command, fake_provider  # noqa: F401 (the fixture `fake`)
 from .conftest import RunningCollector, chat_attributes, collector_running, make_spans, wait_until
 
 CONFIG = """
@@ -31,14 +31,6 @@ def running(chdb_dsn: str) -> Iterator[RunningCollector]:
     that is not ok is due a re-check, else hourly: flags come from the fast path and re-checks."""
     with collector_running(chdb_dsn, CONFIG) as collector:
         yield collector
-
-
-@pytest.fixture(scope="module")
-def fake() -> Iterator[Any]:
-    from spendgate.instrumentation.fake_provider import FakeProvider
-
-    with FakeProvider() as server:
-        yield server
 
 
 def api(running: RunningCollector) -> httpx.Client:
@@ -161,11 +153,8 @@ def test_an_agent_process_is_refused_past_its_rate_limit_and_let_through_once_it
     # "5 calls per 3 seconds per agent", for each agent: enforced by the agent on its own calls.
     create(running, id="rate", scope_type="agent", scope_id="*", metric="calls", limit=5, period="rolling",
            rolling_seconds=3)  # fmt: skip
-    script = tmp_path / "agent.py"
-    script.write_text(AGENT)
     before = len(fake.requests)
-    endpoint = f"http://{running.grpc_endpoint}"
-    args = [sys.executable, str(script), fake.url("openai"), endpoint, str(tmp_path / "spool")]
+    args = agent_command(AGENT, tmp_path, fake.url("openai"), running.grpc_endpoint)
     done = subprocess.run(args, capture_output=True, text=True, timeout=90)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
