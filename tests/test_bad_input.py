@@ -51,20 +51,20 @@ def test_truncated_and_garbage_protobuf(running: RunningCollector) -> None:
     assert _count(running) == 1
 
 
-def test_invalid_json_and_wrong_shapes(running: RunningCollector) -> None:
+def test_invalid_json_and_wrong_shapes(shared: RunningCollector) -> None:
     for bad in (b"{not json", b"[1,2,3]", b'"text"'):
-        reply = _post(running, bad, {"content-type": "application/json"})
+        reply = _post(shared, bad, {"content-type": "application/json"})
         assert reply.status_code == 400
         assert "JSON" in reply.json()["message"]
-    _healthy(running)
+    _healthy(shared)
 
 
-def test_wrong_content_type_and_encoding(running: RunningCollector) -> None:
-    assert _post(running, b"x", {"content-type": "text/plain"}).status_code == 415
-    assert _post(running, b"x", {}).status_code == 415
-    reply = _post(running, b"x", {"content-type": "application/x-protobuf", "content-encoding": "br"})
+def test_wrong_content_type_and_encoding(shared: RunningCollector) -> None:
+    assert _post(shared, b"x", {"content-type": "text/plain"}).status_code == 415
+    assert _post(shared, b"x", {}).status_code == 415
+    reply = _post(shared, b"x", {"content-type": "application/x-protobuf", "content-encoding": "br"})
     assert reply.status_code == 415
-    _healthy(running)
+    _healthy(shared)
 
 
 def test_gzip_body_and_gzip_bomb(running: RunningCollector) -> None:
@@ -78,11 +78,11 @@ def test_gzip_body_and_gzip_bomb(running: RunningCollector) -> None:
     _healthy(running)
 
 
-def test_oversized_body_is_413(running: RunningCollector) -> None:
-    reply = _post(running, b"\0" * (5 * 1024 * 1024), PROTO)  # limit is 4 MiB in the test config
+def test_oversized_body_is_413(shared: RunningCollector) -> None:
+    reply = _post(shared, b"\0" * (5 * 1024 * 1024), PROTO)  # limit is 4 MiB in the test config
     assert reply.status_code == 413
     assert "limit" in reply.text
-    _healthy(running)
+    _healthy(shared)
 
 
 def test_huge_attribute_values_are_clipped(running: RunningCollector) -> None:
@@ -276,17 +276,17 @@ def _raw_status(running: RunningCollector, head: bytes) -> tuple[int, bytes]:
     return int(reply.split(b" ", 2)[1]), reply
 
 
-def test_huge_query_strings_and_headers_get_414_and_431(running: RunningCollector) -> None:
+def test_huge_query_strings_and_headers_get_414_and_431(shared: RunningCollector) -> None:
     huge = b"a" * (1 << 20)
     status, reply = _raw_status(
-        running, b"GET /api/v1/costs/records?task=" + huge + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+        shared, b"GET /api/v1/costs/records?task=" + huge + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     )
     assert status == 414 and b"query string" in reply
     status, reply = _raw_status(
-        running, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + huge + b"\r\n\r\n"
+        shared, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Padding: " + huge + b"\r\n\r\n"
     )
     assert status == 431 and b"headers" in reply
-    _healthy(running)
+    _healthy(shared)
 
 
 def test_attribute_values_nested_to_any_depth_fail_nothing(running: RunningCollector) -> None:
