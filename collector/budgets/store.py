@@ -149,9 +149,15 @@ class BudgetStore:
         """Write the config's budgets whose ids were never stored; returns their ids."""
         with self._lock:
             known = self._versions()
-            added = []
+            rows: list[StoredBudget] = []  # one insert for all (a start seeds about ten)
+            now = datetime.now(UTC)
             for budget in defaults:
                 if budget.id not in known:
-                    self._write(budget.id, budget.model_dump_json(), False, "config")
-                    added.append(budget.id)
-        return added
+                    version = 1 + sum(row.id == budget.id for row in rows)
+                    rows.append(
+                        StoredBudget(budget.id, version, False, budget.model_dump_json(), "config", now)
+                    )
+            if rows:
+                self._storage.insert(BUDGETS, rows)
+                self._cache = None
+        return [row.id for row in rows]
