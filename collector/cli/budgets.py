@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
@@ -222,8 +223,6 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_evaluator(config: Config, base_dir: Path | None) -> int:
     """Evaluate budgets until SIGINT or SIGTERM, measured as the collector is (service.telemetry.metrics):
     Prometheus on a listener of its own (the pull exporter's host and port), OTLP push as configured."""
-    import sys
-
     from spendgate.collector.telemetry import Telemetry
 
     metrics = config.service.telemetry.metrics

@@ -59,6 +59,10 @@ def api_options() -> argparse.ArgumentParser:
     return options
 
 
+def _with_query(path: str, query: dict[str, str] | None) -> str:
+    return path + (f"?{urlencode(query)}" if query else "")
+
+
 @dataclass(frozen=True)
 class Client:
     url: str  # the collector's HTTP address, as given
@@ -71,7 +75,7 @@ class Client:
         return cls(args.url, args.api_key)
 
     def get(self, path: str, query: dict[str, str] | None = None) -> Json:
-        return self.request("GET", path + (f"?{urlencode(query)}" if query else ""))
+        return self.request("GET", _with_query(path, query))
 
     def post(self, path: str, body: Json | None = None) -> Json:
         return self.request("POST", path, body)
@@ -90,7 +94,7 @@ class Client:
 
     def pages(self, path: str, query: dict[str, str] | None = None) -> Iterator[list[Json]]:
         """The pages of a paged GET answer (a JSON array each), following ``Link: <...>; rel="next"``."""
-        url: str | None = path + (f"?{urlencode(query)}" if query else "")
+        url: str | None = _with_query(path, query)
         while url is not None:
             response = self._send("GET", url)
             yield response.json()
@@ -98,7 +102,7 @@ class Client:
 
     def lines(self, path: str, query: dict[str, str] | None = None) -> Iterator[str]:
         """A GET answer's text line by line (newlines kept) as it arrives: long exports."""
-        response = self._send("GET", path + (f"?{urlencode(query)}" if query else ""), stream=True)
+        response = self._send("GET", _with_query(path, query), stream=True)
         with response:
             # Lines split on \n only: a CSV field may hold a \r of its own.
             pending = ""
